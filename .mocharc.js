@@ -1,0 +1,10 @@
+// Mocha runs the TypeScript tests through ts-node (type checking is a separate step: npm run typecheck).
+module.exports = {
+  require: ['ts-node/register/transpile-only'],
+  extension: ['ts'],
+  spec: ['test/**/*.test.ts'],
+  timeout: 180000,
+  slow: 10000,
+  exit: true,
+  reporter: require.resolve('./test/harness/reporter.js'),
+};

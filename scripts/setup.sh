@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Installs every server and CLI the engine and its tests run for real, from package registries only:
+#   temporal (dev server + Web UI) and tctl  -> go install (binaries in $(go env GOPATH)/bin)
+#   minio (S3)                                -> go install
+#   Java time-skipping test server            -> Maven Central (jars stay in ~/.m2)
+#   Elasticsearch 8                           -> Maven Central (see tools/elasticsearch)
+#   PostgreSQL server binaries                -> Debian's postgresql package when missing
+# Idempotent: a second run only checks what is there. Writes .tools/paths.json for the scripts and tests.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+mkdir -p "$tools"
+log() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+command -v go >/dev/null || die "Go is required (go install builds temporal, tctl and minio)"
+command -v java >/dev/null || die "Java 17 is required (time-skipping test server, Elasticsearch)"
+command -v mvn >/dev/null || die "Maven is required (fetches the Java test server from Maven Central)"
+gobin=$(go env GOBIN); [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+
+# Pinned versions. temporal CLI tags after v1.5.1 carry a replace directive that breaks go install;
+# the module proxy only serves tctl v1.18.0 and a pseudo-version of minio.
+TEMPORAL_CLI_VERSION=v1.5.1
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+
+if [ ! -x "$gobin/temporal" ] || ! "$gobin/temporal" --version 2>/dev/null | grep -q "${TEMPORAL_CLI_VERSION#v}"; then
+  log "building temporal CLI $TEMPORAL_CLI_VERSION (first time takes a few minutes)"
+  go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
+fi
+log "temporal: $("$gobin/temporal" --version | head -n1)"
+
+if [ ! -x "$gobin/tctl" ]; then
+  log "building tctl (tools/tctl pins v1.18.0)"
+  (cd "$root/tools/tctl" && GOFLAGS=-mod=mod go install github.com/temporalio/tctl/cmd/tctl)
+fi
+log "tctl: $("$gobin/tctl" --version 2>/dev/null | head -n1)"
+
+if [ ! -x "$gobin/minio" ]; then
+  log "building minio $MINIO_VERSION (first time takes several minutes)"
+  go install "github.com/minio/minio@$MINIO_VERSION"
+fi
+log "minio: $("$gobin/minio" --version 2>/dev/null | head -n1)"
+
+# Java time-skipping server: Maven resolves the jars into ~/.m2 and writes the classpath.
+cp_file="$tools/test-server.classpath"
+if [ ! -s "$cp_file" ] || ! head -c 4096 "$cp_file" | tr ':' '\n' | head -n1 | xargs test -f; then
+  log "resolving io.temporal:temporal-test-server from Maven Central"
+  mvn -q -B -f "$root/tools/test-server/pom.xml" dependency:build-classpath -Dmdep.outputFile="$cp_file" >/dev/null
+fi
+log "test server classpath: $(tr ':' '\n' < "$cp_file" | wc -l) jars"
+
+# Elasticsearch (optional helper script provided by tools/elasticsearch when present).
+es_home=""
+if [ -x "$root/tools/elasticsearch/setup.sh" ]; then
+  es_home=$("$root/tools/elasticsearch/setup.sh")
+  log "elasticsearch: $es_home"
+fi
+
+# PostgreSQL server binaries.
+find_pg_bindir() {
+  local d
+  if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/postgres" ]; then pg_config --bindir; return; fi
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$d/postgres" ] && { echo "$d"; return; }
+  done
+}
+pg_bindir=$(find_pg_bindir || true)
+if [ -z "$pg_bindir" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing Debian's postgresql"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    pg_bindir=$(find_pg_bindir || true)
+  fi
+  [ -n "$pg_bindir" ] || die "PostgreSQL server binaries not found; install postgresql (e.g. apt-get install postgresql)"
+fi
+log "postgres: $("$pg_bindir/postgres" --version)"
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+fi
+
+cat > "$tools/paths.json" <<JSON
+{
+  "temporal": "$gobin/temporal",
+  "tctl": "$gobin/tctl",
+  "minio": "$gobin/minio",
+  "testServer": "$root/scripts/temporal-test-server",
+  "testServerClasspath": "$cp_file",
+  "pgBindir": "$pg_bindir",
+  "elasticsearchHome": "$es_home"
+}
+JSON
+log "done; tool paths in .tools/paths.json"

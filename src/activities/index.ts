@@ -1,0 +1,144 @@
+/**
+ * Builds the erasure activities from injected dependencies. The plan snapshot in each task says what to
+ * erase; the worker's current catalog supplies how to connect (secrets never enter workflow history).
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Logger } from '../logger';
+import type { Catalog, SystemConfig } from '../catalog/schema';
+import type { EraseResult, VerifyResult } from '../workflows/definitions';
+import type { AuditEvent, CertificateRequest, ConsumerAnnouncement, ErasureActivities, Escalation, Reminder, SystemTask } from './types';
+
+export type { ErasureActivities } from './types';
+
+/** What one kind of system can do. Connectors are built once per system and reused across requests. */
+export interface Connector {
+  erase(task: SystemTask): Promise<EraseResult>;
+  verify(task: SystemTask): Promise<VerifyResult>;
+  softDelete?(task: SystemTask): Promise<{ affected: number }>;
+  restore?(task: SystemTask): Promise<{ restored: number }>;
+  /** Confirmation-mode systems: ask for the erasure (webhook in signal mode). */
+  notify?(task: SystemTask): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** Builds the connector for one system of the catalog. */
+export type ConnectorFactory = (system: SystemConfig) => Connector;
+
+/** Where reminders, escalations and consumer announcements go. */
+export interface Notifier {
+  announce(a: ConsumerAnnouncement): Promise<void>;
+  remind(r: Reminder): Promise<void>;
+  escalate(e: Escalation): Promise<void>;
+}
+
+/** The ledger's part the activities use. */
+export interface AuditLog {
+  recordEvent(e: AuditEvent): Promise<void>;
+}
+
+export interface CertificateIssuer {
+  issue(req: CertificateRequest): Promise<{ certificateId: string }>;
+}
+
+export interface ActivityDeps {
+  catalog: Catalog;
+  connectors: Partial<Record<SystemConfig['kind'], ConnectorFactory>>;
+  notifier: Notifier;
+  audit: AuditLog;
+  certificates: CertificateIssuer;
+  logger: Logger;
+}
+
+/** A notifier that writes structured log lines; a real deployment plugs in mail, chat or a pager. */
+export function logNotifier(logger: Logger): Notifier {
+  return {
+    async announce(a) {
+      logger.info({ requestId: a.requestId, subjectRef: a.subjectRef, consumers: a.consumers }, 'erasure announced to consumers');
+    },
+    async remind(r) {
+      logger.warn({ requestId: r.requestId, system: r.systemId, owner: r.owner, remindersSent: r.remindersSent, deadline: r.deadline }, 'erasure confirmation reminder');
+    },
+    async escalate(e) {
+      logger.error({ requestId: e.requestId, reason: e.reason, systems: e.systemIds, consumers: e.consumerIds, deadline: e.deadline, detail: e.message }, 'erasure escalated');
+    },
+  };
+}
+
+/**
+ * Creates the activity implementations the worker registers.
+ * @example new Worker({ activities: createActivities(deps), ... })
+ */
+export function createActivities(deps: ActivityDeps): ErasureActivities & { closeConnectors(): Promise<void> } {
+  const built = new Map<string, Connector>();
+  const connectorFor = (systemId: string): Connector => {
+    let c = built.get(systemId);
+    if (c) return c;
+    const system = deps.catalog.systems.find((s) => s.id === systemId);
+    if (!system) {
+      throw ApplicationFailure.create({
+        type: 'ConfigurationError',
+        nonRetryable: true,
+        message: `system "${systemId}" is not in the worker's catalog`,
+      });
+    }
+    const factory = deps.connectors[system.kind];
+    if (!factory) {
+      throw ApplicationFailure.create({
+        type: 'ConfigurationError',
+        nonRetryable: true,
+        message: `no connector for kind "${system.kind}" (system "${systemId}")`,
+      });
+    }
+    c = factory(system);
+    built.set(systemId, c);
+    return c;
+  };
+
+  return {
+    async softDeleteSystem(task) {
+      const c = connectorFor(task.system.id);
+      return c.softDelete ? c.softDelete(task) : { affected: 0 };
+    },
+    async restoreSystem(task) {
+      const c = connectorFor(task.system.id);
+      return c.restore ? c.restore(task) : { restored: 0 };
+    },
+    async eraseSystem(task) {
+      const started = Date.now();
+      const result = await connectorFor(task.system.id).erase(task);
+      deps.logger.info(
+        { requestId: task.requestId, subjectRef: task.subjectRef, system: task.system.id, found: result.found, erased: result.erased, ms: Date.now() - started },
+        'system erased',
+      );
+      return result;
+    },
+    async verifySystem(task) {
+      return connectorFor(task.system.id).verify(task);
+    },
+    async notifySystem(task) {
+      const c = task.system.kind === 'manual' ? undefined : connectorFor(task.system.id);
+      if (c?.notify) await c.notify(task);
+      else deps.logger.info({ requestId: task.requestId, system: task.system.id, owner: task.system.spec.owner }, 'manual erasure requested');
+    },
+    async announceToConsumers(a) {
+      await deps.notifier.announce(a);
+    },
+    async sendReminder(r) {
+      await deps.notifier.remind(r);
+    },
+    async escalate(e) {
+      await deps.notifier.escalate(e);
+      await deps.audit.recordEvent({ requestId: e.requestId, type: `escalated.${e.reason}`, detail: { systems: e.systemIds, consumers: e.consumerIds } });
+    },
+    async recordEvent(e) {
+      await deps.audit.recordEvent(e);
+    },
+    async issueCertificate(req) {
+      return deps.certificates.issue(req);
+    },
+    async closeConnectors() {
+      await Promise.all([...built.values()].map((c) => c.close?.()));
+      built.clear();
+    },
+  };
+}

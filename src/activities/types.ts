@@ -1,0 +1,97 @@
+/**
+ * The activities the erasure workflow calls. The workflow imports this file with `import type` only;
+ * `createActivities` (./index.ts) builds the implementations from injected clients.
+ */
+import type {
+  ConsumerState,
+  EraseResult,
+  Jurisdiction,
+  OperatorAction,
+  Receipt,
+  SubjectIdentifiers,
+  SystemPlan,
+  VerifyResult,
+} from '../workflows/definitions';
+
+/** One system's share of one request. `subject` is PII and travels only in encrypted payloads. */
+export interface SystemTask {
+  requestId: string;
+  subject: SubjectIdentifiers;
+  subjectRef: string;
+  system: SystemPlan;
+}
+
+export type EscalationReason =
+  | 'overdue'
+  | 'confirmation_due'
+  | 'critical_consumer_timeout'
+  | 'needs_attention';
+
+export interface Escalation {
+  requestId: string;
+  reason: EscalationReason;
+  /** ISO time of the deadline when escalated. */
+  deadline: string;
+  systemIds?: string[];
+  consumerIds?: string[];
+  /** A message without identifiers. */
+  message?: string;
+}
+
+export interface Reminder {
+  requestId: string;
+  systemId: string;
+  owner?: string;
+  remindersSent: number;
+  deadline: string;
+}
+
+export interface ConsumerAnnouncement {
+  requestId: string;
+  subjectRef: string;
+  consumers: string[];
+  deadline: string;
+}
+
+export interface AuditEvent {
+  requestId: string;
+  type: string;
+  detail?: Record<string, unknown>;
+}
+
+/** Everything the certificate is built from. */
+export interface CertificateRequest {
+  requestId: string;
+  workflowId: string;
+  runId: string;
+  firstRunId: string;
+  subject: SubjectIdentifiers;
+  jurisdiction: Jurisdiction;
+  receivedAt: string;
+  deadline: string;
+  extended: boolean;
+  completedAt: string;
+  receipts: Receipt[];
+  consumers: ConsumerState[];
+  actions: OperatorAction[];
+}
+
+export interface ErasureActivities {
+  /** Marks the subject's data deleted where the system supports it (grace period). Idempotent. */
+  softDeleteSystem(task: SystemTask): Promise<{ affected: number }>;
+  /** Undoes {@link softDeleteSystem} when the request is cancelled. Idempotent. */
+  restoreSystem(task: SystemTask): Promise<{ restored: number }>;
+  /** Erases the subject from one automated system. Idempotent: a second run finds nothing and succeeds. */
+  eraseSystem(task: SystemTask): Promise<EraseResult>;
+  /** Counts what is left of the subject in one automated system. */
+  verifySystem(task: SystemTask): Promise<VerifyResult>;
+  /** Asks a confirmation-mode system (webhook in signal mode, manual owner) to erase. */
+  notifySystem(task: SystemTask): Promise<void>;
+  announceToConsumers(announcement: ConsumerAnnouncement): Promise<void>;
+  sendReminder(reminder: Reminder): Promise<void>;
+  escalate(escalation: Escalation): Promise<void>;
+  /** Appends to the request's audit trail in the engine's ledger. */
+  recordEvent(event: AuditEvent): Promise<void>;
+  /** Builds, signs and stores the certificate; returns its id. Idempotent per request. */
+  issueCertificate(request: CertificateRequest): Promise<{ certificateId: string }>;
+}

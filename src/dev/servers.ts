@@ -1,0 +1,209 @@
+/**
+ * Starts the real servers the engine runs on locally and in tests: PostgreSQL, MinIO and the Temporal dev
+ * server. Binaries come from `.tools/paths.json`, written by `scripts/setup.sh`; nothing here downloads.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const projectRoot = path.resolve(__dirname, '..', '..');
+
+/** Where `scripts/setup.sh` put each tool. */
+export interface ToolPaths {
+  temporal: string;
+  tctl: string;
+  minio: string;
+  testServer: string;
+  pgBindir: string;
+  elasticsearchHome: string;
+}
+
+/** Reads `.tools/paths.json`; fails loudly when setup has not run. */
+export function toolPaths(): ToolPaths {
+  const file = path.join(projectRoot, '.tools', 'paths.json');
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is missing: run "npm run setup" to install the servers the engine needs`);
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as ToolPaths;
+}
+
+/** Asks the OS for a free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP connections on host:port, or rejects after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs: number, what: string, host = '127.0.0.1'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, host);
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`${what} did not listen on ${host}:${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A server process we started and must stop. */
+export interface RunningServer {
+  readonly process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** PostgreSQL refuses to run as root; as root we run its binaries as the `postgres` system user. */
+function pgCommand(bin: string, args: string[]): [string, string[]] {
+  return isRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+}
+
+export interface PostgresServer extends RunningServer {
+  readonly port: number;
+  /** Connection URL of the `postgres` database as superuser `postgres` (trust auth on loopback). */
+  readonly url: string;
+  /** URL of another database on the same server. */
+  urlFor(database: string): string;
+  /** Creates a database if it does not exist yet. */
+  createDatabase(name: string): Promise<void>;
+}
+
+/**
+ * Starts PostgreSQL on loopback with its own data folder (initialised on first use, kept afterwards).
+ * @example const pg = await startPostgres({ dataDir: '/tmp/pgdata' }); ...; await pg.stop();
+ */
+export async function startPostgres(opts: { dataDir?: string; port?: number; log?: (line: string) => void } = {}): Promise<PostgresServer> {
+  const { pgBindir } = toolPaths();
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-pg-'));
+  const port = opts.port ?? (await freePort());
+  fs.mkdirSync(dataDir, { recursive: true });
+  if (isRoot) {
+    fs.chmodSync(dataDir, 0o700);
+    execFileSync('chown', ['-R', 'postgres:postgres', dataDir]);
+    // runuser needs to traverse to the folder; tmp folders from mkdtemp are 0700 for root only.
+    for (let d = path.dirname(dataDir); d !== '/'; d = path.dirname(d)) {
+      try {
+        const mode = fs.statSync(d).mode;
+        if ((mode & 0o001) === 0) fs.chmodSync(d, mode | 0o001);
+      } catch {
+        break;
+      }
+    }
+  }
+  if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    const [cmd, args] = pgCommand(path.join(pgBindir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    execFileSync(cmd, args, { stdio: 'pipe' });
+  }
+  const [cmd, args] = pgCommand(path.join(pgBindir, 'postgres'), [
+    '-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dataDir,
+    '-c', 'fsync=off', '-c', 'max_connections=200', '-c', 'log_min_messages=warning',
+  ]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const onData = (b: Buffer) => {
+    output = (output + b.toString()).slice(-4000);
+    opts.log?.(b.toString());
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  await Promise.race([
+    waitForPort(port, 30_000, 'PostgreSQL'),
+    new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`PostgreSQL exited with ${code}: ${output}`)))),
+  ]);
+  // The port opens slightly before the server accepts queries; poll with pg until ready.
+  const { Client } = await import('pg');
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  for (let i = 0; ; i++) {
+    const c = new Client({ connectionString: url });
+    try {
+      await c.connect();
+      await c.end();
+      break;
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const urlFor = (db: string) => `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+  return {
+    process: child,
+    port,
+    url,
+    urlFor,
+    async createDatabase(name: string) {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      try {
+        const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+        if (!rowCount) await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+      } finally {
+        await c.end();
+      }
+    },
+    stop: stopper(child, 'SIGINT'),
+  };
+}
+
+export interface MinioServer extends RunningServer {
+  readonly endpoint: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+/** Starts MinIO on loopback with its own data folder. */
+export async function startMinio(opts: { dataDir?: string; port?: number } = {}): Promise<MinioServer> {
+  const { minio } = toolPaths();
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-minio-'));
+  const port = opts.port ?? (await freePort());
+  const consolePort = await freePort();
+  const accessKeyId = 'erasure-test';
+  const secretAccessKey = 'erasure-test-secret';
+  const child = spawn(minio, ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
+  });
+  let output = '';
+  child.stdout?.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-4000)));
+  child.stderr?.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-4000)));
+  const endpoint = `http://127.0.0.1:${port}`;
+  await Promise.race([
+    (async () => {
+      await waitForPort(port, 60_000, 'MinIO');
+      for (let i = 0; i < 300; i++) {
+        const res = await fetch(`${endpoint}/minio/health/ready`).catch(() => undefined);
+        if (res?.ok) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`MinIO at ${endpoint} never became ready: ${output}`);
+    })(),
+    new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`MinIO exited with ${code}: ${output}`)))),
+  ]);
+  return { process: child, endpoint, accessKeyId, secretAccessKey, stop: stopper(child) };
+}

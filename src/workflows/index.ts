@@ -1,0 +1,2 @@
+// Workflow barrel: the worker bundles this file; every export here is a workflow type.
+export { erasureWorkflow } from './erasure-workflow';

@@ -1,0 +1,5 @@
+module erasure-engine/tools/tctl
+
+go 1.22
+
+require github.com/temporalio/tctl v1.18.0
