@@ -1,6 +1,6 @@
 // Mocha runs the TypeScript tests through ts-node (type checking is a separate step: npm run typecheck).
 module.exports = {
-  require: ['ts-node/register/transpile-only'],
+  require: ['ts-node/register/transpile-only', './test/harness/setup.ts'],
   extension: ['ts'],
   spec: ['test/**/*.test.ts'],
   timeout: 180000,

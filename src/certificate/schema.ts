@@ -1,0 +1,112 @@
+/**
+ * The erasure certificate's format (version 1), as a schema: certificates read from files or the API are
+ * validated with it before anything else is trusted. Objects are strict, so an unexpected field is a
+ * format error with a clear path rather than a confusing signature failure.
+ */
+import { z } from 'zod';
+
+export const CERTIFICATE_FORMAT = 'erasure-certificate/v1';
+
+const isoTime = z.iso.datetime();
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits');
+const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be base64url without padding');
+const text = z.string().min(1);
+const count = z.number().int().min(0);
+
+export const subjectCommitmentSchema = z.strictObject({
+  /** Always `sha-256`: each digest is SHA-256(salt ‖ type ‖ 0x00 ‖ value). */
+  algorithm: z.literal('sha-256'),
+  /** 32 random bytes, base64url; new for every certificate, so commitments cannot be linked. */
+  salt: base64url.length(43),
+  /** One digest per identifier the erasure used, in the engine's fixed identifier order. */
+  identifiers: z
+    .array(z.strictObject({ type: z.string().regex(/^(email|userId|phone|custom\.[A-Za-z][A-Za-z0-9_]{0,63})$/), digest: hex64 }))
+    .min(1),
+});
+
+export const certificateSystemSchema = z.strictObject({
+  systemId: text,
+  kind: text,
+  action: text,
+  found: count,
+  erased: count,
+  remaining: count,
+  evidenceHash: z.string(),
+  attempts: count,
+  startedAt: isoTime,
+  completedAt: isoTime,
+  confirmedBy: z.string().optional(),
+  reference: z.string().optional(),
+  note: z.string().optional(),
+  details: z.record(z.string(), z.number()).optional(),
+});
+
+export const certificateConsumerSchema = z.strictObject({
+  consumerId: text,
+  critical: z.boolean(),
+  status: text,
+  reportedAt: isoTime.optional(),
+  note: z.string().optional(),
+});
+
+export const certificateActionSchema = z.strictObject({
+  at: isoTime,
+  signal: text,
+  accepted: z.boolean(),
+  by: z.string().optional(),
+  reason: z.string().optional(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Everything that is signed: the certificate without `signature.value`. */
+const certificateFields = {
+  format: z.literal(CERTIFICATE_FORMAT),
+  certificateId: text,
+  /** Position in the ledger: 1 for the first certificate ever issued, then +1 each. */
+  sequence: z.number().int().min(1),
+  issuedAt: isoTime,
+  engineVersion: text,
+  request: z.strictObject({
+    requestId: text,
+    workflowId: text,
+    runId: text,
+    firstRunId: text,
+    jurisdiction: text,
+    receivedAt: isoTime,
+    deadline: isoTime,
+    deadlineExtended: z.boolean(),
+    completedAt: isoTime,
+  }),
+  subject: z.strictObject({ commitment: subjectCommitmentSchema }),
+  systems: z.array(certificateSystemSchema),
+  consumers: z.array(certificateConsumerSchema),
+  operatorActions: z.array(certificateActionSchema),
+  /** SHA-256 (hex) of the canonical JSON of the previous certificate in the ledger; null for the first. */
+  previousCertificateHash: hex64.nullable(),
+};
+
+export const signatureSchema = z.strictObject({
+  algorithm: z.literal('Ed25519'),
+  keyId: text,
+  /** The 64-byte Ed25519 signature, base64url (86 characters). */
+  value: base64url.length(86),
+});
+
+export const certificateSchema = z.strictObject({ ...certificateFields, signature: signatureSchema });
+
+export type SubjectCommitment = z.infer<typeof subjectCommitmentSchema>;
+export type CertificateSystem = z.infer<typeof certificateSystemSchema>;
+export type CertificateConsumer = z.infer<typeof certificateConsumerSchema>;
+export type CertificateAction = z.infer<typeof certificateActionSchema>;
+export type CertificateSignature = z.infer<typeof signatureSchema>;
+/** A signed erasure certificate. */
+export type ErasureCertificate = z.infer<typeof certificateSchema>;
+/** A certificate before signing. */
+export type UnsignedCertificate = Omit<ErasureCertificate, 'signature'>;
+
+/** Formats a schema failure as `path: message` lines; values are never echoed. */
+export function describeIssues(error: z.ZodError, limit = 5): string {
+  const lines = error.issues.slice(0, limit).map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  if (error.issues.length > limit) lines.push(`… and ${error.issues.length - limit} more`);
+  return lines.join('; ');
+}

@@ -1,0 +1,147 @@
+/**
+ * The ledger check: walks the certificate chain in sequence order and reports the first break.
+ *
+ * Each certificate is checked on its own (format, key, signature, stored hash) and against its
+ * predecessor (gapless sequence, signed sequence, `previousCertificateHash`). When a link is broken, the
+ * certificate it points to is looked up to tell a deletion (the predecessor is gone) from a reordering
+ * (the predecessor sits elsewhere). A deletion at the very end leaves no dangling link, so the trail of
+ * `certificate.issued` events and the requests' `certificate_id` are checked against the ledger too.
+ */
+import { certificateHash, verifyCertificate } from '../certificate/sign';
+import { loadPublicKeys } from '../certificate/issuer';
+import type { PublicKeyEntry } from '../certificate/keys';
+import type { ErasureCertificate } from '../certificate/schema';
+import type { Pool } from './db';
+
+export type LedgerBreakKind = 'missing' | 'reordered' | 'altered' | 'unknown_key' | 'malformed';
+
+export interface LedgerBreak {
+  kind: LedgerBreakKind;
+  /** The ledger position (row sequence) where the break shows; for a missing tail, the missing one's. */
+  sequence: number;
+  certificateId?: string;
+  message: string;
+}
+
+export interface LedgerCheckResult {
+  ok: boolean;
+  /** Certificates that passed before the first break (all of them when ok). */
+  checked: number;
+  /** The last intact certificate. */
+  head?: { sequence: number; certificateId: string; hash: string };
+  break?: LedgerBreak;
+}
+
+export interface LedgerCheckOptions {
+  /** Trusted public keys; defaults to the ledger's own `signing_keys`. Pass a published JWKS to not trust the database for keys. */
+  keys?: PublicKeyEntry[];
+  /** Rows read per query. */
+  batchSize?: number;
+}
+
+interface Row {
+  sequence: string;
+  certificate_id: string;
+  request_id: string;
+  certificate: unknown;
+  hash: string;
+  previous_hash: string | null;
+}
+
+/**
+ * Checks the whole chain; resolves with the first break, if any.
+ * @example const result = await checkLedger(pool); if (!result.ok) console.error(result.break!.message);
+ */
+export async function checkLedger(pool: Pool, opts: LedgerCheckOptions = {}): Promise<LedgerCheckResult> {
+  const keys = opts.keys ?? (await loadPublicKeys(pool));
+  const batchSize = opts.batchSize ?? 500;
+  let prev: { sequence: number; certificateId: string; hash: string } | undefined;
+  let checked = 0;
+  const fail = (b: LedgerBreak): LedgerCheckResult => ({ ok: false, checked, head: prev, break: b });
+
+  const positionOf = async (hash: string): Promise<number | undefined> => {
+    const { rows } = await pool.query<{ sequence: string }>('SELECT sequence FROM certificates WHERE hash = $1', [hash]);
+    return rows[0] ? Number(rows[0].sequence) : undefined;
+  };
+  /** Why `cert` does not follow `prev`: its predecessor was deleted, or it sits elsewhere. */
+  const brokenLink = async (position: number, cert: ErasureCertificate, what: string): Promise<LedgerBreak> => {
+    const base = { sequence: position, certificateId: cert.certificateId };
+    if (cert.previousCertificateHash === null) {
+      return { ...base, kind: 'reordered', message: `${what}: certificate ${cert.certificateId} is the first ever issued (#1) but sits at #${position}` };
+    }
+    const at = await positionOf(cert.previousCertificateHash);
+    if (at === undefined) {
+      return {
+        ...base,
+        kind: 'missing',
+        message: `${what}: certificate ${cert.certificateId} (issued as #${cert.sequence}) follows a certificate that is no longer in the ledger — #${cert.sequence - 1} was deleted`,
+      };
+    }
+    return {
+      ...base,
+      kind: 'reordered',
+      message: `${what}: certificate ${cert.certificateId} (issued as #${cert.sequence}) follows the certificate now at #${at}, not the one at #${position - 1} — the ledger was reordered`,
+    };
+  };
+
+  for (;;) {
+    const { rows } = await pool.query<Row>(
+      'SELECT sequence, certificate_id, request_id, certificate, hash, previous_hash FROM certificates WHERE sequence > $1 ORDER BY sequence LIMIT $2',
+      [prev?.sequence ?? 0, batchSize],
+    );
+    if (rows.length === 0) break;
+    for (const row of rows) {
+      const position = Number(row.sequence);
+      const expected = (prev?.sequence ?? 0) + 1;
+      const outcome = await verifyCertificate(row.certificate, keys);
+      if (!outcome.valid) {
+        const kind = outcome.reason === 'unknown_key' ? 'unknown_key' : outcome.reason === 'malformed' ? 'malformed' : 'altered';
+        return fail({ kind, sequence: position, certificateId: row.certificate_id, message: `certificate at #${position} (${row.certificate_id}): ${outcome.message}` });
+      }
+      const cert = outcome.certificate;
+      if (position !== expected) {
+        // Rows are read in ascending order from prev, so a mismatch is always a gap.
+        return fail(await brokenLink(position, cert, `the sequence jumps from #${expected - 1} to #${position}`));
+      }
+      if (cert.sequence !== position) return fail(await brokenLink(position, cert, `position #${position} holds a certificate issued as #${cert.sequence}`));
+      const expectedPrevious = prev?.hash ?? null;
+      if (cert.previousCertificateHash !== expectedPrevious) return fail(await brokenLink(position, cert, `the chain breaks at #${position}`));
+      const hash = await certificateHash(cert);
+      if (hash !== row.hash || row.previous_hash !== cert.previousCertificateHash || row.certificate_id !== cert.certificateId || row.request_id !== cert.request.requestId) {
+        return fail({
+          kind: 'altered',
+          sequence: position,
+          certificateId: cert.certificateId,
+          message: `certificate at #${position} (${cert.certificateId}): the ledger row's hash, previous hash, id or request id disagrees with the signed certificate`,
+        });
+      }
+      prev = { sequence: position, certificateId: cert.certificateId, hash };
+      checked++;
+    }
+  }
+
+  // A certificate the trail says was issued but the ledger no longer holds: a deletion at the end.
+  const lost = await pool.query<{ certificate_id: string; sequence: string | null }>(
+    `SELECT e.detail->>'certificateId' AS certificate_id, e.detail->>'sequence' AS sequence
+       FROM events e
+      WHERE e.type = 'certificate.issued'
+        AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.certificate_id = e.detail->>'certificateId')
+      ORDER BY e.id LIMIT 1`,
+  );
+  if (lost.rows[0]) {
+    const r = lost.rows[0];
+    const seq = Number(r.sequence ?? 0);
+    return fail({ kind: 'missing', sequence: seq, certificateId: r.certificate_id, message: `certificate ${r.certificate_id} (#${seq}) was issued, as the audit trail records, but is not in the ledger — it was deleted` });
+  }
+  const orphan = await pool.query<{ certificate_id: string }>(
+    `SELECT r.certificate_id FROM requests r
+      WHERE r.certificate_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.certificate_id = r.certificate_id)
+      ORDER BY r.completed_at NULLS LAST LIMIT 1`,
+  );
+  if (orphan.rows[0]) {
+    const id = orphan.rows[0].certificate_id;
+    return fail({ kind: 'missing', sequence: 0, certificateId: id, message: `a request refers to certificate ${id}, which is not in the ledger — it was deleted` });
+  }
+  return { ok: true, checked, head: prev };
+}

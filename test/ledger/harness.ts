@@ -1,0 +1,66 @@
+/**
+ * A real PostgreSQL for the ledger and certificate tests: one server per test file, a fresh migrated
+ * database per test. Never skipped: without the server binaries the tests fail loudly.
+ */
+import type { Pool } from 'pg';
+import { startPostgres, type PostgresServer } from '../../src/dev/servers';
+import { createPool } from '../../src/ledger/db';
+import { migrate } from '../../src/ledger/migrate';
+
+export interface LedgerDb {
+  pool: Pool;
+  url: string;
+  name: string;
+}
+
+export interface LedgerServer {
+  server: PostgresServer;
+  /** A new database with the ledger schema applied (unless `migrate: false`). */
+  freshDb(opts?: { migrate?: boolean; max?: number }): Promise<LedgerDb>;
+  /** Closes every pool and stops the server. */
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+/** Starts PostgreSQL; call in `before`, stop in `after`. */
+export async function startLedgerServer(): Promise<LedgerServer> {
+  const server = await startPostgres();
+  const pools: Pool[] = [];
+  return {
+    server,
+    async freshDb(opts = {}) {
+      const name = `ledger_${process.pid}_${++counter}`;
+      await server.createDatabase(name);
+      const url = server.urlFor(name);
+      const pool = createPool({ connectionString: url, max: opts.max ?? 20 });
+      pools.push(pool);
+      if (opts.migrate !== false) await migrate(pool);
+      return { pool, url, name };
+    },
+    async stop() {
+      await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+      await server.stop();
+    },
+  };
+}
+
+/**
+ * Runs statements as the superuser with user triggers switched off for this session only
+ * (`session_replication_role = replica`): the one way a test can tamper with the append-only ledger,
+ * the way an attacker holding the database's superuser would.
+ */
+export async function asSuperuserBypassingTriggers(pool: Pool, statements: Array<[string, unknown[]?]>): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query("SET LOCAL session_replication_role = 'replica'");
+    for (const [sql, params] of statements) await c.query(sql, params);
+    await c.query('COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
+}

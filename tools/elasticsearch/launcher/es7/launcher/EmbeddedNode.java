@@ -1,0 +1,64 @@
+package launcher;
+
+import org.elasticsearch.common.logging.LogConfigurator;
+import org.elasticsearch.common.settings.Settings;
+import org.elasticsearch.env.Environment;
+import org.elasticsearch.node.InternalSettingsPreparer;
+import org.elasticsearch.node.Node;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * Starts one Elasticsearch 7 node in this JVM from an ES_HOME assembled out of Maven Central jars.
+ * The distribution's CLI and bootstrap (which need the packaged tarball) are skipped: the node is built
+ * from the server's public Node constructor and loads the modules found under home/modules.
+ * Usage: java -cp "home/launcher:home/lib/*" launcher.EmbeddedNode
+ *        home dataDir httpPort transportPort
+ */
+public final class EmbeddedNode {
+  public static void main(String[] args) {
+    PrintStream err = System.err;
+    try {
+      run(args);
+    } catch (Throwable t) {
+      t.printStackTrace(err);
+      err.flush();
+      Runtime.getRuntime().halt(3);
+    }
+  }
+
+  private static void run(String[] args) throws Exception {
+    Path home = Path.of(args[0]).toAbsolutePath();
+    Path data = Path.of(args[1]).toAbsolutePath();
+    Settings settings = Settings.builder()
+        .put("path.home", home.toString())
+        .put("path.data", data.resolve("data").toString())
+        .put("path.logs", data.resolve("logs").toString())
+        .put("http.port", args[2])
+        .put("transport.port", args[3])
+        .put("network.host", "127.0.0.1")
+        .put("discovery.type", "single-node")
+        .put("node.name", "erasure-dev")
+        .put("cluster.name", "erasure-dev")
+        .put("cluster.routing.allocation.disk.threshold_enabled", false)
+        .build();
+    Environment env = InternalSettingsPreparer.prepareEnvironment(settings, Collections.emptyMap(), home.resolve("config"), () -> "erasure-dev");
+    LogConfigurator.setNodeName("erasure-dev");
+    LogConfigurator.configure(env);
+    Node node = new Node(env);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        node.close();
+      } catch (Exception ignored) {
+        // the JVM is exiting either way
+      }
+    }));
+    node.start();
+    System.out.println("elasticsearch node started");
+    System.out.flush();
+    new CountDownLatch(1).await();
+  }
+}
