@@ -8,5 +8,9 @@ if [ -f "$paths" ] && node -e '
   const fs = require("fs");
   for (const k of ["temporal", "tctl", "minio", "testServer", "testServerClasspath"]) if (!fs.existsSync(p[k])) process.exit(1);
   if (!fs.existsSync(p.pgBindir + "/postgres")) process.exit(1);
+  // Elasticsearch homes (tools/elasticsearch/setup.sh): every line listed in homes.json must be complete.
+  const homes = p.elasticsearchHome && p.elasticsearchHome + "/homes.json";
+  if (!homes || !fs.existsSync(homes)) process.exit(1);
+  for (const h of Object.values(require(homes))) if (!fs.existsSync(h + "/.complete")) process.exit(1);
 ' "$paths"; then exit 0; fi
 exec bash "$root/scripts/setup.sh"

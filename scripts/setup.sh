@@ -3,7 +3,7 @@
 #   temporal (dev server + Web UI) and tctl  -> go install (binaries in $(go env GOPATH)/bin)
 #   minio (S3)                                -> go install
 #   Java time-skipping test server            -> Maven Central (jars stay in ~/.m2)
-#   Elasticsearch 8                           -> Maven Central (see tools/elasticsearch)
+#   Elasticsearch 7.17 and 8.19 nodes         -> Maven Central jars (see tools/elasticsearch/setup.sh)
 #   PostgreSQL server binaries                -> Debian's postgresql package when missing
 # Idempotent: a second run only checks what is there. Writes .tools/paths.json for the scripts and tests.
 set -euo pipefail
@@ -49,7 +49,7 @@ if [ ! -s "$cp_file" ] || ! head -c 4096 "$cp_file" | tr ':' '\n' | head -n1 | x
 fi
 log "test server classpath: $(tr ':' '\n' < "$cp_file" | wc -l) jars"
 
-# Elasticsearch (optional helper script provided by tools/elasticsearch when present).
+# Elasticsearch: homes assembled from Maven Central jars; the script prints the folder holding them.
 es_home=""
 if [ -x "$root/tools/elasticsearch/setup.sh" ]; then
   es_home=$("$root/tools/elasticsearch/setup.sh")

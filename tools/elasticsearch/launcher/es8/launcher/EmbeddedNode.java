@@ -33,6 +33,8 @@ public final class EmbeddedNode {
   }
 
   private static void run(String[] args) throws Exception {
+    // Elasticsearch's own logging facade must exist before any server class logs (settings parsing does).
+    LogConfigurator.configureESLogging();
     Path home = Path.of(args[0]).toAbsolutePath();
     Path data = Path.of(args[1]).toAbsolutePath();
     Settings settings = Settings.builder()
@@ -48,7 +50,6 @@ public final class EmbeddedNode {
         .put("cluster.routing.allocation.disk.threshold_enabled", false)
         .build();
     Environment env = InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), home.resolve("config"), () -> "erasure-dev");
-    LogConfigurator.configureESLogging();
     LogConfigurator.setNodeName("erasure-dev");
     LogConfigurator.configure(env, false);
     PluginsLoader plugins = PluginsLoader.createPluginsLoader(PluginsLoader.loadModulesBundles(env.modulesDir()), Set.of(), Map.of());
