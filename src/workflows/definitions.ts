@@ -4,7 +4,7 @@
  *
  * This module is imported by workflow code, so it must stay free of I/O and Node built-ins.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { z } from 'zod';
 
@@ -334,3 +334,15 @@ export const signalSchemas = {
 export type SignalName = keyof typeof signalSchemas;
 
 export const statusQuery = defineQuery<ErasureStatusView>('status');
+
+/** What an operator action produced: accepted, or refused with the reason (the state forbids it). */
+export interface OperatorActionResult {
+  accepted: boolean;
+  reason?: string;
+}
+
+/**
+ * The API's twin of the signals: the same rules, but the caller learns at once whether the action was
+ * accepted (HTTP 2xx) or refused (HTTP 409). `signal` names one of {@link signalSchemas}.
+ */
+export const operatorActionUpdate = defineUpdate<OperatorActionResult, [{ signal: SignalName; payload: unknown }]>('operatorAction');

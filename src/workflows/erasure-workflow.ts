@@ -35,8 +35,11 @@ import {
   type ErasureState,
   type ErasureStatus,
   type ErasureStatusView,
+  operatorActionUpdate,
   type OperatorAction,
+  type OperatorActionResult,
   type Phase,
+  type SignalName,
   type Receipt,
   type SystemPlan,
   type SystemState,
@@ -153,24 +156,30 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   const act = (signal: string, accepted: boolean, extra: Omit<OperatorAction, 'at' | 'signal' | 'accepted'> = {}) => {
     state.actions.push({ at: new Date().toISOString(), signal, accepted, ...extra });
   };
-  function handle<T>(signal: string, schema: ZodType<T>, apply: (payload: T) => string | OperatorAction['detail'] | void) {
-    return (raw: unknown) => {
+  const actions = new Map<string, (raw: unknown) => OperatorActionResult>();
+  function handle<T>(signal: SignalName, schema: ZodType<T>, apply: (payload: T) => string | OperatorAction['detail'] | void) {
+    const run = (raw: unknown): OperatorActionResult => {
       const parsed = schema.safeParse(raw);
       if (!parsed.success) {
-        const reason = parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ');
-        act(signal, false, { reason: `malformed payload (${reason})` });
-        return;
+        const reason = `malformed payload (${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')})`;
+        act(signal, false, { reason });
+        return { accepted: false, reason };
       }
       const by = (parsed.data as { confirmedBy?: string; placedBy?: string; releasedBy?: string }) ?? {};
       const who = by.confirmedBy ?? by.placedBy ?? by.releasedBy;
       const outcome = apply(parsed.data);
       if (typeof outcome === 'string') {
         act(signal, false, { reason: outcome, by: who });
-      } else {
-        act(signal, true, { by: who, detail: outcome ?? undefined });
-        version++;
+        return { accepted: false, reason: outcome };
       }
+      act(signal, true, { by: who, detail: outcome ?? undefined });
+      version++;
       sync();
+      return { accepted: true };
+    };
+    actions.set(signal, run);
+    return (raw: unknown): void => {
+      run(raw);
     };
   }
 
@@ -265,6 +274,11 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
       return { system: p.system };
     }),
   );
+  wf.setHandler(operatorActionUpdate, ({ signal, payload }) => {
+    const run = actions.get(signal);
+    if (!run) return { accepted: false, reason: `unknown action "${String(signal)}"` };
+    return run(payload);
+  });
   wf.setHandler(statusQuery, (): ErasureStatusView => ({
     requestId: state.requestId,
     status: status(),

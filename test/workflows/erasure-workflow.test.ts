@@ -17,6 +17,7 @@ import {
   ErasureOverdueKey,
   ErasureStatusKey,
   extendDeadlineSignal,
+  operatorActionUpdate,
   placeLegalHoldSignal,
   releaseLegalHoldSignal,
   retrySystemSignal,
@@ -276,6 +277,18 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.match(rejected[3], /does not need attention/);
       assert.match(rejected[4], /malformed payload \(status:/);
       assert.match(rejected[5], /already confirmed/);
+    });
+  });
+
+  it('answers operator actions sent as an update with accepted or the reason for refusal', async () => {
+    const p = plan([manual('legacy-billing')]);
+    await run(input(p, await now()), async (h) => {
+      await until(h, (s) => s.status === 'awaiting_confirmation', 'awaiting');
+      const refused = await h.executeUpdate(operatorActionUpdate, { args: [{ signal: 'cancel', payload: { reason: 'late' } }] });
+      assert.deepEqual(refused, { accepted: false, reason: 'cancel is only possible during the grace period (the request is erasing)' });
+      const ok = await h.executeUpdate(operatorActionUpdate, { args: [{ signal: 'confirmDeletion', payload: { system: 'legacy-billing', confirmedBy: 'ops' } }] });
+      assert.deepEqual(ok, { accepted: true });
+      assert.equal((await h.result()).status, 'completed');
     });
   });
 
