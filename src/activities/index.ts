@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from '../logger';
+import type { EngineMetrics } from '../metrics';
 import type { Catalog, SystemConfig } from '../catalog/schema';
 import type { EraseResult, VerifyResult } from '../workflows/definitions';
 import type { AuditEvent, CertificateRequest, ConsumerAnnouncement, ErasureActivities, Escalation, Reminder, SystemTask } from './types';
@@ -47,6 +48,8 @@ export interface ActivityDeps {
   audit: AuditLog;
   certificates: CertificateIssuer;
   logger: Logger;
+  /** Per-system erase durations and failures. */
+  metrics?: EngineMetrics;
 }
 
 /** A notifier that writes structured log lines; a real deployment plugs in mail, chat or a pager. */
@@ -105,7 +108,16 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
     },
     async eraseSystem(task) {
       const started = Date.now();
-      const result = await connectorFor(task.system.id).erase(task);
+      const labels = { system: task.system.id, kind: task.system.kind };
+      let result: EraseResult;
+      try {
+        result = await connectorFor(task.system.id).erase(task);
+      } catch (err) {
+        const retryable = !(err instanceof ApplicationFailure && err.nonRetryable);
+        deps.metrics?.systemErasureFailures.inc({ ...labels, retryable: String(retryable) });
+        throw err;
+      }
+      deps.metrics?.systemErasureSeconds.observe(labels, (Date.now() - started) / 1000);
       deps.logger.info(
         { requestId: task.requestId, subjectRef: task.subjectRef, system: task.system.id, found: result.found, erased: result.erased, ms: Date.now() - started },
         'system erased',

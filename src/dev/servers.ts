@@ -207,3 +207,59 @@ export async function startMinio(opts: { dataDir?: string; port?: number } = {})
   ]);
   return { process: child, endpoint, accessKeyId, secretAccessKey, stop: stopper(child) };
 }
+
+export interface TemporalDevServer extends RunningServer {
+  readonly address: string;
+  readonly port: number;
+  readonly uiUrl?: string;
+}
+
+/** `--search-attribute` values for the engine's attributes, e.g. `ErasureStatus=Keyword`. */
+const searchAttributeFlags = [
+  'ErasureStatus=Keyword',
+  'ErasureDeadline=Datetime',
+  'ErasurePendingSystems=KeywordList',
+  'ErasureOverdue=Bool',
+  'ErasureJurisdiction=Keyword',
+];
+
+/**
+ * Starts the go-installed Temporal dev server with the engine's search attributes. With `dbFile` its state
+ * survives restarts (SQLite); with `uiPort` the Web UI listens too.
+ * @example const t = await startTemporalDevServer({ dbFile: '.data/temporal.db', port: 7233, uiPort: 8233 });
+ */
+export async function startTemporalDevServer(
+  opts: { port?: number; dbFile?: string; uiPort?: number; codecEndpoint?: string; log?: (line: string) => void } = {},
+): Promise<TemporalDevServer> {
+  const { temporal } = toolPaths();
+  const port = opts.port ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', '--http-port', String(await freePort())];
+  args.push('--metrics-port', String(await freePort()));
+  if (opts.dbFile) {
+    fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+    args.push('--db-filename', opts.dbFile);
+  }
+  if (opts.uiPort) args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
+  else args.push('--headless');
+  if (opts.codecEndpoint) args.push('--ui-codec-endpoint', opts.codecEndpoint);
+  for (const sa of searchAttributeFlags) args.push('--search-attribute', sa);
+  const child = spawn(temporal, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const onData = (b: Buffer) => {
+    output = (output + b.toString()).slice(-4000);
+    opts.log?.(b.toString());
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  await Promise.race([
+    waitForPort(port, 60_000, 'Temporal dev server'),
+    new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`temporal server exited with ${code}: ${output}`)))),
+  ]);
+  return {
+    process: child,
+    port,
+    address: `127.0.0.1:${port}`,
+    uiUrl: opts.uiPort ? `http://localhost:${opts.uiPort}` : undefined,
+    stop: stopper(child),
+  };
+}

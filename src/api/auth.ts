@@ -1,0 +1,74 @@
+/**
+ * API keys with scopes. Keys are stored only as SHA-256 hashes; a presented key is hashed and compared
+ * in constant time against every configured hash.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import { HttpError } from './errors';
+
+export const scopes = ['intake', 'operator', 'read'] as const;
+export type Scope = (typeof scopes)[number];
+
+export interface ApiKey {
+  name: string;
+  /** Hex SHA-256 of the key. */
+  hash: string;
+  scopes: Scope[];
+}
+
+const keyEntrySchema = z.object({
+  name: z.string().min(1),
+  hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex SHA-256 of the key'),
+  scopes: z.array(z.enum(scopes)).min(1),
+});
+
+export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+
+/**
+ * Parses `API_KEYS`: entries separated by `;`, each `name:scope,scope:sha256hex`, or a JSON file path in
+ * `API_KEYS_FILE` holding `[{name, hash, scopes}]`.
+ * @example parseApiKeys('ops:operator,read:9f86d0…')
+ */
+export function parseApiKeys(spec: string | undefined, file?: string): ApiKey[] {
+  const entries: unknown[] = [];
+  if (file) entries.push(...(JSON.parse(fs.readFileSync(file, 'utf8')) as unknown[]));
+  for (const part of (spec ?? '').split(';').map((s) => s.trim()).filter(Boolean)) {
+    const [name, scopeList, hash] = part.split(':');
+    entries.push({ name, hash, scopes: (scopeList ?? '').split(',').filter(Boolean) });
+  }
+  return entries.map((e, i) => {
+    const parsed = keyEntrySchema.safeParse(e);
+    if (!parsed.success) throw new Error(`API key entry ${i + 1}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+    return parsed.data;
+  });
+}
+
+/** Finds the key matching a presented secret; compares every configured hash in constant time. */
+export function findKey(keys: readonly ApiKey[], presented: string): ApiKey | undefined {
+  const h = Buffer.from(hashApiKey(presented), 'hex');
+  let found: ApiKey | undefined;
+  for (const k of keys) if (timingSafeEqual(h, Buffer.from(k.hash, 'hex')) && !found) found = k;
+  return found;
+}
+
+/** Reads the presented key from `Authorization: Bearer …` or `X-API-Key`. */
+function presentedKey(authorization: string | undefined, apiKey: string | undefined): string | undefined {
+  if (apiKey) return apiKey;
+  const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+  return m?.[1];
+}
+
+/** Middleware: 401 without a valid key, 403 when the key lacks `scope`. */
+export function requireScope(keys: readonly ApiKey[], scope: Scope): RequestHandler {
+  return (req, res, next) => {
+    const presented = presentedKey(req.header('authorization'), req.header('x-api-key'));
+    if (!presented) throw new HttpError(401, 'an API key is required (Authorization: Bearer <key> or X-API-Key)', { headers: { 'WWW-Authenticate': 'Bearer' } });
+    const key = findKey(keys, presented);
+    if (!key) throw new HttpError(401, 'the API key is not valid', { headers: { 'WWW-Authenticate': 'Bearer' } });
+    if (!key.scopes.includes(scope)) throw new HttpError(403, `the API key "${key.name}" lacks the "${scope}" scope`);
+    res.locals.apiKey = key.name;
+    next();
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Runs the HTTP API (and its outbox relay) from the environment. Run with `npm run api`.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Client } from '@temporalio/client';
+import { certificateReader, engineClient, openEngine, type Engine } from '../engine';
+import type { IntakeDeps } from '../intake/intake';
+import { startRelay, type Relay } from '../intake/relay';
+import { defaultPolicies } from '../policy';
+import { createApp } from './app';
+import { parseApiKeys } from './auth';
+
+export interface RunningApi {
+  server: Server;
+  url: string;
+  client: Client;
+  relay: Relay;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the API on `port` (0 picks a free one).
+ * @example const api = await startApi(engine, { port: 0 }); … await api.close();
+ */
+export async function startApi(engine: Engine, opts: { port?: number; client?: Client; relayIntervalMs?: number } = {}): Promise<RunningApi> {
+  const client = opts.client ?? engineClient(engine);
+  const apiKeys = parseApiKeys(engine.env.API_KEYS, engine.env.API_KEYS_FILE);
+  if (apiKeys.length === 0) engine.logger.warn('no API keys configured (API_KEYS / API_KEYS_FILE): every protected endpoint answers 401');
+  const intake: IntakeDeps = {
+    pool: engine.pool,
+    client,
+    taskQueue: engine.config.TASK_QUEUE,
+    subjectSecret: engine.config.SUBJECT_HASH_SECRET,
+    catalog: () => engine.catalog,
+    policies: defaultPolicies,
+    logger: engine.logger,
+  };
+  const app = createApp({
+    intake,
+    client,
+    pool: engine.pool,
+    namespace: engine.config.TEMPORAL_NAMESPACE,
+    apiKeys,
+    logger: engine.logger,
+    metrics: engine.metrics,
+    certificates: certificateReader(engine),
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(opts.port ?? engine.config.PORT, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+  const relay = startRelay(intake, { intervalMs: opts.relayIntervalMs });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  engine.logger.info({ url }, 'API listening');
+  return {
+    server,
+    url,
+    client,
+    relay,
+    async close() {
+      await relay.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      if (!opts.client) await client.connection.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const engine = await openEngine({ role: 'api', dataDir: process.env.ERASURE_DATA_DIR });
+  const api = await startApi(engine);
+  const stop = async () => {
+    await api.close();
+    await engine.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`API failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

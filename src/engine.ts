@@ -1,0 +1,122 @@
+/**
+ * Wiring shared by the worker, the API and the local run: validated config → database (migrated) →
+ * payload keys → signing keys → Temporal connection. Each process builds this once and passes it down.
+ */
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { loadCatalog } from './catalog/load';
+import type { Catalog } from './catalog/schema';
+import { createCertificateIssuer, getCertificate, jwks, loadKeyRing, loadPublicKeys, loadSigningKey, type KeyRing } from './certificate';
+import { createDataConverter } from './codec/data-converter';
+import { loadMasterKey, openKeyStore, type KeyStore } from './codec/keys';
+import { shredRequestKey } from './codec/shred';
+import { loadConfig, type Config } from './config';
+import { createPool, type Pool } from './ledger/db';
+import { createAuditLog } from './ledger/events';
+import { migrate } from './ledger/migrate';
+import { createLogger, type Logger } from './logger';
+import { createMetrics, type EngineMetrics } from './metrics';
+import type { AuditLog, CertificateIssuer } from './activities';
+
+export interface Engine {
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  pool: Pool;
+  catalog: Catalog;
+  keyStore: KeyStore;
+  dataConverter: DataConverter;
+  keyRing: KeyRing;
+  metrics: EngineMetrics;
+  close(): Promise<void>;
+}
+
+export interface OpenEngineOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where a local run keeps generated keys (signing key). */
+  dataDir?: string;
+  logger?: Logger;
+  /** Name shown in pg_stat_activity and logs. */
+  role?: string;
+}
+
+/**
+ * Opens everything the worker and the API share; fails fast with a clear message on bad configuration,
+ * an unreadable catalog, an unreachable database or a wrong master key.
+ * @example const engine = await openEngine({ env: process.env, role: 'worker' });
+ */
+export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> {
+  const env = opts.env ?? process.env;
+  const config = loadConfig(env);
+  const logger = opts.logger ?? createLogger({ level: config.LOG_LEVEL, name: `erasure-${opts.role ?? 'engine'}` });
+  const catalog = loadCatalog(path.resolve(config.ERASURE_CATALOG), env);
+  const masterKey = loadMasterKey(env);
+  const pool = createPool({ connectionString: config.DATABASE_URL, applicationName: `erasure-${opts.role ?? 'engine'}`, logger });
+  try {
+    await migrate(pool);
+    const keyStore = await openKeyStore({ pool, masterKey, logger });
+    const keyRing = await loadKeyRing(pool, loadSigningKey({ env, dataDir: opts.dataDir, logger }), logger);
+    return {
+      config,
+      env,
+      logger,
+      pool,
+      catalog,
+      keyStore,
+      keyRing,
+      dataConverter: createDataConverter(keyStore),
+      metrics: createMetrics(),
+      close: () => pool.end(),
+    };
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A Temporal client that encrypts payloads. Lazy: the API starts even while Temporal is down. */
+export function engineClient(engine: Engine): Client {
+  const connection = Connection.lazy({ address: engine.config.TEMPORAL_ADDRESS });
+  return new Client({ connection, namespace: engine.config.TEMPORAL_NAMESPACE, dataConverter: engine.dataConverter });
+}
+
+/**
+ * The ledger as the activities see it: audit events also move the request's status, and a stored
+ * certificate destroys the request's data key (crypto-shredding).
+ */
+export function ledgerForActivities(engine: Engine): { audit: AuditLog; certificates: CertificateIssuer } {
+  const { pool, logger, keyStore } = engine;
+  const events = createAuditLog(pool);
+  const issuer = createCertificateIssuer({ pool, keys: engine.keyRing, logger });
+  return {
+    audit: {
+      async recordEvent(e) {
+        await events.recordEvent(e);
+        if (!e.type.startsWith('phase.')) return;
+        const status = e.type.slice('phase.'.length);
+        await pool.query(
+          `UPDATE requests SET status = $2, completed_at = CASE WHEN $2 IN ('completed', 'cancelled') THEN now() ELSE completed_at END
+           WHERE request_id = $1`,
+          [e.requestId, status],
+        );
+      },
+    },
+    certificates: {
+      async issue(req) {
+        const result = await issuer.issue(req);
+        await pool.query('UPDATE requests SET certificate_id = $2 WHERE request_id = $1', [req.requestId, result.certificateId]);
+        await shredRequestKey(pool, req.requestId, { keyStore, certificateId: result.certificateId, logger });
+        return result;
+      },
+    },
+  };
+}
+
+/** What the API needs to serve certificates and public keys. */
+export function certificateReader(engine: Engine) {
+  return {
+    get: (requestId: string) => getCertificate(engine.pool, requestId),
+    jwks: async () => jwks(await loadPublicKeys(engine.pool)),
+  };
+}

@@ -1,0 +1,36 @@
+/** Prometheus metrics shared by the API and the worker (one registry per process). */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface EngineMetrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  intake: Counter<'outcome'>;
+  openErasures: Gauge<'status'>;
+  overdueErasures: Gauge;
+  systemErasureSeconds: Histogram<'system' | 'kind'>;
+  systemErasureFailures: Counter<'system' | 'kind' | 'retryable'>;
+}
+
+/**
+ * Creates the engine's metrics on a fresh registry.
+ * @example const metrics = createMetrics(); app.get('/metrics', …metrics.registry.metrics())
+ */
+export function createMetrics(opts: { defaults?: boolean } = {}): EngineMetrics {
+  const registry = new Registry();
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'erasure_engine_' });
+  return {
+    registry,
+    httpRequests: new Counter({ name: 'erasure_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
+    intake: new Counter({ name: 'erasure_intake_total', help: 'Erasure submissions by outcome (accepted, queued, duplicate, conflict, invalid)', labelNames: ['outcome'], registers: [registry] }),
+    openErasures: new Gauge({ name: 'erasure_open', help: 'Open erasure requests by status (from the ledger)', labelNames: ['status'], registers: [registry] }),
+    overdueErasures: new Gauge({ name: 'erasure_overdue', help: 'Open erasure requests past their deadline', registers: [registry] }),
+    systemErasureSeconds: new Histogram({
+      name: 'erasure_system_duration_seconds',
+      help: 'Duration of one system erase activity',
+      labelNames: ['system', 'kind'],
+      buckets: [0.05, 0.25, 1, 5, 30, 120, 600, 3600],
+      registers: [registry],
+    }),
+    systemErasureFailures: new Counter({ name: 'erasure_system_failures_total', help: 'Failed system erase attempts', labelNames: ['system', 'kind', 'retryable'], registers: [registry] }),
+  };
+}

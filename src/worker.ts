@@ -1,0 +1,64 @@
+/**
+ * The worker: polls the erasure task queue, runs the workflow and the activities. Run with `npm run worker`.
+ */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities, logNotifier, type ConnectorFactory } from './activities';
+import type { SystemConfig } from './catalog/schema';
+import { ledgerForActivities, openEngine, type Engine } from './engine';
+
+export interface EngineWorkerOptions {
+  connectors: Partial<Record<SystemConfig['kind'], ConnectorFactory>>;
+  /** Task queue override (tests). */
+  taskQueue?: string;
+  connection?: NativeConnection;
+}
+
+/**
+ * Builds a worker for the engine's task queue. Stop it with `worker.shutdown()`.
+ * @example const worker = await createEngineWorker(engine, { connectors: defaultConnectors }); await worker.run();
+ */
+export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
+  const connection = opts.connection ?? (await NativeConnection.connect({ address: engine.config.TEMPORAL_ADDRESS }));
+  const { audit, certificates } = ledgerForActivities(engine);
+  const { closeConnectors, ...activities } = createActivities({
+    catalog: engine.catalog,
+    connectors: opts.connectors,
+    notifier: logNotifier(engine.logger),
+    audit,
+    certificates,
+    logger: engine.logger,
+    metrics: engine.metrics,
+  });
+  const worker = await Worker.create({
+    connection,
+    namespace: engine.config.TEMPORAL_NAMESPACE,
+    taskQueue: opts.taskQueue ?? engine.config.TASK_QUEUE,
+    workflowsPath: require.resolve('./workflows'),
+    activities,
+    dataConverter: engine.dataConverter,
+  });
+  return {
+    worker,
+    async close() {
+      await closeConnectors();
+      if (!opts.connection) await connection.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const engine = await openEngine({ role: 'worker', dataDir: process.env.ERASURE_DATA_DIR });
+  const { defaultConnectors } = await import('./activities/connectors');
+  const { worker, close } = await createEngineWorker(engine, { connectors: defaultConnectors });
+  engine.logger.info({ taskQueue: engine.config.TASK_QUEUE, address: engine.config.TEMPORAL_ADDRESS }, 'worker polling');
+  await worker.run();
+  await close();
+  await engine.close();
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`worker failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,161 @@
+/**
+ * The whole engine on real servers, in-process: PostgreSQL, the go-installed Temporal dev server, the
+ * worker and the API on port 0. Logs are captured so tests can scan them.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { NativeConnection } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
+import { hashApiKey } from '../../src/api/auth';
+import { startApi, type RunningApi } from '../../src/api/main';
+import type { ConnectorFactory } from '../../src/activities';
+import type { SystemConfig } from '../../src/catalog/schema';
+import { startPostgres, startTemporalDevServer, type PostgresServer, type TemporalDevServer } from '../../src/dev/servers';
+import { openEngine, type Engine } from '../../src/engine';
+import { createLogger } from '../../src/logger';
+import { createEngineWorker } from '../../src/worker';
+
+export const keys = {
+  intake: 'test-intake-key-0123456789',
+  operator: 'test-operator-key-0123456789',
+  read: 'test-read-key-0123456789',
+  all: 'test-all-key-0123456789',
+};
+
+export interface Stack {
+  pg: PostgresServer;
+  temporal: TemporalDevServer;
+  engine: Engine;
+  api: RunningApi;
+  worker: Worker;
+  /** Every log line the engine wrote. */
+  logs: string[];
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Restarts the Temporal dev server on the same port and SQLite file. */
+  stopTemporal(): Promise<void>;
+  startTemporal(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const manualCatalog = `
+systems:
+  - id: legacy-billing
+    kind: manual
+    owner: billing-team
+    reminderEvery: 3d
+`;
+
+/**
+ * Starts everything. `catalog` is YAML; `connectors` the factories the worker may use.
+ */
+export async function startStack(
+  opts: { catalog?: string; connectors?: Partial<Record<SystemConfig['kind'], ConnectorFactory>>; env?: NodeJS.ProcessEnv } = {},
+): Promise<Stack> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-stack-'));
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(...chunk.toString().split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const logger = createLogger({ level: 'debug', destination: sink });
+  const pg = await startPostgres({ dataDir: path.join(dataDir, 'pg') });
+  await pg.createDatabase('engine');
+  const dbFile = path.join(dataDir, 'temporal.db');
+  let temporal = await startTemporalDevServer({ dbFile });
+  const catalogFile = path.join(dataDir, 'catalog.yaml');
+  fs.writeFileSync(catalogFile, opts.catalog ?? manualCatalog);
+  const env: NodeJS.ProcessEnv = {
+    DATABASE_URL: pg.urlFor('engine'),
+    TEMPORAL_ADDRESS: temporal.address,
+    TASK_QUEUE: `erasure-test-${randomBytes(4).toString('hex')}`,
+    ERASURE_CATALOG: catalogFile,
+    ENGINE_MASTER_KEY: randomBytes(32).toString('base64'),
+    SUBJECT_HASH_SECRET: randomBytes(24).toString('hex'),
+    API_KEYS: [
+      `intake:intake:${hashApiKey(keys.intake)}`,
+      `operator:operator:${hashApiKey(keys.operator)}`,
+      `reader:read:${hashApiKey(keys.read)}`,
+      `admin:intake,operator,read:${hashApiKey(keys.all)}`,
+    ].join(';'),
+    ...opts.env,
+  };
+  const engine = await openEngine({ env, logger, dataDir, role: 'test' });
+  const connection = await NativeConnection.connect({ address: temporal.address });
+  const { worker, close: closeWorker } = await createEngineWorker(engine, { connectors: opts.connectors ?? {}, connection });
+  const running = worker.run();
+  const api = await startApi(engine, { port: 0, relayIntervalMs: 500 });
+  return {
+    pg,
+    get temporal() {
+      return temporal;
+    },
+    engine,
+    api,
+    worker,
+    logs,
+    dataDir,
+    env,
+    async stopTemporal() {
+      await temporal.stop();
+    },
+    async startTemporal() {
+      temporal = await startTemporalDevServer({ dbFile, port: temporal.port });
+    },
+    async stop() {
+      await api.close();
+      worker.shutdown();
+      await running.catch(() => undefined);
+      await closeWorker();
+      await connection.close().catch(() => undefined);
+      await engine.close();
+      await temporal.stop();
+      await pg.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  } as Stack;
+}
+
+/** fetch() against the stack's API with a key. */
+export function http(stack: Stack, key?: string) {
+  return async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${stack.api.url}${url}`, {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, text, headers: res.headers };
+  };
+}
+
+/** Polls until `fn` returns a truthy value, in real time. */
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
