@@ -2,6 +2,9 @@
  * A real PostgreSQL for the ledger and certificate tests: one server per test file, a fresh migrated
  * database per test. Never skipped: without the server binaries the tests fail loudly.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Pool } from 'pg';
 import { startPostgres, type PostgresServer } from '../../src/dev/servers';
 import { createPool } from '../../src/ledger/db';
@@ -25,7 +28,8 @@ let counter = 0;
 
 /** Starts PostgreSQL; call in `before`, stop in `after`. */
 export async function startLedgerServer(): Promise<LedgerServer> {
-  const server = await startPostgres();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-ledger-test-'));
+  const server = await startPostgres({ dataDir });
   const pools: Pool[] = [];
   return {
     server,
@@ -40,9 +44,35 @@ export async function startLedgerServer(): Promise<LedgerServer> {
     },
     async stop() {
       await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+      await stopPostmaster(dataDir);
       await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Signals the postmaster itself (fast shutdown). Run as root, the server runs under `runuser`, which
+ * does not pass the launcher's SIGINT on; signalling the postmaster directly stops it for certain.
+ */
+async function stopPostmaster(dataDir: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!pid || !alive()) return;
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
 /**
