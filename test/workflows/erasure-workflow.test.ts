@@ -4,6 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -62,6 +65,13 @@ describe('erasureWorkflow (time-skipping)', function () {
 
   const now = async () => new Date(await env.currentTimeMs());
 
+  /** With RECORD_HISTORIES=1, saves a completed run's history for the replay suite (test/histories/). */
+  async function record(name: string, h: WorkflowHandle): Promise<void> {
+    if (process.env.RECORD_HISTORIES !== '1') return;
+    const history = await h.fetchHistory();
+    fs.writeFileSync(path.join(__dirname, '..', 'histories', `${name}.json`), historyToJSON(history));
+  }
+
   /** Polls the status query (in real time, so the server does not skip ahead) until `pred` holds. */
   async function until(h: WorkflowHandle, pred: (s: ErasureStatusView) => boolean, what: string): Promise<ErasureStatusView> {
     const stop = Date.now() + 20_000;
@@ -90,6 +100,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.equal(calls.issueCertificate[0].receipts.length, 3);
       const desc = await h.describe();
       assert.equal(desc.typedSearchAttributes.get(ErasureStatusKey), 'completed');
+      await record('happy-path', h);
     });
   });
 
@@ -106,6 +117,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.equal(desc.typedSearchAttributes.get(ErasureOverdueKey), true);
       await h.signal(confirmDeletionSignal, { system: 'legacy-billing', confirmedBy: 'late@corp' });
       assert.equal((await h.result()).status, 'completed');
+      await record('overdue', h);
     });
   });
 
@@ -162,6 +174,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.equal(result.status, 'completed');
       assert.equal(calls.eraseSystem.length, 1);
       assert.deepEqual(calls.issueCertificate[0].actions.filter((a) => a.accepted).map((a) => a.signal), ['placeLegalHold', 'consumerCompleted', 'releaseLegalHold']);
+      await record('legal-hold', h);
     });
   });
 
