@@ -1,0 +1,28 @@
+/**
+ * The `erasure` command line: `npx erasure --help`.
+ *   catalog check <file>              validate a systems catalog and reach every system
+ *   verify <certificate.json>         verify a certificate offline
+ *   verify-subject <certificate.json> check an identifier against a certificate's commitment
+ *   ledger check                      walk the certificate hash chain
+ */
+import { Command } from 'commander';
+import pkg from '../../package.json';
+import { registerCatalogCommands } from './catalog';
+import { registerCertificateCommands } from './certificate';
+
+/** Builds the program; tests call it with their own arguments. */
+export function buildProgram(): Command {
+  const program = new Command('erasure').description('GDPR/CCPA erasure engine on Temporal').version(pkg.version);
+  registerCatalogCommands(program);
+  registerCertificateCommands(program);
+  return program;
+}
+
+if (require.main === module || process.argv[1]?.endsWith('erasure.js') || process.argv[1]?.endsWith('erasure')) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: Error) => {
+      process.stderr.write(`erasure: ${err.message}\n`);
+      process.exitCode = 2;
+    });
+}

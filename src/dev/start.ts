@@ -1,0 +1,154 @@
+/**
+ * `npm start`: the whole engine on embedded defaults. Starts PostgreSQL (engine ledger + a demo database),
+ * the Temporal dev server persisting to SQLite with the Web UI on :8233 wired to the codec server, the
+ * worker, the API on :3000 and the codec server on :8888. Everything lives in `.data/`; Ctrl-C stops it all.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { Client as PgClient } from 'pg';
+import { NativeConnection } from '@temporalio/worker';
+import { findKey, hashApiKey, parseApiKeys } from '../api/auth';
+import { startApi } from '../api/main';
+import { createCodecServer } from '../codec/server';
+import { generateMasterKey } from '../codec/keys';
+import { openEngine } from '../engine';
+import { createLogger } from '../logger';
+import { createEngineWorker } from '../worker';
+import { projectRoot, startPostgres, startTemporalDevServer } from './servers';
+
+const env = process.env;
+const num = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
+
+/** Reads a generated secret from the data folder, creating it on first start. */
+function secretFile(file: string, make: () => string, logger: ReturnType<typeof createLogger>, what: string): string {
+  if (!fs.existsSync(file)) {
+    fs.writeFileSync(file, make(), { mode: 0o600 });
+    logger.info({ file }, `generated ${what} for local runs`);
+  }
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+async function seedDemo(url: string): Promise<void> {
+  const c = new PgClient({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`CREATE TABLE IF NOT EXISTS customers (id bigserial PRIMARY KEY, email text NOT NULL, name text, created_at timestamptz NOT NULL DEFAULT now())`);
+    await c.query(`CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, customer_email text NOT NULL, customer_name text, total_cents int NOT NULL)`);
+    const { rows } = await c.query('SELECT count(*)::int AS n FROM customers');
+    if (rows[0].n === 0) {
+      await c.query(`INSERT INTO customers (email, name) VALUES ('jane.doe@example.com', 'Jane Doe'), ('max.mustermann@example.com', 'Max Mustermann')`);
+      await c.query(`INSERT INTO orders (customer_email, customer_name, total_cents) VALUES ('jane.doe@example.com', 'Jane Doe', 4200), ('max.mustermann@example.com', 'Max Mustermann', 1999)`);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const logger = createLogger({ level: env.LOG_LEVEL ?? 'info', name: 'erasure-local' });
+  const dataDir = path.resolve(env.ERASURE_DATA_DIR ?? path.join(projectRoot, '.data'));
+  fs.mkdirSync(dataDir, { recursive: true });
+  const stops: Array<() => Promise<unknown>> = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nstopping…\n');
+    for (const stop of stops.reverse()) await stop().catch((err: Error) => process.stderr.write(`  ${err.message}\n`));
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stopAll(0));
+  process.once('SIGTERM', () => void stopAll(0));
+
+  try {
+    const pg = await startPostgres({ dataDir: path.join(dataDir, 'postgres'), port: num('LOCAL_PG_PORT', 5433) });
+    stops.push(() => pg.stop());
+    await pg.createDatabase('erasure_engine');
+    await pg.createDatabase('demo');
+    await seedDemo(pg.urlFor('demo'));
+
+    const apiPort = num('PORT', 3000);
+    const codecPort = num('CODEC_PORT', 8888);
+    const uiPort = num('TEMPORAL_UI_PORT', 8233);
+    const codecToken = secretFile(path.join(dataDir, 'codec-path-token'), () => randomBytes(18).toString('base64url'), logger, 'codec server path token');
+    const temporal = await startTemporalDevServer({
+      port: num('TEMPORAL_PORT', 7233),
+      uiPort,
+      dbFile: path.join(dataDir, 'temporal.db'),
+      codecEndpoint: `http://localhost:${codecPort}/${codecToken}`,
+    });
+    stops.push(() => temporal.stop());
+
+    const apiKey = secretFile(path.join(dataDir, 'api-key'), () => `local_${randomBytes(24).toString('base64url')}`, logger, 'an API key with every scope');
+    const runEnv: NodeJS.ProcessEnv = {
+      ...env,
+      DATABASE_URL: env.DATABASE_URL ?? pg.urlFor('erasure_engine'),
+      DEMO_DATABASE_URL: env.DEMO_DATABASE_URL ?? pg.urlFor('demo'),
+      TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS ?? temporal.address,
+      ERASURE_CATALOG: env.ERASURE_CATALOG ?? path.join(projectRoot, 'examples', 'local-catalog.yaml'),
+      PORT: String(apiPort),
+      API_KEYS: [env.API_KEYS, `local:intake,operator,read:${hashApiKey(apiKey)}`].filter(Boolean).join(';'),
+      SUBJECT_HASH_SECRET: env.SUBJECT_HASH_SECRET ?? secretFile(path.join(dataDir, 'subject-hash-secret'), () => randomBytes(24).toString('hex'), logger, 'a subject hash secret'),
+    };
+    if (!runEnv.ENGINE_MASTER_KEY && !runEnv.ENGINE_MASTER_KEY_FILE) {
+      const file = path.join(dataDir, 'master.key');
+      secretFile(file, generateMasterKey, logger, 'a payload master key');
+      runEnv.ENGINE_MASTER_KEY_FILE = file;
+    }
+
+    const engine = await openEngine({ env: runEnv, dataDir, logger, role: 'local' });
+    stops.push(() => engine.close());
+    const { defaultConnectors } = await import('../activities/connectors');
+    const connection = await NativeConnection.connect({ address: engine.config.TEMPORAL_ADDRESS });
+    const { worker, close } = await createEngineWorker(engine, { connectors: defaultConnectors, connection });
+    const running = worker.run();
+    stops.push(async () => {
+      worker.shutdown();
+      await running;
+      await close();
+      await connection.close();
+    });
+
+    const api = await startApi(engine, { port: apiPort });
+    stops.push(() => api.close());
+    const apiKeys = parseApiKeys(runEnv.API_KEYS);
+    const codec = createCodecServer({
+      keyStore: engine.keyStore,
+      auth: { pathToken: codecToken, operatorKeys: (k) => Boolean(findKey(apiKeys, k)?.scopes.includes('operator')) },
+      corsOrigins: [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`],
+      logger,
+    });
+    const codecServer = await new Promise<Server>((resolve, reject) => {
+      const s = codec.listen(codecPort, '127.0.0.1', () => resolve(s));
+      s.once('error', reject);
+    });
+    stops.push(() => new Promise((r) => codecServer.close(r)));
+
+    process.stdout.write(
+      [
+        '',
+        'Erasure engine running on embedded defaults (data in ' + path.relative(process.cwd(), dataDir) + '/):',
+        `  API            ${api.url}   (OpenAPI: ${api.url}/openapi.json)`,
+        `  API key        ${apiKey}`,
+        `  Temporal       ${temporal.address}   (namespace default, task queue ${engine.config.TASK_QUEUE})`,
+        `  Web UI         ${temporal.uiUrl}   (payloads decoded by the codec server)`,
+        `  Codec server   http://localhost:${codecPort}/<token>   (token in .data/codec-path-token)`,
+        `  PostgreSQL     ${pg.urlFor('erasure_engine')}   (demo data: ${pg.urlFor('demo')})`,
+        '',
+        'Try it:',
+        `  curl -s -X POST ${api.url}/erasures -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' \\`,
+        `       -d '{"subject":{"email":"jane.doe@example.com"},"jurisdiction":"GDPR"}'`,
+        '',
+        'Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+  } catch (err) {
+    process.stderr.write(`local run failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    await stopAll(1);
+  }
+}
+
+void main();
