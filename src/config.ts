@@ -17,6 +17,8 @@ export const configSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
   /** HTTP port of the API. */
   PORT: port.default(3000),
+  /** Address the API binds to (0.0.0.0 in containers). */
+  HOST: z.string().min(1).default('127.0.0.1'),
   /** Path to the systems catalog (YAML). */
   ERASURE_CATALOG: z.string().min(1).default('catalog.yaml'),
   /** Secret salt for subject references in logs and events (at least 16 characters). */

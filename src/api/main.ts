@@ -9,7 +9,8 @@ import type { IntakeDeps } from '../intake/intake';
 import { startRelay, type Relay } from '../intake/relay';
 import { defaultPolicies } from '../policy';
 import { createApp } from './app';
-import { parseApiKeys } from './auth';
+import { findKey, parseApiKeys } from './auth';
+import { createCodecServer } from '../codec/server';
 
 export interface RunningApi {
   server: Server;
@@ -47,7 +48,7 @@ export async function startApi(engine: Engine, opts: { port?: number; client?: C
     certificates: certificateReader(engine),
   });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(opts.port ?? engine.config.PORT, '127.0.0.1', () => resolve(s));
+    const s = app.listen(opts.port ?? engine.config.PORT, engine.config.HOST, () => resolve(s));
     s.once('error', reject);
   });
   const relay = startRelay(intake, { intervalMs: opts.relayIntervalMs });
@@ -67,10 +68,33 @@ export async function startApi(engine: Engine, opts: { port?: number; client?: C
   };
 }
 
+/**
+ * Starts the remote codec server the Web UI decodes payloads with: operators' API keys, or a secret first
+ * path segment (the UI sends no credentials), and CORS for the UI's origins.
+ */
+export async function startCodecServer(engine: Engine, opts: { port: number; pathToken?: string; corsOrigins: string[] }): Promise<Server> {
+  const apiKeys = parseApiKeys(engine.env.API_KEYS, engine.env.API_KEYS_FILE);
+  const app = createCodecServer({
+    keyStore: engine.keyStore,
+    auth: { pathToken: opts.pathToken, operatorKeys: (k) => Boolean(findKey(apiKeys, k)?.scopes.includes('operator')) },
+    corsOrigins: opts.corsOrigins,
+    logger: engine.logger,
+  });
+  return new Promise<Server>((resolve, reject) => {
+    const s = app.listen(opts.port, engine.config.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
 async function main(): Promise<void> {
   const engine = await openEngine({ role: 'api', dataDir: process.env.ERASURE_DATA_DIR });
   const api = await startApi(engine);
+  const env = engine.env;
+  const codec = env.CODEC_PORT
+    ? await startCodecServer(engine, { port: Number(env.CODEC_PORT), pathToken: env.CODEC_PATH_TOKEN, corsOrigins: (env.CODEC_CORS_ORIGINS ?? 'http://localhost:8233').split(',') })
+    : undefined;
   const stop = async () => {
+    codec?.close();
     await api.close();
     await engine.close();
     process.exit(0);

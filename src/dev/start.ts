@@ -5,13 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import type { Server } from 'node:http';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
 import { NativeConnection } from '@temporalio/worker';
-import { findKey, hashApiKey, parseApiKeys } from '../api/auth';
-import { startApi } from '../api/main';
-import { createCodecServer } from '../codec/server';
+import { hashApiKey } from '../api/auth';
+import { startApi, startCodecServer } from '../api/main';
 import { generateMasterKey } from '../codec/keys';
 import { openEngine } from '../engine';
 import { createLogger } from '../logger';
@@ -113,16 +111,10 @@ async function main(): Promise<void> {
 
     const api = await startApi(engine, { port: apiPort });
     stops.push(() => api.close());
-    const apiKeys = parseApiKeys(runEnv.API_KEYS);
-    const codec = createCodecServer({
-      keyStore: engine.keyStore,
-      auth: { pathToken: codecToken, operatorKeys: (k) => Boolean(findKey(apiKeys, k)?.scopes.includes('operator')) },
+    const codecServer = await startCodecServer(engine, {
+      port: codecPort,
+      pathToken: codecToken,
       corsOrigins: [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`],
-      logger,
-    });
-    const codecServer = await new Promise<Server>((resolve, reject) => {
-      const s = codec.listen(codecPort, '127.0.0.1', () => resolve(s));
-      s.once('error', reject);
     });
     stops.push(() => new Promise((r) => codecServer.close(r)));
 
