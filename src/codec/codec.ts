@@ -1,17 +1,21 @@
 /**
  * The payload codec: AES-256-GCM over every payload the engine hands to Temporal.
  *
- * A codec sees payloads, not the request they belong to, so the payload says it: the default JSON converter
- * runs first, and a JSON object with a string `requestId` at its top level (ErasureInput, SystemTask,
- * CertificateRequest, …) is encrypted with that request's data key; everything else (results, signals,
- * failures) with the default key. The key id travels in the metadata; the original payload, metadata
- * included, is the plaintext.
+ * Which key: the default JSON converter runs first, and
+ *  1. a JSON object with a string `requestId` at its top level (ErasureInput, SystemTask, CertificateRequest,
+ *     …) is encrypted with that request's data key;
+ *  2. otherwise, when the SDK says the payload belongs to an erasure workflow (its serialization context names
+ *     workflow `erasure-<requestId>`: results, signals, failures of that workflow and its activities), with
+ *     that request's key too, so that a failure message quoting an identifier is shredded with the request;
+ *  3. everything else with the default key (codec server calls, which carry no context; other workflows).
+ * The key id travels in the metadata; the original payload, metadata included, is the plaintext.
  */
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { open, seal, SealError } from './aead';
 import { DataKeyDestroyedError, PayloadAuthenticationError, UnknownDataKeyError } from './errors';
 import type { DataKey, DestroyedKey, KeyStore } from './keys';
+import { ERASURE_WORKFLOW_PREFIX } from '../workflows/definitions';
 
 /** `encoding` of an encrypted payload. */
 export const ENCODING_ENCRYPTED = 'binary/encrypted';
@@ -76,29 +80,37 @@ export function isShreddedPayload(p: Payload): boolean {
 export class EncryptionCodec implements PayloadCodec {
   constructor(private readonly keys: KeyStore) {}
 
-  encode(payloads: Payload[]): Promise<Payload[]> {
-    return Promise.all(payloads.map((p) => this.encodeOne(p)));
+  encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
+    return Promise.all(payloads.map((p) => this.encodeOne(p, context)));
   }
 
   decode(payloads: Payload[]): Promise<Payload[]> {
     return Promise.all(payloads.map((p) => this.decodeOne(p)));
   }
 
-  private async keyFor(p: Payload): Promise<DataKey> {
+  private async keyFor(p: Payload, context: SerializationContext | undefined): Promise<DataKey> {
     const obj = jsonObjectOf(p);
-    const requestId = obj?.requestId;
-    if (typeof requestId !== 'string' || requestId === '') return this.keys.defaultKey;
+    const named = obj?.requestId;
+    const workflowId = context?.workflowId;
+    const requestId =
+      typeof named === 'string' && named !== ''
+        ? named
+        : workflowId?.startsWith(ERASURE_WORKFLOW_PREFIX) && workflowId.length > ERASURE_WORKFLOW_PREFIX.length
+          ? workflowId.slice(ERASURE_WORKFLOW_PREFIX.length)
+          : undefined;
+    if (requestId === undefined) return this.keys.defaultKey;
     const k = await this.keys.requestKey(requestId);
     if (k.state === 'live') return k.dataKey;
-    // After shredding, a request's payloads carry no identifiers (status views, audit events); those
-    // go under the default key. Identifiers of a shredded request must never be encrypted again.
-    if ('subject' in (obj as object)) throw new DataKeyDestroyedError(requestId, k.keyId);
+    // After shredding, what a request still produces carries no identifiers (the certificate activity's
+    // result, the workflow's result, audit events); it goes under the default key. Identifiers of a
+    // shredded request must never be encrypted again.
+    if (obj && 'subject' in obj) throw new DataKeyDestroyedError(requestId, k.keyId);
     return this.keys.defaultKey;
   }
 
-  private async encodeOne(p: Payload): Promise<Payload> {
+  private async encodeOne(p: Payload, context: SerializationContext | undefined): Promise<Payload> {
     if (metadataText(p, 'encoding') === ENCODING_ENCRYPTED) return p;
-    const key = await this.keyFor(p);
+    const key = await this.keyFor(p, context);
     const plaintext = temporal.api.common.v1.Payload.encode(p).finish();
     return {
       metadata: { encoding: utf8.encode(ENCODING_ENCRYPTED), [METADATA_KEY_ID]: utf8.encode(key.id) },

@@ -99,4 +99,19 @@ describe('EncryptionCodec (real PostgreSQL key store)', () => {
     const { rows } = await db.pool.query('SELECT 1 FROM data_keys WHERE request_id = $1', ['req-r']);
     assert.equal(rows.length, 0, 'no key may be created again for a shredded request');
   });
+
+  it("uses the request's key for anything an erasure workflow or its activities produce, by the SDK's serialization context", async () => {
+    const { db, keyStore } = await freshKeyStore(ledger);
+    const codec = new EncryptionCodec(keyStore);
+    const failure = toPayload({ message: `lookup of ${subject.email} timed out`, stack_trace: 'Error: …' });
+    const [ofRequest] = await codec.encode([failure], { type: 'activity', namespace: 'default', workflowId: 'erasure-req-c', activityId: '1', isLocal: false });
+    const [ofOther] = await codec.encode([failure], { type: 'workflow', namespace: 'default', workflowId: 'nightly-report' });
+    const k = await keyStore.requestKey('req-c');
+    assert.equal(keyIdOf(ofRequest), k.state === 'live' ? k.dataKey.id : 'not live');
+    assert.equal(keyIdOf(ofOther), keyStore.defaultKey.id);
+    await shredRequestKey(db.pool, 'req-c', { keyStore });
+    assert.ok(isShreddedPayload((await codec.decode([ofRequest]))[0]), 'a failure quoting an identifier is shredded with its request');
+    const [after] = await codec.encode([toPayload({ certificateId: 'c' })], { type: 'workflow', namespace: 'default', workflowId: 'erasure-req-c' });
+    assert.equal(keyIdOf(after), keyStore.defaultKey.id, 'what a shredded request still produces goes under the default key');
+  });
 });

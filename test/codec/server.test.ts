@@ -64,7 +64,7 @@ describe('codec server (remote codec protocol, real PostgreSQL)', () => {
   });
 
   it('answers 401 to a caller without credentials or with a wrong token, without decoding anything', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { 'x-api-key': 'wrong' }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { 'x-api-key': 'wrong' }] as Array<Record<string, string>>) {
       const res = await post('/decode', { payloads: encrypted }, headers);
       assert.equal(res.status, 401);
       assert.equal(res.headers.get('www-authenticate'), 'Bearer');
