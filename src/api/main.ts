@@ -36,6 +36,7 @@ export async function startApi(engine: Engine, opts: { port?: number; client?: C
     catalog: () => engine.catalog,
     policies: defaultPolicies,
     logger: engine.logger,
+    codec: engine.dataConverter.payloadCodecs?.[0],
   };
   const app = createApp({
     intake,

@@ -5,6 +5,7 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import type { Pool, PoolClient } from 'pg';
 import { buildPlan } from '../catalog/load';
 import { canonicalJson } from '../certificate/canonical';
@@ -33,6 +34,8 @@ export interface IntakeDeps {
   catalog: () => Catalog;
   policies: Record<Jurisdiction, JurisdictionPolicy>;
   logger: Logger;
+  /** Encrypts the workflow input while it waits in the ledger (the engine's payload codec). */
+  codec?: PayloadCodec;
   /** How long to wait for Temporal before answering `queued` (ms). */
   startTimeoutMs?: number;
   now?: () => Date;
@@ -90,6 +93,31 @@ export function toRecord(r: RequestRow): RequestRecord {
 
 const columns = 'request_id, workflow_id, subject_ref, jurisdiction, status, body_hash, received_at, deadline, workflow_started_at, completed_at, certificate_id';
 
+/** The workflow input as stored while queued: a payload, encrypted by the engine's codec when it has one. */
+export interface SealedInput {
+  metadata: Record<string, string>;
+  data: string;
+}
+
+async function sealInput(deps: IntakeDeps, input: ErasureInput): Promise<SealedInput> {
+  let payload = defaultPayloadConverter.toPayload(input);
+  if (deps.codec) [payload] = await deps.codec.encode([payload]);
+  return {
+    metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    data: Buffer.from(payload.data ?? new Uint8Array()).toString('base64'),
+  };
+}
+
+/** Reverses {@link sealInput}. */
+export async function unsealInput(deps: IntakeDeps, sealed: SealedInput): Promise<ErasureInput> {
+  let payload: Payload = {
+    metadata: Object.fromEntries(Object.entries(sealed.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+    data: Buffer.from(sealed.data, 'base64'),
+  };
+  if (deps.codec) [payload] = await deps.codec.decode([payload]);
+  return defaultPayloadConverter.fromPayload<ErasureInput>(payload);
+}
+
 /** Reads one request from the ledger. */
 export async function getRequest(pool: Pool, requestId: string): Promise<RequestRecord | undefined> {
   const { rows } = await pool.query<RequestRow>(`SELECT ${columns} FROM requests WHERE request_id = $1`, [requestId]);
@@ -125,7 +153,7 @@ export async function submitErasure(deps: IntakeDeps, body: ErasureRequestBody):
      VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)
      ON CONFLICT (request_id) DO NOTHING
      RETURNING ${columns}`,
-    [requestId, workflowId, ref, body.jurisdiction, fingerprint, now, deadline, JSON.stringify(input)],
+    [requestId, workflowId, ref, body.jurisdiction, fingerprint, now, deadline, JSON.stringify(await sealInput(deps, input))],
   );
   if (inserted.rowCount === 0) {
     const { rows } = await deps.pool.query<RequestRow>(`SELECT ${columns} FROM requests WHERE request_id = $1`, [requestId]);

@@ -3,8 +3,7 @@
  * Rows are claimed with FOR UPDATE SKIP LOCKED, so several API instances never start the same one twice
  * (and the workflow id would deduplicate even if they did).
  */
-import type { ErasureInput } from '../workflows/definitions';
-import { startQueued, type IntakeDeps } from './intake';
+import { startQueued, unsealInput, type IntakeDeps, type SealedInput } from './intake';
 
 export interface Relay {
   /** Runs one pass now; returns how many requests were started. */
@@ -26,14 +25,14 @@ export function startRelay(deps: IntakeDeps, opts: { intervalMs?: number; batch?
     let started = 0;
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ request_id: string; pending_input: ErasureInput }>(
+      const { rows } = await client.query<{ request_id: string; pending_input: SealedInput }>(
         `SELECT request_id, pending_input FROM requests
          WHERE workflow_started_at IS NULL AND pending_input IS NOT NULL
          ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [opts.batch ?? 50],
       );
       for (const row of rows) {
-        if (!(await startQueued(deps, row.request_id, row.pending_input, client))) break;
+        if (!(await startQueued(deps, row.request_id, await unsealInput(deps, row.pending_input), client))) break;
         started++;
       }
       await client.query('COMMIT');

@@ -179,6 +179,9 @@ describe('HTTP API (dev server, real worker)', function () {
     assert.equal(res.json.status, 'queued');
     const queued = await api('GET', `/erasures/${res.json.requestId}`);
     assert.equal(queued.json.status, 'queued');
+    const sealed = await stack.engine.pool.query('SELECT pending_input::text AS t FROM requests WHERE request_id = $1', [res.json.requestId]);
+    assert.match(sealed.rows[0].t, /binary\/encrypted|YmluYXJ5L2VuY3J5cHRlZA/, 'the queued input is encrypted');
+    for (const v of identifiers) assert.ok(!sealed.rows[0].t.includes(v), 'no identifier in the queued input');
     await stack.startTemporal();
     await eventually(async () => (await api('GET', `/erasures/${res.json.requestId}`)).json?.status === 'awaiting_confirmation', 'relay started the workflow', 90_000);
     const { rows } = await stack.engine.pool.query('SELECT pending_input FROM requests WHERE request_id = $1', [res.json.requestId]);
