@@ -1,0 +1,34 @@
+// Lint rules that guard what the compiler cannot: workflow determinism and unhandled promises.
+'use strict';
+const tseslint = require('typescript-eslint');
+
+const ioModules = ['fs', 'path', 'os', 'crypto', 'http', 'https', 'net', 'child_process', 'worker_threads', 'pg', 'express', 'yaml', 'pino', 'prom-client'];
+
+module.exports = tseslint.config(
+  { ignores: ['node_modules/**', 'lib/**', '.tools/**', '.data/**', 'bench/results/**', '**/*.js'] },
+  {
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: __dirname } },
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+    },
+  },
+  {
+    // Workflow code runs in Temporal's deterministic sandbox: no I/O, no Node built-ins, no client SDKs.
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ioModules.map((name) => ({ name, message: 'workflow code must be deterministic: do I/O in an activity' })),
+          patterns: [
+            { group: ['node:*'], message: 'workflow code must not import Node built-ins' },
+            { group: ['@aws-sdk/*', '@elastic/*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'], message: 'workflow code may import only @temporalio/workflow and @temporalio/common' },
+            { group: ['../activities/*', '../activities', '!../activities/types'], message: 'import activity types only (import type)', allowTypeImports: true },
+          ],
+        },
+      ],
+    },
+  },
+);
