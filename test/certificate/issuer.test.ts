@@ -14,6 +14,7 @@ import {
   type ErasureCertificate,
 } from '../../src/certificate';
 import { checkLedger } from '../../src/ledger/check';
+import { createPool } from '../../src/ledger/db';
 import { listEvents } from '../../src/ledger/events';
 import { startLedgerServer, type LedgerServer } from '../ledger/harness';
 import { certificateRequest, identifierValues, subjectOf } from './fixtures';
@@ -79,11 +80,14 @@ describe('certificate issuer (real PostgreSQL)', function () {
   });
 
   it('chains 50 certificates issued concurrently into one unbroken chain', async function () {
-    const { pool, keys } = await setup();
-    // Five issuers stand for five worker processes sharing the ledger.
-    const issuers = Array.from({ length: 5 }, () => createCertificateIssuer({ pool, keys }));
+    const { pool, url, keys } = await setup();
+    // Five issuers with pools of their own stand for five worker processes sharing the ledger.
+    const pools = Array.from({ length: 5 }, () => createPool({ connectionString: url, max: 10 }));
+    const issuers = pools.map((p) => createCertificateIssuer({ pool: p, keys }));
     const started = Date.now();
-    const issued = await Promise.all(Array.from({ length: 50 }, (_, i) => issuers[i % 5].issue(certificateRequest(i + 1))));
+    const issued = await Promise.all(Array.from({ length: 50 }, (_, i) => issuers[i % 5].issue(certificateRequest(i + 1)))).finally(() =>
+      Promise.all(pools.map((p) => p.end())),
+    );
     const elapsed = Date.now() - started;
     assert.equal(new Set(issued.map((r) => r.certificateId)).size, 50);
 
