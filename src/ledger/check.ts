@@ -101,7 +101,8 @@ export async function checkLedger(pool: Pool, opts: LedgerCheckOptions = {}): Pr
       const cert = outcome.certificate;
       if (position !== expected) {
         // Rows are read in ascending order from prev, so a mismatch is always a gap.
-        return fail(await brokenLink(position, cert, `the sequence jumps from #${expected - 1} to #${position}`));
+        const what = prev ? `the sequence jumps from #${prev.sequence} to #${position}` : `the ledger starts at #${position}`;
+        return fail(await brokenLink(position, cert, what));
       }
       if (cert.sequence !== position) return fail(await brokenLink(position, cert, `position #${position} holds a certificate issued as #${cert.sequence}`));
       const expectedPrevious = prev?.hash ?? null;
