@@ -10,7 +10,6 @@ import type { Catalog } from './catalog/schema';
 import { createCertificateIssuer, getCertificate, jwks, loadKeyRing, loadPublicKeys, loadSigningKey, type KeyRing } from './certificate';
 import { createDataConverter } from './codec/data-converter';
 import { loadMasterKey, openKeyStore, type KeyStore } from './codec/keys';
-import { shredRequestKey } from './codec/shred';
 import { loadConfig, type Config } from './config';
 import { createPool, type Pool } from './ledger/db';
 import { createAuditLog } from './ledger/events';
@@ -83,10 +82,10 @@ export function engineClient(engine: Engine): Client {
 
 /**
  * The ledger as the activities see it: audit events also move the request's status, and a stored
- * certificate destroys the request's data key (crypto-shredding).
+ * certificate is linked to its request (the shredder destroys the data key once the workflow has closed).
  */
 export function ledgerForActivities(engine: Engine): { audit: AuditLog; certificates: CertificateIssuer } {
-  const { pool, logger, keyStore } = engine;
+  const { pool, logger } = engine;
   const events = createAuditLog(pool);
   const issuer = createCertificateIssuer({ pool, keys: engine.keyRing, logger });
   return {
@@ -106,7 +105,6 @@ export function ledgerForActivities(engine: Engine): { audit: AuditLog; certific
       async issue(req) {
         const result = await issuer.issue(req);
         await pool.query('UPDATE requests SET certificate_id = $2 WHERE request_id = $1', [req.requestId, result.certificateId]);
-        await shredRequestKey(pool, req.requestId, { keyStore, certificateId: result.certificateId, logger });
         return result;
       },
     },

@@ -11,6 +11,7 @@ import { defaultPolicies } from '../policy';
 import { createApp } from './app';
 import { findKey, parseApiKeys } from './auth';
 import { createCodecServer } from '../codec/server';
+import { startShredder } from '../codec/shredder';
 
 export interface RunningApi {
   server: Server;
@@ -53,6 +54,7 @@ export async function startApi(engine: Engine, opts: { port?: number; client?: C
     s.once('error', reject);
   });
   const relay = startRelay(intake, { intervalMs: opts.relayIntervalMs });
+  const shredder = startShredder({ pool: engine.pool, client, keyStore: engine.keyStore, logger: engine.logger, intervalMs: opts.relayIntervalMs });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   engine.logger.info({ url }, 'API listening');
   return {
@@ -62,6 +64,7 @@ export async function startApi(engine: Engine, opts: { port?: number; client?: C
     relay,
     async close() {
       await relay.stop();
+      await shredder.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       if (!opts.client) await client.connection.close();

@@ -136,6 +136,15 @@ describe('HTTP API (dev server, real worker)', function () {
     const outcome = await verifyCertificate(cert.json, publicKeysFromJwks(jwksDoc.json));
     assert.equal(outcome.valid, true, JSON.stringify(outcome));
     for (const v of identifiers) assert.ok(!cert.text.includes(v), 'certificate carries no identifier');
+
+    // Crypto-shredding once the workflow has closed: the key row goes, an audit event records it.
+    await eventually(async () => {
+      const { rows } = await stack.engine.pool.query(`SELECT 1 FROM events WHERE request_id = $1 AND type = 'data_key.destroyed'`, [id]);
+      return rows.length === 1;
+    }, 'data key destroyed');
+    const { rows: live } = await stack.engine.pool.query('SELECT 1 FROM data_keys WHERE request_id = $1', [id]);
+    assert.equal(live.length, 0);
+    assert.equal((await api('GET', `/erasures/${id}`)).json.status, 'completed', 'a shredded request still answers from the ledger');
   });
 
   it('lists erasures from Temporal visibility by status', async () => {
