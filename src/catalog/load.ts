@@ -1,10 +1,11 @@
 /**
- * Loading the catalog: YAML → `${ENV}` interpolation → schema. Errors name the file, the path inside it
- * and what is wrong, one line per mistake.
+ * Loading the catalog: YAML → `${ENV}` interpolation → schema. Errors name the file, the line, the path
+ * inside the file and what is wrong, one line per mistake.
  */
 import fs from 'node:fs';
-import YAML from 'yaml';
-import { catalogSchema, type Catalog, type SystemConfig } from './schema';
+import YAML, { LineCounter, isCollection, type Document } from 'yaml';
+import type { z } from 'zod';
+import { catalogSchema, systemKinds, type Catalog, type SystemConfig } from './schema';
 import type { ErasurePlan, JurisdictionPolicy, SystemPlan } from '../workflows/definitions';
 
 export class CatalogError extends Error {
@@ -18,49 +19,104 @@ export class CatalogError extends Error {
 }
 
 /** Replaces `${NAME}` in every string with the environment's value; a missing variable is an error. */
-function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: string, problems: string[]): unknown {
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: PropertyKey[], problems: Problem[]): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const v = env[name];
       if (v === undefined) {
-        problems.push(`${at || '(root)'}: environment variable ${name} is not set`);
+        problems.push({ path: at, message: `environment variable ${name} is not set` });
         return '';
       }
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, `${at}[${i}]`, problems));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...at, i], problems));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, at ? `${at}.${k}` : k, problems)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...at, k], problems)]));
   }
   return value;
 }
 
-const formatPath = (path: PropertyKey[]) =>
+interface Problem {
+  path: PropertyKey[];
+  message: string;
+}
+
+export const formatPath = (path: readonly PropertyKey[]) =>
   path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '') || '(root)';
 
+/** Rewrites zod's generic messages into ones that say what to change. */
+function describe(issue: z.core.$ZodIssue): Problem[] {
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ path: [...issue.path, k], message: 'unknown key' }));
+  return [describeOne(issue)];
+}
+
+function describeOne(issue: z.core.$ZodIssue): Problem {
+  const path = [...issue.path];
+  if (issue.code === 'invalid_union' && (issue as { discriminator?: string }).discriminator === 'kind') {
+    return { path, message: `unknown kind (expected ${systemKinds.join(', ')})` };
+  }
+  if (issue.code === 'invalid_union' && (issue as { discriminator?: string }).discriminator === 'strategy') {
+    return { path, message: 'unknown mask strategy (expected null, fixed, hmac or redact)' };
+  }
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
+    return { path, message: 'is required' };
+  }
+  if (issue.code === 'invalid_type') return { path, message: `must be ${issue.expected}` };
+  if (issue.code === 'invalid_value' && 'values' in issue) {
+    return { path, message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` };
+  }
+  return { path, message: issue.message };
+}
+
+/** `line:col` of the YAML node at `path`, or of its nearest ancestor that exists. */
+function locate(doc: Document, lines: LineCounter, path: PropertyKey[]): string | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n) as unknown[], true);
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    if (range && (n === path.length || isCollection(node) || n === 0)) {
+      const { line, col } = lines.linePos(range[0]);
+      return `${line}:${col}`;
+    }
+  }
+  return undefined;
+}
+
 /**
- * Parses catalog text. `interpolateEnv: false` keeps `${VAR}` references (used for plan snapshots).
+ * Parses catalog text. `env: false` keeps `${VAR}` references (used for plan snapshots).
+ * Problems read `file:line:col path: message`.
  * @example const catalog = parseCatalog(yamlText, 'catalog.yaml', process.env);
  */
 export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv | false = process.env): Catalog {
-  let raw: unknown;
-  try {
-    raw = YAML.parse(text) ?? {};
-  } catch (err) {
-    throw new CatalogError(file, [`not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+  const lines = new LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new CatalogError(
+      file,
+      doc.errors.map((e) => {
+        const { line, col } = lines.linePos(e.pos[0]);
+        return `${file}:${line}:${col}: not valid YAML: ${e.message.split('\n')[0]}`;
+      }),
+    );
   }
-  const problems: string[] = [];
-  const data = env === false ? raw : interpolate(raw, env, '', problems);
+  const raw: unknown = doc.toJS() ?? {};
+  const problems: Problem[] = [];
+  const data = env === false ? raw : interpolate(raw, env, [], problems);
   const result = catalogSchema.safeParse(data);
   if (!result.success) {
-    for (const issue of result.error.issues) {
-      let message = issue.message;
-      if (issue.code === 'invalid_union' && issue.path.at(-1) === 'kind') message = 'unknown kind (expected postgres, s3, elasticsearch, webhook or manual)';
-      problems.push(`${formatPath(issue.path)}: ${message}`);
-    }
+    // A variable that is not set was reported already; the empty string it left behind would only add noise.
+    const reported = new Set(problems.map((p) => formatPath(p.path)));
+    problems.push(...result.error.issues.flatMap(describe).filter((p) => !reported.has(formatPath(p.path))));
   }
-  if (problems.length) throw new CatalogError(file, problems);
+  if (problems.length) {
+    throw new CatalogError(
+      file,
+      problems.map((p) => {
+        const at = locate(doc, lines, p.path);
+        return `${file}${at ? `:${at}` : ''} ${formatPath(p.path)}: ${p.message}`;
+      }),
+    );
+  }
   return result.data!;
 }
 
@@ -70,13 +126,15 @@ export function loadCatalog(file: string, env: NodeJS.ProcessEnv = process.env):
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CatalogError(file, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    throw new CatalogError(file, [`${file}: cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
   return parseCatalog(text, file, env);
 }
 
 /** Keys that hold secrets or connection details: never copied into a plan (workflow history). */
-const secretKeys = new Set(['connection', 'secret', 'password', 'secretAccessKey', 'accessKeyId', 'username']);
+export const secretKeys: ReadonlySet<string> = new Set([
+  'connection', 'secret', 'password', 'secretAccessKey', 'accessKeyId', 'sessionToken', 'username', 'apiKey', 'hmacKey',
+]);
 
 /** The part of a system's config a plan snapshot keeps: what to erase, not how to connect. */
 export function systemPlan(system: SystemConfig): SystemPlan {

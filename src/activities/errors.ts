@@ -1,0 +1,144 @@
+/**
+ * What every connector shares: how failures are classified for Temporal's retry policy, how evidence is
+ * hashed, and how long work heartbeats and resumes. Connectors run inside activities and also in plain
+ * tests; every helper here works without an activity context (heartbeats become no-ops).
+ */
+import { createHash } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+
+/** Failure type the workflow (and its retry policy) treats as permanent: an operator must act. */
+export const NON_RETRYABLE_CONNECTOR_ERROR = 'NonRetryableConnectorError';
+
+/** Name of the plain errors thrown for transient problems (Temporal retries them). */
+export const TRANSIENT_CONNECTOR_ERROR = 'TransientConnectorError';
+
+/**
+ * A permanent problem (missing table, bucket or index, bad credentials, a 4xx answer): retrying cannot
+ * help. The message names the system and never contains identifier values.
+ * @example throw nonRetryable('customers-db', 'table public.customers does not exist');
+ */
+export function nonRetryable(systemId: string, message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: NON_RETRYABLE_CONNECTOR_ERROR,
+    nonRetryable: true,
+    message: `system "${systemId}": ${message}`,
+    details: details ? [details] : undefined,
+  });
+}
+
+/** A transient problem (refused connection, timeout, 5xx): a plain error, so Temporal retries it. */
+export class TransientConnectorError extends Error {
+  override readonly name = TRANSIENT_CONNECTOR_ERROR;
+  constructor(
+    readonly systemId: string,
+    message: string,
+  ) {
+    super(`system "${systemId}": ${message}`);
+  }
+}
+
+/** True when `err` is (or wraps) the non-retryable connector failure. */
+export function isNonRetryable(err: unknown): boolean {
+  return err instanceof ApplicationFailure && err.type === NON_RETRYABLE_CONNECTOR_ERROR;
+}
+
+/** Node's network error codes that mean "try again later". */
+const transientNetworkCodes = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** The network error code of `err` or its cause, when it is one that retrying can cure. */
+export function transientNetworkCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && transientNetworkCodes.has(code)) return code;
+    const errors = (e as { errors?: unknown }).errors; // AggregateError from happy-eyeballs connects
+    if (Array.isArray(errors)) {
+      const inner = errors.map(transientNetworkCode).find(Boolean);
+      if (inner) return inner;
+    }
+    if ((e as { name?: unknown }).name === 'TimeoutError') return 'TIMEOUT';
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Evidence
+// ---------------------------------------------------------------------------------------------------
+
+/** JSON with object keys sorted at every level, so equal evidence always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/**
+ * SHA-256 (hex) of what a connector did: queries with placeholders, key templates, the index and query
+ * shape, plus the subject reference. Identifier values are never part of it: an unsalted hash of an
+ * e-mail address can be reversed by guessing.
+ */
+export function evidenceHash(evidence: unknown): string {
+  return createHash('sha256').update(canonicalJson(evidence)).digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Activity context: heartbeats, resume, cancellation
+// ---------------------------------------------------------------------------------------------------
+
+/** The current activity context, or undefined when called outside an activity (plain tests, the CLI). */
+export function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records progress; Temporal hands the last recorded value to the next attempt. No-op outside an activity. */
+export function heartbeat(details: unknown): void {
+  activityContext()?.heartbeat(details);
+}
+
+/**
+ * The progress the previous attempt recorded, when it belongs to the same operation (`op`).
+ * @example const start = resumeFrom<PgProgress>('erase') ?? fresh();
+ */
+export function resumeFrom<T extends { op: string }>(op: T['op']): T | undefined {
+  const details = activityContext()?.info.heartbeatDetails as T | undefined;
+  return details && typeof details === 'object' && details.op === op ? details : undefined;
+}
+
+/** The attempt number (1 outside an activity). */
+export function attemptNumber(): number {
+  return activityContext()?.info.attempt ?? 1;
+}
+
+/** Throws the cancellation reason if the activity was cancelled (checked between batches). */
+export function throwIfCancelled(): void {
+  const signal = activityContext()?.cancellationSignal;
+  if (signal?.aborted) throw signal.reason ?? new Error('activity cancelled');
+}
+
+/** Waits `ms`, ending early (with the cancellation) if the activity is cancelled. */
+export async function pause(ms: number): Promise<void> {
+  const signal = activityContext()?.cancellationSignal;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason ?? new Error('activity cancelled'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Milliseconds since `started`, for receipts. */
+export const elapsed = (started: number): number => Date.now() - started;

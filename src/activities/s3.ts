@@ -1,0 +1,273 @@
+/**
+ * S3 connector (AWS S3 and S3-compatible stores such as MinIO): deletes every object under the subject's
+ * key prefixes and every exact key, in DeleteObjects batches of at most 1,000. In a versioned bucket every
+ * version and every delete marker goes, so nothing can be restored afterwards. Verification lists again
+ * and counts what is left.
+ */
+import {
+  DeleteObjectsCommand, GetBucketVersioningCommand, HeadBucketCommand, ListObjectVersionsCommand, ListObjectsV2Command,
+  S3Client, type ObjectIdentifier,
+} from '@aws-sdk/client-s3';
+import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../workflows/definitions';
+import type { S3System } from '../catalog/schema';
+import type { SystemTask } from './types';
+import type { CheckableConnector } from './postgres';
+import {
+  TransientConnectorError, attemptNumber, elapsed, evidenceHash, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
+  throwIfCancelled, transientNetworkCode,
+} from './errors';
+
+/** DeleteObjects accepts at most 1,000 keys per call. */
+export const S3_DELETE_BATCH = 1000;
+
+export interface S3ConnectorOptions {
+  /** Use this client instead of building one from the catalog entry (the connector will not destroy it). */
+  client?: S3Client;
+  /** Keys per DeleteObjects call (at most 1,000). */
+  batchSize?: number;
+  /** Called after each DeleteObjects call (tests use it to observe batching). */
+  onBatch?: (b: { objects: number }) => void;
+}
+
+interface S3Progress {
+  op: 'erase';
+  /** Index into the expanded targets (prefixes, then keys). */
+  target: number;
+  found: number;
+  erased: number;
+  batches: number;
+}
+
+/** One place to look: a prefix (everything under it) or an exact key. */
+interface Target {
+  template: string;
+  kind: 'prefix' | 'key';
+  /** The expanded value; holds identifier values, so it never leaves the process. */
+  value: string;
+}
+
+const encoders = {
+  url: (v: string) => encodeURIComponent(v),
+  raw: (v: string) => v,
+};
+
+/**
+ * Fills `{identifier}` placeholders with the subject's values; undefined when one is missing, so that a
+ * template never collapses into a broader prefix.
+ */
+export function expandTemplate(template: string, subject: SubjectIdentifiers, encoding: S3System['encoding']): string | undefined {
+  let missing = false;
+  const out = template.replace(/\{([^{}]+)\}/g, (_, name: string) => {
+    const v = identifierValue(subject, name);
+    if (v === undefined || v === '') {
+      missing = true;
+      return '';
+    }
+    return encoders[encoding](v);
+  });
+  return missing ? undefined : out;
+}
+
+const s3Spec = (task: SystemTask) => {
+  const spec = task.system.spec as Partial<S3System>;
+  return {
+    bucket: spec.bucket as string,
+    prefixes: Array.isArray(spec.prefixes) ? spec.prefixes : [],
+    keys: Array.isArray(spec.keys) ? spec.keys : [],
+    encoding: spec.encoding === 'raw' ? ('raw' as const) : ('url' as const),
+  };
+};
+
+function classify(systemId: string, bucket: string, err: unknown): Error {
+  if (isNonRetryable(err) || err instanceof TransientConnectorError) return err as Error;
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const name = e.Code ?? e.name ?? 'Error';
+  const status = e.$metadata?.httpStatusCode;
+  if (name === 'NoSuchBucket' || (name === 'NotFound' && status === 404)) return nonRetryable(systemId, `bucket "${bucket}" does not exist`);
+  if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'InvalidClientTokenId', 'AuthorizationHeaderMalformed'].includes(name)) {
+    return nonRetryable(systemId, `S3 rejected the credentials (${name})`);
+  }
+  if (name === 'AccessDenied' || status === 403) return nonRetryable(systemId, `access denied to bucket "${bucket}" (${name})`);
+  const net = transientNetworkCode(err);
+  if (net) return new TransientConnectorError(systemId, `cannot reach S3 (${net})`);
+  if (status === 429 || name === 'SlowDown' || name === 'RequestTimeout' || name === 'TimeoutError' || (status !== undefined && status >= 500)) {
+    return new TransientConnectorError(systemId, `S3 is unavailable (${name}${status ? `, HTTP ${status}` : ''})`);
+  }
+  if (status !== undefined && status >= 400) return nonRetryable(systemId, `S3 refused the request (${name}, HTTP ${status})`);
+  return new TransientConnectorError(systemId, `S3 call failed (${name})`);
+}
+
+/**
+ * Builds the connector for one S3 system.
+ * @example const c = s3Connector(catalogEntry); await c.erase(task);
+ */
+export function s3Connector(system: S3System, opts: S3ConnectorOptions = {}): CheckableConnector {
+  const batchSize = Math.min(opts.batchSize ?? S3_DELETE_BATCH, S3_DELETE_BATCH);
+  let client = opts.client;
+  const ownsClient = !client;
+  const getClient = () =>
+    (client ??= new S3Client({
+      region: system.region,
+      endpoint: system.endpoint,
+      forcePathStyle: system.forcePathStyle,
+      credentials: system.accessKeyId
+        ? { accessKeyId: system.accessKeyId, secretAccessKey: system.secretAccessKey!, sessionToken: system.sessionToken }
+        : undefined,
+      maxAttempts: 3,
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+    }));
+
+  const targetsFor = (task: SystemTask): Target[] => {
+    const spec = s3Spec(task);
+    if (!spec.bucket) throw nonRetryable(system.id, 'the plan snapshot names no bucket');
+    const out: Target[] = [];
+    for (const template of spec.prefixes) {
+      const value = expandTemplate(template, task.subject, spec.encoding);
+      if (value) out.push({ template, kind: 'prefix', value });
+    }
+    for (const template of spec.keys) {
+      const value = expandTemplate(template, task.subject, spec.encoding);
+      if (value) out.push({ template, kind: 'key', value });
+    }
+    return out;
+  };
+
+  /** Whether the bucket has (or had) versioning: then versions and delete markers are listed too. */
+  async function isVersioned(bucket: string): Promise<boolean> {
+    try {
+      const res = await getClient().send(new GetBucketVersioningCommand({ Bucket: bucket }));
+      return res.Status === 'Enabled' || res.Status === 'Suspended';
+    } catch (err) {
+      throw classify(system.id, bucket, err);
+    }
+  }
+
+  /** Where the next listing page starts; undefined for the first page. */
+  type Marker = { token?: string; key?: string; version?: string } | undefined;
+
+  /** One page (at most `batchSize`) of what lies under a target: every version and delete marker when versioned. */
+  async function listPage(bucket: string, target: Target, versioned: boolean, marker: Marker): Promise<{ items: ObjectIdentifier[]; next: Marker }> {
+    const keep = (key: string | undefined) => key !== undefined && (target.kind === 'prefix' || key === target.value);
+    try {
+      if (versioned) {
+        const res = await getClient().send(
+          new ListObjectVersionsCommand({ Bucket: bucket, Prefix: target.value, KeyMarker: marker?.key, VersionIdMarker: marker?.version, MaxKeys: batchSize }),
+        );
+        const items = [...(res.Versions ?? []), ...(res.DeleteMarkers ?? [])]
+          .filter((v) => keep(v.Key))
+          .map((v) => ({ Key: v.Key!, VersionId: v.VersionId }));
+        return { items, next: res.IsTruncated ? { key: res.NextKeyMarker, version: res.NextVersionIdMarker } : undefined };
+      }
+      const res = await getClient().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: target.value, ContinuationToken: marker?.token, MaxKeys: batchSize }));
+      const items = (res.Contents ?? []).filter((o) => keep(o.Key)).map((o) => ({ Key: o.Key! }));
+      return { items, next: res.IsTruncated ? { token: res.NextContinuationToken } : undefined };
+    } catch (err) {
+      throw classify(system.id, bucket, err);
+    }
+  }
+
+  async function deleteBatch(bucket: string, objects: ObjectIdentifier[]): Promise<number> {
+    let errors: { Code?: string }[];
+    try {
+      const res = await getClient().send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+      errors = res.Errors ?? [];
+    } catch (err) {
+      throw classify(system.id, bucket, err);
+    }
+    opts.onBatch?.({ objects: objects.length });
+    if (errors.length > 0) {
+      // Keys hold identifiers: report codes only.
+      const codes = [...new Set(errors.map((e) => e.Code ?? 'unknown'))].join(', ');
+      const permanent = errors.every((e) => e.Code === 'AccessDenied' || e.Code === 'InvalidRequest' || e.Code === 'MethodNotAllowed');
+      const message = `${errors.length} of ${objects.length} objects could not be deleted (${codes})`;
+      throw permanent ? nonRetryable(system.id, message) : new TransientConnectorError(system.id, message);
+    }
+    return objects.length;
+  }
+
+  const evidence = (task: SystemTask, versioned: boolean) => {
+    const spec = s3Spec(task);
+    return evidenceHash({
+      system: system.id,
+      kind: 's3',
+      subjectRef: task.subjectRef,
+      bucket: spec.bucket,
+      prefixes: spec.prefixes,
+      keys: spec.keys,
+      encoding: spec.encoding,
+      versioned,
+    });
+  };
+
+  return {
+    async erase(task): Promise<EraseResult> {
+      const started = Date.now();
+      const { bucket } = s3Spec(task);
+      const targets = targetsFor(task);
+      const versioned = await isVersioned(bucket);
+      const previous = resumeFrom<S3Progress>('erase');
+      const progress: S3Progress = previous ? { ...previous } : { op: 'erase', target: 0, found: 0, erased: 0, batches: 0 };
+      for (; progress.target < targets.length; progress.target++) {
+        // After a page is deleted the same page is listed again (what was deleted is no longer there), so a
+        // resumed attempt simply starts the target over. The marker only moves past pages with nothing to
+        // delete (an exact key's listing can include longer keys).
+        let marker: Marker;
+        let lastFirst: string | undefined;
+        for (;;) {
+          throwIfCancelled();
+          const { items, next } = await listPage(bucket, targets[progress.target], versioned, marker);
+          if (items.length === 0) {
+            if (!next) break;
+            marker = next;
+            continue;
+          }
+          const first = `${items[0].Key}\u0000${items[0].VersionId ?? ''}`;
+          if (first === lastFirst) throw new TransientConnectorError(system.id, 'deleted objects are still listed; will retry');
+          lastFirst = first;
+          progress.found += items.length;
+          progress.erased += await deleteBatch(bucket, items);
+          progress.batches++;
+          heartbeat(progress);
+        }
+        heartbeat({ ...progress, target: progress.target + 1 });
+      }
+      return {
+        action: 'delete',
+        found: progress.found,
+        erased: progress.erased,
+        evidenceHash: evidence(task, versioned),
+        details: { durationMs: elapsed(started), batches: progress.batches, attempt: attemptNumber(), resumed: previous ? 1 : 0, versioned: versioned ? 1 : 0 },
+      };
+    },
+
+    async verify(task): Promise<VerifyResult> {
+      const { bucket } = s3Spec(task);
+      const versioned = await isVersioned(bucket);
+      let remaining = 0;
+      for (const target of targetsFor(task)) {
+        let marker: Marker;
+        do {
+          const page = await listPage(bucket, target, versioned, marker);
+          remaining += page.items.length;
+          marker = page.next;
+        } while (marker);
+      }
+      return { remaining };
+    },
+
+    async check() {
+      try {
+        await getClient().send(new HeadBucketCommand({ Bucket: system.bucket }));
+      } catch (err) {
+        throw classify(system.id, system.bucket, err);
+      }
+      const versioned = await isVersioned(system.bucket);
+      return `bucket "${system.bucket}" reachable${versioned ? ' (versioned)' : ''}`;
+    },
+
+    async close() {
+      if (ownsClient) client?.destroy();
+      client = undefined;
+    },
+  };
+}
