@@ -167,7 +167,18 @@ export async function startPostgres(opts: { dataDir?: string; port?: number; log
         await c.end();
       }
     },
-    stop: stopper(child, 'SIGINT'),
+    // runuser does not pass signals on, so stop the server itself: pg_ctl in fast mode, then wait for it.
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const [cmd, args] = pgCommand(path.join(pgBindir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+      try {
+        execFileSync(cmd, args, { stdio: 'pipe', timeout: 30_000 });
+      } catch {
+        child.kill('SIGKILL');
+      }
+      await exited;
+    },
   };
 }
 
