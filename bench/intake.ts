@@ -7,7 +7,7 @@
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
-import { manualOnlyCatalog, startCluster } from './lib/cluster';
+import { erasureBody, manualOnlyCatalog, pool, startCluster, submit } from './lib/cluster';
 import { args, percentile, printTable, run, sleep, writeResult } from './lib/report';
 
 run(async () => {
@@ -15,6 +15,8 @@ run(async () => {
   const rates = (a.get('rates') ?? '100,500').split(',').map(Number);
   const duration = a.num('duration', a.quick ? 5 : 30);
   const cluster = await startCluster({ catalog: manualOnlyCatalog });
+  // Warm-up outside the measurement: connections, JIT, the worker's first workflow tasks.
+  await pool(20, 4, (i) => submit(cluster, erasureBody(`warmup-${randomBytes(3).toString('hex')}`, i)));
   const rows: Array<Record<string, number | string>> = [];
   try {
     for (const rate of rates) {
