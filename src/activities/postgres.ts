@@ -20,6 +20,8 @@ import {
 export interface CheckableConnector extends Connector {
   /** Connects and checks what the catalog declares; resolves to a one-line summary or throws. */
   check(): Promise<string>;
+  /** Releases pools and sockets. */
+  close(): Promise<void>;
 }
 
 export interface PostgresConnectorOptions {

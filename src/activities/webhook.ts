@@ -166,5 +166,9 @@ export function webhookConnector(system: WebhookSystem, opts: WebhookConnectorOp
       });
       return `${url.host} accepts connections (${system.confirmation} mode)`;
     },
+
+    async close() {
+      // fetch keeps no state of ours
+    },
   };
 }

@@ -62,6 +62,6 @@ export async function inActivity<R>(fn: () => Promise<R>, opts: { heartbeatDetai
   const env = new MockActivityEnvironment({ heartbeatDetails: opts.heartbeatDetails, attempt: opts.attempt ?? 1 });
   const heartbeats: unknown[] = [];
   env.on('heartbeat', (d: unknown) => heartbeats.push(structuredClone(d)));
-  const result = await env.run(fn);
+  const result = (await env.run(fn)) as R;
   return { result, heartbeats };
 }

@@ -6,8 +6,10 @@ import type pg from 'pg';
 import { postgresConnector, REDACTED } from '../../src/activities/postgres';
 import type { PostgresSystem } from '../../src/catalog/schema';
 import { freePort } from '../../src/dev/servers';
-import { freshDatabase, postgres } from './servers';
+import { freshDatabase, postgres, warmUp } from './servers';
 import { alice, assertNoPii, assertNonRetryable, assertRetryable, bob, failure, inActivity, system, taskFor } from './helpers';
+
+warmUp();
 
 const hmacKey = 'test-hmac-key-0123456789';
 

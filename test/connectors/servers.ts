@@ -43,6 +43,7 @@ export function postgres(): Promise<TestPostgres> {
       async stop() {
         stopPostmaster(dataDir);
         await server.stop();
+        fs.rmSync(dataDir, { recursive: true, force: true });
       },
     };
   });
@@ -57,12 +58,31 @@ function stopPostmaster(dataDir: string): void {
   }
 }
 
+/** Stops a server, then deletes its data folder. */
+function removingDataDir<T extends { stop(): Promise<void> }>(server: T, dataDir: string): T {
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** MinIO, its data in memory (/dev/shm) when the machine has it: the tests write thousands of objects. */
 export function minio(): Promise<MinioServer> {
-  return once('minio', () => startMinio());
+  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  return once('minio', async () => {
+    const dataDir = fs.mkdtempSync(path.join(base, 'erasure-conn-minio-'));
+    return removingDataDir(await startMinio({ dataDir }), dataDir);
+  });
 }
 
 export function elasticsearch(major: ElasticsearchMajor): Promise<ElasticsearchServer> {
-  return once(`es${major}`, () => startElasticsearch({ major }));
+  return once(`es${major}`, async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `erasure-conn-es${major}-`));
+    return removingDataDir(await startElasticsearch({ major, dataDir }), dataDir);
+  });
 }
 
 /** A fresh database on the shared server, and a client connected to it. */
@@ -86,6 +106,14 @@ export function s3ClientFor(m: MinioServer): S3Client {
 
 export function esClientFor(es: ElasticsearchServer): EsClient {
   return new EsClient({ node: es.url });
+}
+
+/**
+ * Starts every server at once, in the background, as soon as a connector test file is loaded: each file's
+ * `before` then waits only for what it uses, and no file pays for a cold start in series.
+ */
+export function warmUp(): void {
+  for (const p of [postgres(), minio(), elasticsearch(7), elasticsearch(8)]) p.catch(() => undefined);
 }
 
 // Root-level hook: runs once after every test file, whichever imported this module first.

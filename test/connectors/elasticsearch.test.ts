@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import type { Client } from '@elastic/elasticsearch';
+import { elasticsearchConnector } from '../../src/activities/elasticsearch';
+import type { ElasticsearchSystem } from '../../src/catalog/schema';
+import { freePort } from '../../src/dev/servers';
+import type { ElasticsearchServer } from '../../src/dev/elasticsearch';
+import { elasticsearch, esClientFor, warmUp } from './servers';
+import { alice, assertNoPii, assertNonRetryable, assertRetryable, bob, failure, inActivity, system, taskFor } from './helpers';
+
+warmUp();
+
+const mappings = {
+  properties: {
+    user_id: { type: 'keyword' },
+    tenant: { type: 'keyword' },
+    email_text: { type: 'text' },
+    body: { type: 'text' },
+  },
+} as const;
+
+async function createIndex(es: Client, index: string): Promise<void> {
+  await es.indices.create({ index, mappings, settings: { number_of_shards: 2, number_of_replicas: 0 } });
+}
+
+async function seed(es: Client, index: string, userId: string, n: number, extra: (i: number) => Record<string, unknown> = () => ({})): Promise<void> {
+  const operations = Array.from({ length: n }, (_, i) => [
+    { index: { _index: index, _id: `${userId}-${i}` } },
+    { user_id: userId, tenant: 'acme', body: `Notiz ${i} für ${userId} — ✓ 日本`, email_text: `${userId}@example.com`, ...extra(i) },
+  ]).flat();
+  for (let i = 0; i < operations.length; i += 10_000) {
+    const res = await es.bulk({ operations: operations.slice(i, i + 10_000), refresh: true });
+    assert.equal(res.errors, false);
+  }
+}
+
+/** Source, version and sequence number of every document of a user: any write would change them. */
+async function snapshot(es: Client, index: string, userId: string): Promise<string[]> {
+  const res = await es.search({ index, query: { term: { user_id: userId } }, size: 10_000, seq_no_primary_term: true, version: true, sort: ['_doc'] });
+  return res.hits.hits.map((h) => JSON.stringify([h._id, h._version, h._seq_no, h._primary_term, h._source])).sort();
+}
+
+function entry(es: ElasticsearchServer, index: string, extra: Record<string, unknown> = {}): ElasticsearchSystem {
+  return system({ id: 'search', kind: 'elasticsearch', node: es.url, index, match: { field: 'user_id', identifier: 'userId' }, pollIntervalMs: 100, ...extra });
+}
+
+describe('Elasticsearch connector (real Elasticsearch 7.17 node with the reindex module)', function () {
+  let server: ElasticsearchServer;
+  let es: Client;
+
+  before(async function () {
+    server = await elasticsearch(7);
+    es = esClientFor(server);
+    await createIndex(es, 'documents');
+    await seed(es, 'documents', alice.userId!, 40);
+    await seed(es, 'documents', bob.userId!, 25);
+  });
+  after(async () => es?.close());
+
+  it('deletes the subject by query and leaves another subject untouched, byte for byte', async () => {
+    const bobBefore = await snapshot(es, 'documents', bob.userId!);
+    const sys = entry(server, 'documents');
+    const conn = elasticsearchConnector(sys);
+    try {
+      const { result, heartbeats } = await inActivity(() => conn.erase(taskFor(sys, alice)));
+      assert.equal(result.found, 40);
+      assert.equal(result.erased, 40);
+      assert.equal(result.details?.rounds, 1);
+      assert.ok(heartbeats.some((h) => typeof (h as { taskId?: string }).taskId === 'string'), 'the task id is heartbeated');
+      assert.equal((await es.count({ index: 'documents', query: { term: { user_id: alice.userId! } } })).count, 0);
+      assert.deepEqual(await snapshot(es, 'documents', bob.userId!), bobBefore);
+
+      const again = await conn.erase(taskFor(sys, alice));
+      assert.equal(again.found, 0);
+      assert.equal(again.erased, 0);
+      assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 0 });
+      assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 25 });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('runs a large delete as a task it polls, heartbeating progress, and forgets the task afterwards', async () => {
+    await createIndex(es, 'heavy');
+    await seed(es, 'heavy', 'u-heavy', 5000);
+    await seed(es, 'heavy', bob.userId!, 10);
+    // Throttled so that the task runs for a few seconds, as a large deletion would.
+    const sys = entry(server, 'heavy', { requestsPerSecond: 2500, scrollSize: 500 });
+    const conn = elasticsearchConnector(sys);
+    try {
+      const { result, heartbeats } = await inActivity(() => conn.erase(taskFor(sys, { userId: 'u-heavy' })));
+      assert.equal(result.erased, 5000);
+      const running = heartbeats.filter((h) => (h as { running?: unknown }).running) as Array<{ taskId: string; running: { deleted: number } }>;
+      assert.ok(running.length >= 3, `expected polls with progress, got ${running.length}`);
+      assert.ok(running.some((h) => h.running.deleted > 0 && h.running.deleted < 5000), 'progress is visible while the task runs');
+      // The stored task result quotes the query (the identifier): it must not stay behind in .tasks.
+      const taskId = running[0].taskId;
+      const stored = await es.get({ index: '.tasks', id: taskId }, { ignore: [404] }).catch(() => ({ found: false }));
+      assert.equal((stored as { found?: boolean }).found ?? false, false);
+      assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-heavy' })), { remaining: 0 });
+      assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 10 });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('a retried attempt re-attaches to the task its crashed predecessor started instead of starting another', async () => {
+    await createIndex(es, 'resume');
+    await seed(es, 'resume', 'u-resume', 3000);
+    const sys = entry(server, 'resume', { requestsPerSecond: 2000, scrollSize: 250 });
+    // What attempt 1 did before its worker died: it started the delete-by-query and heartbeated the task id.
+    const started = await es.deleteByQuery({
+      index: 'resume', query: { bool: { filter: [{ term: { user_id: 'u-resume' } }] } }, conflicts: 'proceed', refresh: true,
+      wait_for_completion: false, scroll_size: 250, requests_per_second: 2000,
+    });
+    const details = { op: 'erase', taskId: String(started.task), round: 0, found: 0, erased: 0, conflicts: 0, polls: 1 };
+    const conn = elasticsearchConnector(sys);
+    try {
+      const { result } = await inActivity(() => conn.erase(taskFor(sys, { userId: 'u-resume' })), { heartbeatDetails: details, attempt: 2 });
+      assert.equal(result.details?.resumed, 1);
+      assert.equal(result.details?.rounds, 1, 'one delete-by-query in all');
+      assert.equal(result.erased, 3000, 'the one task deleted everything');
+      assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-resume' })), { remaining: 0 });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('ANDs the catalog\'s extra query with the match', async () => {
+    await createIndex(es, 'tenants');
+    await seed(es, 'tenants', 'u-multi', 10, (i) => ({ tenant: i < 6 ? 'acme' : 'globex' }));
+    const sys = entry(server, 'tenants', { query: { term: { tenant: 'acme' } } });
+    const conn = elasticsearchConnector(sys);
+    const r = await conn.erase(taskFor(sys, { userId: 'u-multi' }));
+    await conn.close();
+    assert.equal(r.erased, 6);
+    assert.equal((await es.count({ index: 'tenants', query: { term: { user_id: 'u-multi' } } })).count, 4);
+  });
+
+  describe('failures', () => {
+    it('refuses a text field, where a term query would silently match nothing', async () => {
+      const sys = entry(server, 'documents', { match: { field: 'email_text', identifier: 'email' } });
+      const conn = elasticsearchConnector(sys);
+      const err = await failure(conn.erase(taskFor(sys, alice)));
+      await conn.close();
+      assertNonRetryable(err, 'search', /mapped as text; match on a keyword field/);
+    });
+
+    it('a missing index is permanent and named', async () => {
+      const sys = entry(server, 'no-such-index');
+      const conn = elasticsearchConnector(sys);
+      for (const op of [() => conn.erase(taskFor(sys, alice)), () => conn.verify(taskFor(sys, alice)), () => conn.check()]) {
+        const err = await failure(op());
+        assertNonRetryable(err, 'search', 'index "no-such-index" does not exist');
+        assertNoPii(err.message, alice);
+      }
+      await conn.close();
+    });
+
+    it('a refused connection is retryable', async () => {
+      const sys = system({ id: 'search', kind: 'elasticsearch', node: `http://127.0.0.1:${await freePort()}`, index: 'documents', match: { field: 'user_id', identifier: 'userId' } });
+      const conn = elasticsearchConnector(sys);
+      const err = await failure(conn.erase(taskFor(sys, alice)));
+      await conn.close();
+      assertRetryable(err, 'search');
+    });
+  });
+});
+
+describe('Elasticsearch connector (real Elasticsearch 8.19 node, whose reindex module Maven Central lacks)', function () {
+  let server: ElasticsearchServer;
+  let es: Client;
+
+  before(async function () {
+    server = await elasticsearch(8);
+    es = esClientFor(server);
+    await createIndex(es, 'documents');
+    await seed(es, 'documents', alice.userId!, 12);
+    await seed(es, 'documents', bob.userId!, 3);
+  });
+  after(async () => es?.close());
+
+  it('speaks to an 8.x server (product check passes) and verifies by counting', async () => {
+    const health = await es.cluster.health();
+    assert.equal(health.status === 'green' || health.status === 'yellow', true);
+    const sys = entry(server, 'documents');
+    const conn = elasticsearchConnector(sys);
+    assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 12 });
+    assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-nobody' })), { remaining: 0 });
+    assert.match(await conn.check(), /index "documents" reachable \(15 documents\)/);
+    await conn.close();
+  });
+
+  it('fails permanently, saying why, when the cluster has no _delete_by_query', async () => {
+    const sys = entry(server, 'documents');
+    const conn = elasticsearchConnector(sys);
+    const err = await failure(conn.erase(taskFor(sys, alice)));
+    await conn.close();
+    assertNonRetryable(err, 'search', /reindex module/);
+    assertNoPii(err.message, alice);
+    assert.equal((await es.count({ index: 'documents' })).count, 15, 'nothing was touched');
+  });
+
+  it('a missing index is permanent on 8.x too', async () => {
+    const sys = entry(server, 'absent');
+    const conn = elasticsearchConnector(sys);
+    assertNonRetryable(await failure(conn.verify(taskFor(sys, alice))), 'search', 'index "absent" does not exist');
+    await conn.close();
+  });
+});

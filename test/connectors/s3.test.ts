@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import {
+  CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, PutBucketVersioningCommand,
+  PutObjectCommand, type S3Client,
+} from '@aws-sdk/client-s3';
+import { s3Connector, expandTemplate } from '../../src/activities/s3';
+import type { S3System } from '../../src/catalog/schema';
+import { freePort, type MinioServer } from '../../src/dev/servers';
+import { minio, s3ClientFor, warmUp } from './servers';
+import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, inActivity, system, taskFor } from './helpers';
+import type { SubjectIdentifiers } from '../../src/workflows/definitions';
+
+warmUp();
+
+/** Bob's user id starts with Alice's: prefixes must still keep them apart. */
+const bobS3: SubjectIdentifiers = { email: 'bob@example.com', userId: 'u-alice2' };
+
+async function putMany(client: S3Client, bucket: string, keys: string[], body: (key: string) => string, concurrency = 32): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < keys.length) {
+        const key = keys[next++];
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(key) }));
+      }
+    }),
+  );
+}
+
+/** Every version and delete marker under a prefix, with the bytes of each version: a full fingerprint. */
+async function fingerprint(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let keyMarker: string | undefined;
+  let versionMarker: string | undefined;
+  do {
+    const res = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+    for (const v of res.Versions ?? []) {
+      const obj = await client.send(new GetObjectCommand({ Bucket: bucket, Key: v.Key, VersionId: v.VersionId }));
+      out.push(`version ${v.Key} ${v.VersionId} ${v.IsLatest} ${v.ETag} ${await obj.Body!.transformToString('base64')}`);
+    }
+    for (const m of res.DeleteMarkers ?? []) out.push(`marker ${m.Key} ${m.VersionId} ${m.IsLatest}`);
+    keyMarker = res.IsTruncated ? res.NextKeyMarker : undefined;
+    versionMarker = res.IsTruncated ? res.NextVersionIdMarker : undefined;
+  } while (keyMarker);
+  return out.sort();
+}
+
+async function listAll(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (res.Contents ?? []).map((o) => o.Key!);
+}
+
+/** Objects with several versions, a deleted-then-recreated key, a key whose latest version is a delete marker. */
+async function seedSubject(client: S3Client, bucket: string, s: SubjectIdentifiers): Promise<number> {
+  const user = encodeURIComponent(s.userId!);
+  const mail = encodeURIComponent(s.email!);
+  const keys = [`users/${user}/photo 1.jpg`, `users/${user}/résumé ✓ 2024.pdf`, `users/${user}/nested/deep/Ünïcode 日本.txt`, `mail/${mail}/inbox 1.eml`, `exports/${user}.zip`];
+  let count = 0;
+  for (const key of keys) {
+    for (let v = 1; v <= 3; v++) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${key} v${v}` }));
+      count++;
+    }
+  }
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: keys[0] })); // marker, then a new version
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: keys[0], Body: 'recreated' }));
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: keys[1] })); // latest is a marker
+  return count + 3;
+}
+
+function entry(m: MinioServer, bucket: string, extra: Record<string, unknown> = {}): S3System {
+  return system({
+    id: 'documents',
+    kind: 's3',
+    bucket,
+    endpoint: m.endpoint,
+    accessKeyId: m.accessKeyId,
+    secretAccessKey: m.secretAccessKey,
+    prefixes: ['users/{userId}/', 'mail/{email}/'],
+    keys: ['exports/{userId}.zip'],
+    ...extra,
+  });
+}
+
+describe('S3 connector (real MinIO)', function () {
+  let m: MinioServer;
+  let client: S3Client;
+  const versioned = 'documents-versioned';
+  const plain = 'avatars-plain';
+  let aliceObjects = 0;
+
+  before(async function () {
+    m = await minio();
+    client = s3ClientFor(m);
+    await client.send(new CreateBucketCommand({ Bucket: versioned }));
+    await client.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConfiguration: { Status: 'Enabled' } }));
+    await client.send(new CreateBucketCommand({ Bucket: plain }));
+    aliceObjects = await seedSubject(client, versioned, alice);
+    await seedSubject(client, versioned, bobS3);
+    // A key next to Alice's export that the catalog does not name: exact keys must stay exact.
+    await client.send(new PutObjectCommand({ Bucket: versioned, Key: 'exports/u-alice.zip.sha256', Body: 'checksum' }));
+  });
+  after(() => client?.destroy());
+
+  it('expands placeholders with URL-safe values and refuses to expand a missing identifier', () => {
+    assert.equal(expandTemplate('mail/{email}/', { email: 'a b+c@x.com' }, 'url'), 'mail/a%20b%2Bc%40x.com/');
+    assert.equal(expandTemplate('u/{custom.tenant}/{userId}/', { userId: 'é', custom: { tenant: 't/1' } }, 'url'), 'u/t%2F1/%C3%A9/');
+    assert.equal(expandTemplate('u/{userId}/', { email: 'a@b.c' }, 'url'), undefined);
+    assert.equal(expandTemplate('raw/{userId}/', { userId: 'a b' }, 'raw'), 'raw/a b/');
+  });
+
+  it('erases every version and delete marker of the subject in a versioned bucket; another subject keeps every byte', async () => {
+    const bobBefore = [
+      ...(await fingerprint(client, versioned, 'users/u-alice2/')),
+      ...(await fingerprint(client, versioned, 'mail/bob%40example.com/')),
+      ...(await fingerprint(client, versioned, 'exports/u-alice2')),
+    ];
+    assert.ok(bobBefore.some((l) => l.startsWith('marker')), 'the fixture has delete markers');
+    const sys = entry(m, versioned);
+    const conn = s3Connector(sys);
+    try {
+      const { result, heartbeats } = await inActivity(() => conn.erase(taskFor(sys, alice)));
+      assert.equal(result.found, aliceObjects);
+      assert.equal(result.erased, aliceObjects);
+      assert.equal(result.details?.versioned, 1);
+      assert.ok(heartbeats.length >= 3);
+      for (const prefix of ['users/u-alice/', 'mail/alice%40example.com/']) assert.deepEqual(await fingerprint(client, versioned, prefix), [], prefix);
+      assert.deepEqual(await fingerprint(client, versioned, 'exports/u-alice.zip'), [
+        (await fingerprint(client, versioned, 'exports/u-alice.zip.sha256'))[0],
+      ], 'only the undeclared neighbour key is left');
+      const bobAfter = [
+        ...(await fingerprint(client, versioned, 'users/u-alice2/')),
+        ...(await fingerprint(client, versioned, 'mail/bob%40example.com/')),
+        ...(await fingerprint(client, versioned, 'exports/u-alice2')),
+      ];
+      assert.deepEqual(bobAfter, bobBefore);
+
+      const again = await conn.erase(taskFor(sys, alice));
+      assert.equal(again.found, 0);
+      assert.equal(again.erased, 0);
+      assert.equal(again.evidenceHash.length, 64);
+      assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 0 });
+      assert.equal((await conn.verify(taskFor(sys, bobS3))).remaining, bobBefore.length);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('pages through ListObjectsV2 and deletes in batches of at most 1,000 in an unversioned bucket', async () => {
+    const keys = Array.from({ length: 1500 }, (_, i) => `avatars/u-alice/${String(i).padStart(4, '0')} size ✓.png`);
+    await putMany(client, plain, keys, (k) => k);
+    await putMany(client, plain, ['avatars/u-alice2/a.png', 'avatars/u-alice2/b.png'], (k) => k);
+    const sys = entry(m, plain, { prefixes: ['avatars/{userId}/'], keys: [] });
+    const batches: number[] = [];
+    const conn = s3Connector(sys, { onBatch: (b) => batches.push(b.objects) });
+    try {
+      const r = await conn.erase(taskFor(sys, alice));
+      assert.equal(r.found, 1500);
+      assert.equal(r.erased, 1500);
+      assert.equal(r.details?.versioned, 0);
+      assert.deepEqual(batches, [1000, 500]);
+      assert.deepEqual(await listAll(client, plain, 'avatars/u-alice/'), []);
+      assert.deepEqual(await listAll(client, plain, 'avatars/u-alice2/'), ['avatars/u-alice2/a.png', 'avatars/u-alice2/b.png']);
+      assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 0 });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('skips a template whose identifier the subject lacks instead of widening it', async () => {
+    await putMany(client, plain, ['avatars/keep-me.png'], (k) => k);
+    const sys = entry(m, plain, { prefixes: ['avatars/{phone}/'], keys: [] });
+    const conn = s3Connector(sys);
+    const r = await conn.erase(taskFor(sys, { email: 'nobody@example.com' }));
+    await conn.close();
+    assert.equal(r.found, 0);
+    assert.ok((await listAll(client, plain, 'avatars/')).includes('avatars/keep-me.png'));
+  });
+
+  describe('failures', () => {
+    it('a missing bucket is permanent and named', async () => {
+      const sys = entry(m, 'no-such-bucket');
+      const conn = s3Connector(sys);
+      const err = await failure(conn.erase(taskFor(sys, alice)));
+      await conn.close();
+      assertNonRetryable(err, 'documents', 'bucket "no-such-bucket" does not exist');
+      assertNoPii(err.message, alice);
+    });
+
+    it('bad credentials are permanent', async () => {
+      const sys = entry(m, versioned, { secretAccessKey: 'not-the-secret' });
+      const conn = s3Connector(sys);
+      const err = await failure(conn.verify(taskFor(sys, alice)));
+      await conn.close();
+      assertNonRetryable(err, 'documents', 'SignatureDoesNotMatch');
+    });
+
+    it('a refused connection is retryable', async () => {
+      const sys = entry(m, versioned, { endpoint: `http://127.0.0.1:${await freePort()}` });
+      const conn = s3Connector(sys);
+      const err = await failure(conn.erase(taskFor(sys, alice)));
+      await conn.close();
+      assertRetryable(err, 'documents');
+    });
+
+    it('check() names a missing bucket and reports a versioned one', async () => {
+      const missing = s3Connector(entry(m, 'no-such-bucket'));
+      assertNonRetryable(await failure(missing.check()), 'documents', 'no-such-bucket');
+      await missing.close();
+      const ok = s3Connector(entry(m, versioned));
+      assert.match(await ok.check(), /versioned/);
+      await ok.close();
+    });
+  });
+});

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook, webhookConnector, type WebhookPayload } from '../../src/activities/webhook';
+import type { WebhookSystem } from '../../src/catalog/schema';
+import { freePort } from '../../src/dev/servers';
+import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, system, taskFor } from './helpers';
+
+const secret = 'webhook-signing-secret-0123';
+
+interface Received {
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A real HTTP receiver on loopback; `answer` decides each response. */
+async function receiver(answer: (req: Received, n: number) => { status: number; body?: string; delayMs?: number }) {
+  const received: Received[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const r = { headers: req.headers, body };
+      received.push(r);
+      const a = answer(r, received.length);
+      setTimeout(() => {
+        res.writeHead(a.status, { 'content-type': 'application/json' });
+        res.end(a.body ?? '');
+      }, a.delayMs ?? 0);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/gdpr/erase`;
+  return {
+    url,
+    received,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+const entry = (url: string, extra: Record<string, unknown> = {}): WebhookSystem =>
+  system({ id: 'crm', kind: 'webhook', url, secret, confirmation: 'response', timeout: 500, ...extra });
+
+describe('Webhook connector (real HTTP receiver)', () => {
+  it('POSTs signed JSON with an Idempotency-Key; a 2xx means erased, with the counts the receiver reports', async () => {
+    const rx = await receiver(() => ({ status: 200, body: JSON.stringify({ found: 3, erased: 3 }) }));
+    try {
+      const sys = entry(rx.url);
+      const task = taskFor(sys, alice, 'req-webhook-1');
+      const r = await webhookConnector(sys).erase(task);
+      assert.equal(r.action, 'webhook');
+      assert.equal(r.found, 3);
+      assert.equal(r.erased, 3);
+      assert.equal(rx.received.length, 1);
+      const { headers, body } = rx.received[0];
+      assert.equal(headers['content-type'], 'application/json');
+      assert.equal(headers['idempotency-key'], 'req-webhook-1:crm:erase');
+      assert.equal(headers[SIGNATURE_HEADER.toLowerCase()], signWebhook(secret, String(headers[TIMESTAMP_HEADER.toLowerCase()]), body));
+      const payload = JSON.parse(body) as WebhookPayload;
+      assert.equal(payload.requestId, 'req-webhook-1');
+      assert.equal(payload.workflowId, 'erasure-req-webhook-1');
+      assert.equal(payload.action, 'erase');
+      assert.deepEqual(payload.identifiers, { email: alice.email, userId: alice.userId, phone: alice.phone });
+      assert.deepEqual(await webhookConnector(sys).verify(task), { remaining: 0 });
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('sends only the subject reference when the catalog says commitment', async () => {
+    const rx = await receiver(() => ({ status: 204 }));
+    try {
+      const sys = entry(rx.url, { send: 'commitment' });
+      await webhookConnector(sys).erase(taskFor(sys, alice, 'req-webhook-2'));
+      const payload = JSON.parse(rx.received[0].body) as WebhookPayload;
+      assert.equal(payload.identifiers, undefined);
+      assert.equal(payload.subjectRef, 'subj_req-webhook-2');
+      assertNoPii(rx.received[0].body, alice);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('keeps the same Idempotency-Key when a call is retried after a 5xx', async () => {
+    const rx = await receiver((_, n) => ({ status: n === 1 ? 503 : 200 }));
+    try {
+      const sys = entry(rx.url);
+      const task = taskFor(sys, alice, 'req-webhook-3');
+      const conn = webhookConnector(sys);
+      assertRetryable(await failure(conn.erase(task)), 'crm');
+      await conn.erase(task);
+      assert.equal(rx.received.length, 2);
+      assert.equal(rx.received[0].headers['idempotency-key'], rx.received[1].headers['idempotency-key']);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('classifies answers: 4xx permanent except 408 and 429; 5xx, timeouts and refused connections retryable', async () => {
+    const cases: Array<[number, 'permanent' | 'retry']> = [[400, 'permanent'], [401, 'permanent'], [404, 'permanent'], [422, 'permanent'], [408, 'retry'], [429, 'retry'], [500, 'retry'], [502, 'retry']];
+    for (const [status, expected] of cases) {
+      const rx = await receiver(() => ({ status, body: JSON.stringify({ echo: alice.email }) }));
+      try {
+        const sys = entry(rx.url);
+        const err = await failure(webhookConnector(sys).erase(taskFor(sys, alice)));
+        if (expected === 'permanent') assertNonRetryable(err, 'crm', `HTTP ${status}`);
+        else assertRetryable(err, 'crm');
+        assertNoPii(err.message, alice);
+      } finally {
+        await rx.close();
+      }
+    }
+    const slow = await receiver(() => ({ status: 200, delayMs: 2_000 }));
+    try {
+      const sys = entry(slow.url, { timeout: 200 });
+      const err = await failure(webhookConnector(sys).erase(taskFor(sys, alice)));
+      assertRetryable(err, 'crm');
+      assert.match(err.message, /TIMEOUT|Timeout/);
+    } finally {
+      await slow.close();
+    }
+    const sys = entry(`http://127.0.0.1:${await freePort()}/x`);
+    const refused = await failure(webhookConnector(sys).erase(taskFor(sys, alice)));
+    assertRetryable(refused, 'crm');
+    assert.match(refused.message, /ECONNREFUSED/);
+  });
+
+  it('does not follow redirects (identifiers would go to a host the catalog never named)', async () => {
+    const rx = await receiver(() => ({ status: 307 }));
+    try {
+      const sys = entry(rx.url);
+      assertNonRetryable(await failure(webhookConnector(sys).erase(taskFor(sys, alice))), 'crm', 'redirect');
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('signal mode: notify only announces, and says so in the payload', async () => {
+    const rx = await receiver(() => ({ status: 202 }));
+    try {
+      const sys = entry(rx.url, { confirmation: 'signal' });
+      await webhookConnector(sys).notify!(taskFor(sys, alice, 'req-webhook-4'));
+      const payload = JSON.parse(rx.received[0].body) as WebhookPayload;
+      assert.equal(payload.confirmation, 'signal');
+      assert.equal(payload.workflowId, 'erasure-req-webhook-4');
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('verify: true asks the receiver to count what remains', async () => {
+    const rx = await receiver((r) => ({ status: 200, body: JSON.stringify(JSON.parse(r.body).action === 'verify' ? { remaining: 2 } : {}) }));
+    try {
+      const sys = entry(rx.url, { verify: true });
+      assert.deepEqual(await webhookConnector(sys).verify(taskFor(sys, alice)), { remaining: 2 });
+      assert.equal(rx.received[0].headers['idempotency-key']?.toString().endsWith(':verify'), true);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('check() reports whether the receiver accepts connections, without POSTing', async () => {
+    const rx = await receiver(() => ({ status: 200 }));
+    try {
+      assert.match(await webhookConnector(entry(rx.url)).check(), /accepts connections/);
+      assert.equal(rx.received.length, 0);
+    } finally {
+      await rx.close();
+    }
+    assertRetryable(await failure(webhookConnector(entry(`http://127.0.0.1:${await freePort()}/`)).check()), 'crm');
+  });
+});
