@@ -1,0 +1,88 @@
+/**
+ * End to end: N requests (default 1,000), each erasing one subject from PostgreSQL, MinIO and Elasticsearch
+ * (3 automated systems, no grace period, no manual system), timed from the first POST to the last
+ * certificate. Baseline: the same deletions issued directly by a plain script against the same seeded data.
+ *
+ *   npx ts-node bench/end-to-end.ts [--quick] [--requests=1000]
+ */
+import { randomBytes } from 'node:crypto';
+import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { certified, pool, startCluster, submit, until } from './lib/cluster';
+import { args, printTable, run, writeResult } from './lib/report';
+import { BUCKET, INDEX, esCall, fingerprint, remaining, seed, startTargets, subjectOf, wipe, type Targets } from './lib/targets';
+
+const CONCURRENCY = 16;
+
+run(async () => {
+  const a = args();
+  const n = a.num('requests', a.quick ? 100 : 1000);
+  const targets = await startTargets();
+  try {
+    const tag = `e2e${randomBytes(2).toString('hex')}`;
+    const others = `oth${randomBytes(2).toString('hex')}`;
+    await seed(targets, others, n);
+    const othersBefore = await fingerprint(targets, others);
+
+    // Baseline: a plain script, same seeded data, same concurrency as the submissions.
+    await seed(targets, tag, n);
+    const seeded = await remaining(targets, tag);
+    const b0 = Date.now();
+    await pool(n, CONCURRENCY, (i) => deleteDirectly(targets, subjectOf(tag, i)));
+    await esCall(targets.es.url, 'POST', `/${INDEX}/_refresh`);
+    const baselineS = (Date.now() - b0) / 1000;
+    const baselineLeft = await remaining(targets, tag);
+
+    // The engine, on the same data seeded again.
+    await wipe(targets, tag);
+    await seed(targets, tag, n);
+    const cluster = await startCluster({ catalog: targets.catalog() });
+    let engineS: number;
+    try {
+      const e0 = Date.now();
+      await pool(n, CONCURRENCY, (i) => submit(cluster, { requestId: `${tag}-${i}`, jurisdiction: 'GDPR', subject: subjectOf(tag, i) }));
+      const submittedS = (Date.now() - e0) / 1000;
+      await until(async () => (await certified(cluster, tag)) === n, `${n} certificates`, 60 * 60_000, 500);
+      engineS = (Date.now() - e0) / 1000;
+      printTable('engine', [{ requests: n, 'all submitted after s': submittedS, 'last certificate after s': engineS }]);
+    } finally {
+      await cluster.stop();
+    }
+    const engineLeft = await remaining(targets, tag);
+    const othersAfter = await fingerprint(targets, others);
+    const rows = [
+      { run: 'engine (POST → certificate)', requests: n, seconds: round(engineS), 'requests/s': round(n / engineS), 'rows left': engineLeft.rows, 'objects left': engineLeft.objects, 'docs left': engineLeft.docs },
+      { run: 'baseline (direct deletes)', requests: n, seconds: round(baselineS), 'requests/s': round(n / baselineS), 'rows left': baselineLeft.rows, 'objects left': baselineLeft.objects, 'docs left': baselineLeft.docs },
+    ];
+    printTable(`End to end: ${n} requests × (PostgreSQL + MinIO + Elasticsearch); ratio engine/baseline = ${round(engineS / baselineS)}`, rows);
+    printTable('Other subjects', [{ ...othersBefore, when: 'before' }, { ...othersAfter, when: 'after' }]);
+    writeResult('end-to-end', {
+      requests: n,
+      seededPerSubject: { rows: seeded.rows / n, objects: seeded.objects / n, docs: seeded.docs / n },
+      concurrency: CONCURRENCY,
+      engineSeconds: round(engineS),
+      baselineSeconds: round(baselineS),
+      ratio: round(engineS / baselineS),
+      rows,
+      otherSubjectsUntouched: othersBefore.digest === othersAfter.digest,
+      otherSubjects: othersAfter,
+    });
+  } finally {
+    await targets.stop();
+  }
+});
+
+/** What a plain script does: delete the rows, the objects under the prefix, and the documents. */
+async function deleteDirectly(t: Targets, s: { email: string; userId: string }): Promise<void> {
+  await t.db.query('DELETE FROM orders WHERE customer_email = $1', [s.email]);
+  await t.db.query('DELETE FROM customers WHERE email = $1', [s.email]);
+  const prefix = `users/${encodeURIComponent(s.userId)}/`;
+  for (;;) {
+    const res = await t.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    if (!res.Contents?.length) break;
+    await t.s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: res.Contents.map((o) => ({ Key: o.Key! })), Quiet: true } }));
+    if (!res.IsTruncated) break;
+  }
+  await esCall(t.es.url, 'POST', `/${INDEX}/_delete_by_query?conflicts=proceed`, { query: { term: { user_id: s.userId } } });
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
