@@ -13,6 +13,10 @@ import { registerCertificateCommands } from './certificate';
 /** Builds the program; tests call it with their own arguments. */
 export function buildProgram(): Command {
   const program = new Command('erasure').description('GDPR/CCPA erasure engine on Temporal').version(pkg.version);
+  // Usage mistakes exit 2, so they never look like a failed check (exit 1).
+  program.exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
   registerCatalogCommands(program);
   registerCertificateCommands(program);
   return program;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { hashApiKey } from '../api/auth';
 import { startApi, startCodecServer } from '../api/main';
 import { generateMasterKey } from '../codec/keys';
@@ -45,6 +45,7 @@ async function seedDemo(url: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const logger = createLogger({ level: env.LOG_LEVEL ?? 'info', name: 'erasure-local' });
   const dataDir = path.resolve(env.ERASURE_DATA_DIR ?? path.join(projectRoot, '.data'));
   fs.mkdirSync(dataDir, { recursive: true });
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
       ...env,
       DATABASE_URL: env.DATABASE_URL ?? pg.urlFor('erasure_engine'),
       DEMO_DATABASE_URL: env.DEMO_DATABASE_URL ?? pg.urlFor('demo'),
+      DEMO_HMAC_KEY: env.DEMO_HMAC_KEY ?? secretFile(path.join(dataDir, 'demo-hmac-key'), () => randomBytes(24).toString('hex'), logger, 'the demo HMAC masking key'),
       TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS ?? temporal.address,
       ERASURE_CATALOG: env.ERASURE_CATALOG ?? path.join(projectRoot, 'examples', 'local-catalog.yaml'),
       PORT: String(apiPort),
@@ -103,7 +105,8 @@ async function main(): Promise<void> {
     const { worker, close } = await createEngineWorker(engine, { connectors: defaultConnectors, connection });
     const running = worker.run();
     stops.push(async () => {
-      worker.shutdown();
+      // The SDK's runtime also shuts workers down on SIGINT/SIGTERM; a second shutdown is harmless.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await close();
       await connection.close();
