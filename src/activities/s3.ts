@@ -208,26 +208,27 @@ export function s3Connector(system: S3System, opts: S3ConnectorOptions = {}): Ch
       const previous = resumeFrom<S3Progress>('erase');
       const progress: S3Progress = previous ? { ...previous } : { op: 'erase', target: 0, found: 0, erased: 0, batches: 0 };
       for (; progress.target < targets.length; progress.target++) {
-        // After a page is deleted the same page is listed again (what was deleted is no longer there), so a
-        // resumed attempt simply starts the target over. The marker only moves past pages with nothing to
-        // delete (an exact key's listing can include longer keys).
-        let marker: Marker;
-        let lastFirst: string | undefined;
-        for (;;) {
-          throwIfCancelled();
-          const { items, next } = await listPage(bucket, targets[progress.target], versioned, marker);
-          if (items.length === 0) {
-            if (!next) break;
+        // Page through the target deleting as it goes, then list it again from the start: a pass that finds
+        // nothing proves the target empty (and catches objects written behind the listing). A resumed
+        // attempt simply starts the target over: what earlier batches deleted is no longer listed.
+        for (let pass = 1; ; pass++) {
+          let marker: Marker;
+          let deleted = 0;
+          do {
+            throwIfCancelled();
+            const { items, next } = await listPage(bucket, targets[progress.target], versioned, marker);
+            if (items.length > 0) {
+              progress.found += items.length;
+              const n = await deleteBatch(bucket, items);
+              progress.erased += n;
+              deleted += n;
+              progress.batches++;
+              heartbeat(progress);
+            }
             marker = next;
-            continue;
-          }
-          const first = `${items[0].Key}\u0000${items[0].VersionId ?? ''}`;
-          if (first === lastFirst) throw new TransientConnectorError(system.id, 'deleted objects are still listed; will retry');
-          lastFirst = first;
-          progress.found += items.length;
-          progress.erased += await deleteBatch(bucket, items);
-          progress.batches++;
-          heartbeat(progress);
+          } while (marker);
+          if (deleted === 0) break;
+          if (pass >= 10) throw new TransientConnectorError(system.id, 'objects keep appearing under a prefix after 10 passes; will retry');
         }
         heartbeat({ ...progress, target: progress.target + 1 });
       }

@@ -7,6 +7,7 @@ import { s3Connector, expandTemplate } from '../../src/activities/s3';
 import type { S3System } from '../../src/catalog/schema';
 import { freePort, type MinioServer } from '../../src/dev/servers';
 import { minio, s3ClientFor, warmUp } from './servers';
+import { tarOf } from './tar';
 import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, inActivity, system, taskFor } from './helpers';
 import type { SubjectIdentifiers } from '../../src/workflows/definitions';
 
@@ -147,8 +148,9 @@ describe('S3 connector (real MinIO)', function () {
   });
 
   it('pages through ListObjectsV2 and deletes in batches of at most 1,000 in an unversioned bucket', async () => {
-    const keys = Array.from({ length: 1500 }, (_, i) => `avatars/u-alice/${String(i).padStart(4, '0')} size ✓.png`);
-    await putMany(client, plain, keys, (k) => k);
+    const files = Array.from({ length: 1500 }, (_, i) => ({ name: `avatars/u-alice/${String(i).padStart(4, '0')} size ✓.png`, body: `png ${i}` }));
+    // MinIO unpacks a tar sent with snowball-auto-extract into one object per entry: far faster than 1,500 PUTs.
+    await client.send(new PutObjectCommand({ Bucket: plain, Key: 'seed.tar', Body: tarOf(files), Metadata: { 'snowball-auto-extract': 'true' } }));
     await putMany(client, plain, ['avatars/u-alice2/a.png', 'avatars/u-alice2/b.png'], (k) => k);
     const sys = entry(m, plain, { prefixes: ['avatars/{userId}/'], keys: [] });
     const batches: number[] = [];
