@@ -128,7 +128,7 @@ export const postgresSystemSchema = z
   .superRefine((s, ctx) => {
     s.tables.forEach((t, i) =>
       t.columns.forEach((c, j) => {
-        if (typeof c !== 'string' && c.mask.strategy === 'hmac' && !s.hmacKey) {
+        if (typeof c !== 'string' && c.mask.strategy === 'hmac' && s.hmacKey === undefined) {
           ctx.addIssue({ code: 'custom', path: ['tables', i, 'columns', j, 'mask'], message: 'the hmac mask needs hmacKey on the system' });
         }
       }),
