@@ -5,7 +5,7 @@ const tseslint = require('typescript-eslint');
 const ioModules = ['fs', 'path', 'os', 'crypto', 'http', 'https', 'net', 'child_process', 'worker_threads', 'pg', 'express', 'yaml', 'pino', 'prom-client'];
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/**', 'lib/**', '.tools/**', '.data/**', 'bench/results/**', '**/*.js'] },
+  { ignores: ['node_modules/**', 'lib/**', '.tools/**', '.data/**', 'bench/results/**', '**/.scratch/**', '**/*.js'] },
   {
     files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: __dirname } },
