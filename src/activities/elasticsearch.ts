@@ -119,7 +119,7 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
    * A term query on a `text` field silently matches nothing (the value is split into tokens), and an
    * unmapped field matches nothing either: both would report a clean erasure that is not one.
    */
-  async function checkField(index: string, field: string): Promise<void> {
+  async function checkField(index: string, field: string): Promise<string[]> {
     const mapping = await call(index, (c) => c.indices.getFieldMapping({ index, fields: field }));
     const types = Object.values(mapping)
       .map((m) => Object.values(m.mappings?.[field]?.mapping ?? {})[0] as { type?: string } | undefined)
@@ -132,6 +132,7 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
       const { count } = await call(index, (c) => c.count({ index }));
       if (count > 0) throw nonRetryable(system.id, `field "${field}" is not mapped in "${index}"`);
     }
+    return types.filter((t): t is string => typeof t === 'string');
   }
 
   async function refreshAndCount(index: string, query: Record<string, unknown>): Promise<number> {
@@ -253,9 +254,10 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
     async check() {
       const exists = await call(system.index, (c) => c.indices.exists({ index: system.index }));
       if (!exists) throw nonRetryable(system.id, `index "${system.index}" does not exist`);
-      await checkField(system.index, system.match.field);
+      const types = [...new Set(await checkField(system.index, system.match.field))];
       const { count } = await call(system.index, (c) => c.count({ index: system.index }));
-      return `index "${system.index}" reachable (${count} documents), field "${system.match.field}" is a keyword`;
+      const field = types.length ? `field "${system.match.field}" is ${types.join('/')}` : `field "${system.match.field}" not mapped yet`;
+      return `index "${system.index}" reachable (${count} documents), ${field}`;
     },
 
     async close() {
