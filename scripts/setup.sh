@@ -23,7 +23,9 @@ gobin=$(go env GOBIN); [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
 TEMPORAL_CLI_VERSION=v1.5.1
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 
-if [ ! -x "$gobin/temporal" ] || ! "$gobin/temporal" --version 2>/dev/null | grep -q "${TEMPORAL_CLI_VERSION#v}"; then
+# go install stamps the CLI as 0.0.0-DEV; v1.5.1 is recognised by the server version it embeds.
+TEMPORAL_SERVER_VERSION="Server 1.29.1"
+if [ ! -x "$gobin/temporal" ] || ! "$gobin/temporal" --version 2>/dev/null | grep -q "$TEMPORAL_SERVER_VERSION"; then
   log "building temporal CLI $TEMPORAL_CLI_VERSION (first time takes a few minutes)"
   go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
 fi
