@@ -12,7 +12,7 @@ import { runCatalogCheck, type CatalogCliIo } from '../../src/cli/catalog';
 import { defaultPolicies } from '../../src/policy';
 import { elasticsearch, esClientFor, freshDatabase, minio, s3ClientFor, warmUp } from '../connectors/servers';
 
-warmUp();
+warmUp('postgres', 'minio', 'es7');
 
 const root = path.resolve(__dirname, '..', '..');
 

@@ -15,7 +15,7 @@ import type { SystemTask } from '../../src/activities/types';
 import { devServerEnv } from '../harness/temporal';
 import { freshDatabase, warmUp } from './servers';
 
-warmUp();
+warmUp('postgres');
 
 const ROWS = 100_000;
 const fixtures = path.join(__dirname, 'fixtures');

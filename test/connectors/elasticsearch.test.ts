@@ -7,7 +7,7 @@ import type { ElasticsearchServer } from '../../src/dev/elasticsearch';
 import { elasticsearch, esClientFor, warmUp } from './servers';
 import { alice, assertNoPii, assertNonRetryable, assertRetryable, bob, failure, inActivity, system, taskFor } from './helpers';
 
-warmUp();
+warmUp('es7', 'es8');
 
 const mappings = {
   properties: {

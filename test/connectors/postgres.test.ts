@@ -9,7 +9,7 @@ import { freePort } from '../../src/dev/servers';
 import { freshDatabase, postgres, warmUp } from './servers';
 import { alice, assertNoPii, assertNonRetryable, assertRetryable, bob, failure, inActivity, system, taskFor } from './helpers';
 
-warmUp();
+warmUp('postgres');
 
 const hmacKey = 'test-hmac-key-0123456789';
 

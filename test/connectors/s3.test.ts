@@ -11,7 +11,7 @@ import { tarOf } from './tar';
 import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, inActivity, system, taskFor } from './helpers';
 import type { SubjectIdentifiers } from '../../src/workflows/definitions';
 
-warmUp();
+warmUp('minio');
 
 /** Bob's user id starts with Alice's: prefixes must still keep them apart. */
 const bobS3: SubjectIdentifiers = { email: 'bob@example.com', userId: 'u-alice2' };

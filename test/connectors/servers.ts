@@ -108,17 +108,27 @@ export function esClientFor(es: ElasticsearchServer): EsClient {
   return new EsClient({ node: es.url });
 }
 
+type ServerName = 'postgres' | 'minio' | 'es7' | 'es8';
+const starters: Record<ServerName, () => Promise<unknown>> = {
+  postgres,
+  minio,
+  es7: () => elasticsearch(7),
+  es8: () => elasticsearch(8),
+};
+
 /**
- * Starts every server at once, in the background, as soon as a connector test file is loaded: each file's
- * `before` then waits only for what it uses, and no file pays for a cold start in series.
+ * Starts the servers a test file needs in the background as soon as the file is loaded: mocha loads every
+ * file before running any, so all servers of a run boot in parallel and no file pays a cold start in series.
  */
-export function warmUp(): void {
-  for (const p of [postgres(), minio(), elasticsearch(7), elasticsearch(8)]) p.catch(() => undefined);
+export function warmUp(...names: ServerName[]): void {
+  for (const name of names) starters[name]().catch(() => undefined);
 }
 
-// Root-level hook: runs once after every test file, whichever imported this module first.
+// Root-level hook: runs once after every test file, whichever imported this module first. Servers still
+// booting (warmed up but never awaited) are waited for, so that none is left running.
 after(async function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
+  await Promise.allSettled([...cache.values()]);
   await Promise.all(started.splice(0).map((s) => s.stop().catch(() => undefined)));
 });
 

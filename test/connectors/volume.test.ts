@@ -11,7 +11,7 @@ import { freshDatabase, minio, s3ClientFor, warmUp } from './servers';
 import { inActivity, system, taskFor } from './helpers';
 import { tarOf } from './tar';
 
-warmUp();
+warmUp('postgres', 'minio');
 
 const ROWS = 100_000;
 const OBJECTS = 5_000;
