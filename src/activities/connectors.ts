@@ -4,14 +4,19 @@
  * @example createActivities({ ...deps, connectors: defaultConnectors })
  */
 import type { SystemConfig } from '../catalog/schema';
-import type { ConnectorFactory } from './index';
-import type { CheckableConnector } from './postgres';
+import type { Connector, ConnectorFactory } from './index';
 import { postgresConnector } from './postgres';
 import { s3Connector } from './s3';
 import { elasticsearchConnector } from './elasticsearch';
 import { webhookConnector } from './webhook';
 
-export type { CheckableConnector } from './postgres';
+/** A connector that can also report whether its system is reachable and shaped as the catalog says. */
+export interface CheckableConnector extends Connector {
+  /** Connects and checks what the catalog declares; resolves to a one-line summary or throws. */
+  check(): Promise<string>;
+  /** Releases pools and sockets. */
+  close(): Promise<void>;
+}
 
 /** Builds a connector for any automated kind; undefined for manual systems. */
 export function connectorFor(system: SystemConfig): CheckableConnector | undefined {

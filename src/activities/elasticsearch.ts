@@ -8,7 +8,7 @@ import { Client, errors as esErrors } from '@elastic/elasticsearch';
 import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../workflows/definitions';
 import type { ElasticsearchSystem } from '../catalog/schema';
 import type { SystemTask } from './types';
-import type { CheckableConnector } from './postgres';
+import type { CheckableConnector } from './connectors';
 import {
   TransientConnectorError, attemptNumber, elapsed, evidenceHash, heartbeat, isNonRetryable, nonRetryable, pause, resumeFrom,
   throwIfCancelled, transientNetworkCode,

@@ -9,20 +9,12 @@ import pg from 'pg';
 import { z } from 'zod';
 import { postgresTableSchema, type ColumnMask, type PostgresSystem, type PostgresTable } from '../catalog/schema';
 import { identifierValue, type EraseResult, type VerifyResult } from '../workflows/definitions';
-import type { Connector } from './index';
+import type { CheckableConnector } from './connectors';
 import type { SystemTask } from './types';
 import {
   TransientConnectorError, attemptNumber, elapsed, evidenceHash, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
   throwIfCancelled, transientNetworkCode,
 } from './errors';
-
-/** A connector that can also report whether its system is reachable and shaped as the catalog says. */
-export interface CheckableConnector extends Connector {
-  /** Connects and checks what the catalog declares; resolves to a one-line summary or throws. */
-  check(): Promise<string>;
-  /** Releases pools and sockets. */
-  close(): Promise<void>;
-}
 
 export interface PostgresConnectorOptions {
   /** Use this pool instead of creating one from `system.connection` (the connector will not close it). */

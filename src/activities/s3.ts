@@ -11,7 +11,7 @@ import {
 import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../workflows/definitions';
 import type { S3System } from '../catalog/schema';
 import type { SystemTask } from './types';
-import type { CheckableConnector } from './postgres';
+import type { CheckableConnector } from './connectors';
 import {
   TransientConnectorError, attemptNumber, elapsed, evidenceHash, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
   throwIfCancelled, transientNetworkCode,

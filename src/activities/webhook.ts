@@ -8,14 +8,13 @@
  *   workflow's `confirmDeletion` signal.
  */
 import { createHmac } from 'node:crypto';
-import type { EraseResult, VerifyResult } from '../workflows/definitions';
-import { workflowIdFor } from '../workflows/definitions';
+import net from 'node:net';
+import { workflowIdFor, type EraseResult, type VerifyResult } from '../workflows/definitions';
 import type { WebhookSystem } from '../catalog/schema';
 import { identifierPairs } from '../subject';
 import type { SystemTask } from './types';
-import type { CheckableConnector } from './postgres';
+import type { CheckableConnector } from './connectors';
 import { TransientConnectorError, attemptNumber, elapsed, evidenceHash, nonRetryable, transientNetworkCode } from './errors';
-import net from 'node:net';
 
 /** Header with the signature: `sha256=<hex HMAC of "<timestamp>.<body>">`. */
 export const SIGNATURE_HEADER = 'X-Erasure-Signature';
