@@ -77,6 +77,30 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () =>
   };
 }
 
+/**
+ * Spawns a server and resolves once it listens on `port`; rejects with the tail of its output if it exits
+ * first or does not listen within `timeoutMs`.
+ */
+async function spawnListening(
+  cmd: string,
+  args: string[],
+  opts: { name: string; port: number; timeoutMs: number; env?: NodeJS.ProcessEnv; log?: (line: string) => void },
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  let output = '';
+  const onData = (b: Buffer) => {
+    output = (output + b.toString()).slice(-4000);
+    opts.log?.(b.toString());
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  await Promise.race([
+    waitForPort(opts.port, opts.timeoutMs, opts.name),
+    new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`${opts.name} exited with ${code}: ${output}`)))),
+  ]);
+  return { child, output: () => output };
+}
+
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** PostgreSQL refuses to run as root; as root we run its binaries as the `postgres` system user. */
@@ -124,18 +148,7 @@ export async function startPostgres(opts: { dataDir?: string; port?: number; log
     '-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dataDir,
     '-c', 'fsync=off', '-c', 'max_connections=200', '-c', 'log_min_messages=warning',
   ]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const onData = (b: Buffer) => {
-    output = (output + b.toString()).slice(-4000);
-    opts.log?.(b.toString());
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  await Promise.race([
-    waitForPort(port, 30_000, 'PostgreSQL'),
-    new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`PostgreSQL exited with ${code}: ${output}`)))),
-  ]);
+  const { child } = await spawnListening(cmd, args, { name: 'PostgreSQL', port, timeoutMs: 30_000, log: opts.log });
   // The port opens slightly before the server accepts queries; poll with pg until ready.
   const { Client } = await import('pg');
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -196,26 +209,27 @@ export async function startMinio(opts: { dataDir?: string; port?: number } = {})
   const consolePort = await freePort();
   const accessKeyId = 'erasure-test';
   const secretAccessKey = 'erasure-test-secret';
-  const child = spawn(minio, ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
-  });
-  let output = '';
-  child.stdout?.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-4000)));
-  child.stderr?.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-4000)));
   const endpoint = `http://127.0.0.1:${port}`;
-  await Promise.race([
-    (async () => {
-      await waitForPort(port, 60_000, 'MinIO');
-      for (let i = 0; i < 300; i++) {
-        const res = await fetch(`${endpoint}/minio/health/ready`).catch(() => undefined);
-        if (res?.ok) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`MinIO at ${endpoint} never became ready: ${output}`);
-    })(),
-    new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`MinIO exited with ${code}: ${output}`)))),
-  ]);
+  const { child, output } = await spawnListening(
+    minio,
+    ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
+    {
+      name: 'MinIO',
+      port,
+      timeoutMs: 60_000,
+      env: { ...process.env, MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
+    },
+  );
+  // Listening is not ready: wait for the health endpoint before handing it out.
+  for (let i = 0; ; i++) {
+    const res = await fetch(`${endpoint}/minio/health/ready`).catch(() => undefined);
+    if (res?.ok) break;
+    if (i >= 300 || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`MinIO at ${endpoint} never became ready: ${output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return { process: child, endpoint, accessKeyId, secretAccessKey, stop: stopper(child) };
 }
 
@@ -254,18 +268,7 @@ export async function startTemporalDevServer(
   else args.push('--headless');
   if (opts.codecEndpoint) args.push('--ui-codec-endpoint', opts.codecEndpoint);
   for (const sa of searchAttributeFlags) args.push('--search-attribute', sa);
-  const child = spawn(temporal, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const onData = (b: Buffer) => {
-    output = (output + b.toString()).slice(-4000);
-    opts.log?.(b.toString());
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  await Promise.race([
-    waitForPort(port, 60_000, 'Temporal dev server'),
-    new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`temporal server exited with ${code}: ${output}`)))),
-  ]);
+  const { child } = await spawnListening(temporal, args, { name: 'Temporal dev server', port, timeoutMs: 60_000, log: opts.log });
   return {
     process: child,
     port,
