@@ -36,19 +36,11 @@ export function postgres(): Promise<TestPostgres> {
   return once('postgres', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-conn-pg-'));
     const server = await startPostgres({ dataDir });
-    return {
-      ...server,
-      dataDir,
-      // The launcher signals `runuser`, which does not pass the signal on; stop the postmaster itself.
-      async stop() {
-        stopPostmaster(dataDir);
-        await server.stop();
-        fs.rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
+    return { ...removingDataDir(server, dataDir), dataDir };
   });
 }
 
+/** Last resort when the process exits abruptly: signal the postmaster itself (runuser does not pass signals on). */
 function stopPostmaster(dataDir: string): void {
   try {
     const pid = parseInt(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0], 10);
