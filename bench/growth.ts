@@ -18,6 +18,10 @@ run(async () => {
     const cluster = await startCluster({ catalog: manualOnlyCatalog });
     try {
       const runId = `g${n}-${randomBytes(3).toString('hex')}`;
+      const dbSize = async () => Number((await cluster.ledger.query<{ bytes: string }>(`SELECT pg_database_size(current_database()) AS bytes`)).rows[0].bytes);
+      // Storage is counted from the empty engine's size, so the per-request figures are what requests add.
+      const ledger0 = await dbSize();
+      const temporal0 = sqliteSize(cluster.temporalDbFile);
       const w0 = processStats(cluster.worker!.pid);
       const t0 = processStats(cluster.temporal.process.pid!);
       const api0 = processStats(cluster.api!.pid);
@@ -33,7 +37,7 @@ run(async () => {
       const w1 = processStats(cluster.worker!.pid);
       const t1 = processStats(cluster.temporal.process.pid!);
       const api1 = processStats(cluster.api!.pid);
-      const { rows: db } = await cluster.ledger.query<{ bytes: string }>(`SELECT pg_database_size(current_database()) AS bytes`);
+      const ledger1 = await dbSize();
       rows.push({
         requests: n,
         'total s': Math.round(seconds * 10) / 10,
@@ -42,15 +46,16 @@ run(async () => {
         'worker CPU ms/request': Math.round(((w1.cpuSeconds - w0.cpuSeconds) * 1000) / n),
         'API CPU ms/request': Math.round(((api1.cpuSeconds - api0.cpuSeconds) * 1000) / n),
         'Temporal CPU ms/request': Math.round(((t1.cpuSeconds - t0.cpuSeconds) * 1000) / n),
-        'Temporal DB KiB/request': Math.round((sqliteSize(cluster.temporalDbFile) / 1024 / n) * 10) / 10,
-        'ledger DB KiB/request': Math.round((Number(db[0].bytes) / 1024 / n) * 10) / 10,
+        'Temporal DB KiB/request': Math.round(((sqliteSize(cluster.temporalDbFile) - temporal0) / 1024 / n) * 10) / 10,
+        'ledger DB KiB/request': Math.round(((ledger1 - ledger0) / 1024 / n) * 10) / 10,
         'worker RSS MiB at end': Math.round(w1.rssBytes / 2 ** 20),
       });
       printTable(`Growth: ${n} requests`, rows.slice(-1));
+      // Written after every size, so a run stopped at its time bound keeps what it measured.
+      writeResult('growth', { catalog: 'manual-only (1 manual system, confirmed via POST /erasures/:id/confirmations)', sizesRequested: sizes, rows });
     } finally {
       await cluster.stop();
     }
   }
   printTable('Growth: per-request cost (manual system confirmed through the API, certificate issued)', rows);
-  writeResult('growth', { catalog: 'manual-only (1 manual system, confirmed via POST /erasures/:id/confirmations)', rows });
 });
