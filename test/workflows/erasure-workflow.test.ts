@@ -68,8 +68,10 @@ describe('erasureWorkflow (time-skipping)', function () {
   /** With RECORD_HISTORIES=1, saves a completed run's history for the replay suite (test/histories/). */
   async function record(name: string, h: WorkflowHandle): Promise<void> {
     if (process.env.RECORD_HISTORIES !== '1') return;
+    // RECORD_HISTORIES_TAG keeps the histories of earlier workflow versions beside the new ones.
+    const tag = process.env.RECORD_HISTORIES_TAG ? `-${process.env.RECORD_HISTORIES_TAG}` : '';
     const history = await h.fetchHistory();
-    fs.writeFileSync(path.join(__dirname, '..', 'histories', `${name}.json`), historyToJSON(history));
+    fs.writeFileSync(path.join(__dirname, '..', 'histories', `${name}${tag}.json`), historyToJSON(history));
   }
 
   /** Polls the status query (in real time, so the server does not skip ahead) until `pred` holds. */
