@@ -208,6 +208,8 @@ export async function api(cluster: Cluster, method: string, url: string, body?: 
     method,
     headers: { authorization: `Bearer ${cluster.apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
+    // A call that never answers would stall its lane forever; pool() retries it (idempotent by request id).
+    signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();
   let json: any;
