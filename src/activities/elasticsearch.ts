@@ -3,6 +3,12 @@
  * optional extra query), `conflicts=proceed`, refreshed at the end. The deletion runs as a server-side
  * task that the activity polls, heartbeating the task id and its progress; a retried attempt re-attaches
  * to the same task instead of starting over. Verification refreshes and counts.
+ *
+ * Clusters without the reindex module (which serves `_delete_by_query`) answer 400 "no handler found";
+ * the connector then erases with core APIs only: it counts, then repeatedly searches a batch of matching
+ * ids and deletes them with `_bulk` (each delete conditional on the sequence number it saw, as
+ * delete-by-query is), refreshing between rounds. The connector remembers that the cluster lacks the
+ * module, so later erasures go straight to the fallback.
  */
 import { Client, errors as esErrors } from '@elastic/elasticsearch';
 import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../workflows/definitions';
@@ -17,12 +23,20 @@ import {
 export interface ElasticsearchConnectorOptions {
   /** Use this client instead of building one from the catalog entry (the connector will not close it). */
   client?: Client;
-  /** Delete-by-query rounds when concurrent writes leave matches behind (version conflicts). */
+  /**
+   * Delete-by-query rounds when concurrent writes leave matches behind (version conflicts). The bulk
+   * fallback allows this many rounds beyond the batches its initial count needs.
+   */
   maxRounds?: number;
 }
 
+/** How documents are erased: server-side delete-by-query, or search + `_bulk` delete when the cluster lacks it. */
+export type EsEraseMethod = 'delete_by_query' | 'bulk';
+
 interface EsProgress {
   op: 'erase';
+  /** Set once the method is known; a retried attempt keeps using it. */
+  method?: EsEraseMethod;
   /** The running delete-by-query task, when one was started and not yet collected. */
   taskId?: string;
   round: number;
@@ -55,6 +69,23 @@ const esSpec = (task: SystemTask) => {
 /** The subject's documents: a term query on the identifier field, ANDed with the catalog's extra clause. */
 export function subjectQuery(field: string, value: string, extra?: Record<string, unknown>): Record<string, unknown> {
   return { bool: { filter: [{ term: { [field]: value } }, ...(extra ? [extra] : [])] } };
+}
+
+/** The method an erase receipt's details record (`bulkFallback`: 1 or 0). */
+export function eraseMethodOf(details: Record<string, number> | undefined): EsEraseMethod {
+  return details?.bulkFallback === 1 ? 'bulk' : 'delete_by_query';
+}
+
+/** The answer of a cluster that does not serve an endpoint: 400 `{"error":"no handler found for uri [...] and method [...]"}`. */
+function isNoHandler(err: unknown): boolean {
+  if (!(err instanceof esErrors.ResponseError) || err.statusCode !== 400) return false;
+  const body = err.body as { error?: unknown } | undefined;
+  return typeof body?.error === 'string' && /^no handler found for uri/i.test(body.error);
+}
+
+/** A bulk item error that retrying cannot cure: the index is gone or its mapping refuses the operation. */
+function isPermanentItemError(type: string | undefined): boolean {
+  return !!type && (type === 'index_not_found_exception' || /mapp(er|ing)/i.test(type));
 }
 
 function classify(systemId: string, index: string, err: unknown): Error {
@@ -90,6 +121,8 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
   let client = opts.client;
   const ownsClient = !client;
   const maxRounds = opts.maxRounds ?? 5;
+  /** Set when the cluster answered that it has no `_delete_by_query` handler; kept for the connector's life. */
+  let deleteByQueryMissing = false;
   const getClient = () =>
     (client ??= new Client({
       node: system.node,
@@ -176,7 +209,7 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
       .catch(() => undefined);
   }
 
-  const evidence = (task: SystemTask) => {
+  const evidence = (task: SystemTask, method: EsEraseMethod) => {
     const spec = esSpec(task);
     return evidenceHash({
       system: system.id,
@@ -186,8 +219,71 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
       // The query's shape with the value left out.
       query: subjectQuery(spec.match.field, `{${spec.match.identifier}}`, spec.query),
       conflicts: 'proceed',
+      // Left out for delete-by-query, so its evidence hashes as it always has.
+      method: method === 'bulk' ? 'bulk' : undefined,
     });
   };
+
+  /**
+   * The fallback without the reindex module: search a batch of matching ids (`_doc` order, no source),
+   * delete them with `_bulk` conditional on the sequence number seen (a document rewritten meanwhile is
+   * skipped, as delete-by-query's conflicts=proceed does, and found again next round if it still matches),
+   * refresh, heartbeat; until a search finds nothing. Bounded by the batches the count needs plus `maxRounds`.
+   */
+  async function eraseByBulk(index: string, query: Record<string, unknown>, size: number, progress: EsProgress, resumed: boolean, rps?: number): Promise<void> {
+    progress.method = 'bulk';
+    progress.taskId = undefined;
+    await call(index, (c) => c.indices.refresh({ index }));
+    const { count } = await call(index, (c) => c.count({ index, query }));
+    // A resumed attempt keeps the first attempt's count as `found`; the bound follows what is left now.
+    if (!resumed) progress.found = count;
+    heartbeat(progress);
+    const limit = Math.ceil(count / size) + maxRounds;
+    for (let rounds = 0; ; rounds++) {
+      throwIfCancelled();
+      const roundStarted = Date.now();
+      const res = await call(index, (c) =>
+        c.search({ index, query, sort: ['_doc'], size, _source: false, seq_no_primary_term: true, track_total_hits: false }),
+      );
+      const hits = res.hits.hits.filter((h) => typeof h._id === 'string');
+      if (hits.length === 0) return;
+      if (rounds >= limit) {
+        throw new TransientConnectorError(system.id, `matching documents remain after ${rounds} bulk rounds (${count} counted at the start); will retry`);
+      }
+      const operations = hits.map((h) => ({
+        delete: {
+          _index: h._index,
+          _id: h._id!,
+          ...(h._routing !== undefined ? { routing: h._routing } : {}),
+          ...(typeof h._seq_no === 'number' && typeof h._primary_term === 'number' ? { if_seq_no: h._seq_no, if_primary_term: h._primary_term } : {}),
+        },
+      }));
+      const bulk = await call(index, (c) => c.bulk({ operations }));
+      let deleted = 0;
+      const failed: string[] = [];
+      for (const item of bulk.items) {
+        const r = item.delete;
+        if (!r) continue;
+        if (r.status >= 200 && r.status < 300 && r.result === 'deleted') deleted++;
+        else if (r.status === 404 && (r.result === 'not_found' || !r.error)) continue; // already gone
+        else if (r.status === 409 && r.error?.type === 'version_conflict_engine_exception') progress.conflicts++;
+        else if (isPermanentItemError(r.error?.type)) {
+          if (r.error?.type === 'index_not_found_exception') throw nonRetryable(system.id, `index "${index}" does not exist`);
+          // Only the error type: reasons can quote document ids and values.
+          throw nonRetryable(system.id, `Elasticsearch refused a bulk delete (${r.error?.type})`);
+        } else failed.push(r.error?.type ?? `HTTP ${r.status}`);
+      }
+      progress.erased += deleted;
+      progress.round++;
+      if (failed.length) {
+        heartbeat(progress);
+        throw new TransientConnectorError(system.id, `bulk delete failed for ${failed.length} documents (${[...new Set(failed)].join(', ')}); will retry`);
+      }
+      await call(index, (c) => c.indices.refresh({ index }));
+      heartbeat(progress);
+      if (rps && rps > 0) await pause(Math.max(0, (hits.length / rps) * 1000 - elapsed(roundStarted)));
+    }
+  }
 
   return {
     async erase(task): Promise<EraseResult> {
@@ -196,13 +292,19 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
       const query = queryFor(task);
       const previous = resumeFrom<EsProgress>('erase');
       const progress: EsProgress = previous ? { ...previous } : { op: 'erase', round: 0, found: 0, erased: 0, conflicts: 0, polls: 0 };
+      // Which method this connector uses on this cluster (also reported when there was nothing to match).
+      const methodNow = (): EsEraseMethod => progress.method ?? (deleteByQueryMissing ? 'bulk' : 'delete_by_query');
       if (query) {
         await checkField(spec.index, spec.match.field);
-        while (progress.round < maxRounds) {
+        if (deleteByQueryMissing || progress.method === 'bulk') {
+          await eraseByBulk(spec.index, query, spec.scrollSize, progress, progress.method === 'bulk', spec.requestsPerSecond);
+        }
+        while (progress.method !== 'bulk' && progress.round < maxRounds) {
           throwIfCancelled();
           if (!progress.taskId) {
-            const res = await call(spec.index, (c) =>
-              c.deleteByQuery({
+            let res: { task?: unknown };
+            try {
+              res = await getClient().deleteByQuery({
                 index: spec.index,
                 query,
                 conflicts: 'proceed',
@@ -210,8 +312,15 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
                 wait_for_completion: false,
                 scroll_size: spec.scrollSize,
                 requests_per_second: spec.requestsPerSecond ?? -1,
-              }),
-            );
+              });
+            } catch (err) {
+              if (!isNoHandler(err)) throw classify(system.id, spec.index, err);
+              // No reindex module on this cluster: nothing was deleted; erase with core APIs instead.
+              deleteByQueryMissing = true;
+              await eraseByBulk(spec.index, query, spec.scrollSize, progress, false, spec.requestsPerSecond);
+              break;
+            }
+            progress.method = 'delete_by_query';
             if (!res.task) throw new TransientConnectorError(system.id, 'delete-by-query did not return a task id');
             progress.taskId = String(res.task);
             heartbeat(progress);
@@ -233,13 +342,15 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
           if ((await refreshAndCount(spec.index, query)) === 0) break;
         }
       }
+      const method = methodNow();
       return {
         action: 'delete',
         found: progress.found,
         erased: progress.erased,
-        evidenceHash: evidence(task),
+        evidenceHash: evidence(task, method),
         details: {
-          durationMs: elapsed(started), rounds: progress.round, versionConflicts: progress.conflicts, polls: progress.polls,
+          // Receipt details are numbers: 1 = erased by search + _bulk, 0 = by _delete_by_query (see eraseMethodOf).
+          bulkFallback: method === 'bulk' ? 1 : 0, durationMs: elapsed(started), rounds: progress.round, versionConflicts: progress.conflicts, polls: progress.polls,
           attempt: attemptNumber(), resumed: previous ? 1 : 0,
         },
       };

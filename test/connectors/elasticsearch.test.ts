@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Client } from '@elastic/elasticsearch';
-import { elasticsearchConnector } from '../../src/activities/elasticsearch';
+import { elasticsearchConnector, eraseMethodOf } from '../../src/activities/elasticsearch';
 import type { ElasticsearchSystem } from '../../src/catalog/schema';
 import { freePort } from '../../src/dev/servers';
 import type { ElasticsearchServer } from '../../src/dev/elasticsearch';
@@ -8,6 +8,9 @@ import { elasticsearch, esClientFor, warmUp } from './servers';
 import { alice, assertNoPii, assertNonRetryable, assertRetryable, bob, failure, inActivity, system, taskFor } from './helpers';
 
 warmUp('es7', 'es8');
+
+/** A subject whose keyword value has spaces and non-ASCII characters. */
+const spaced = { userId: 'Zoë Ångström 日本 #7' };
 
 const mappings = {
   properties: {
@@ -65,6 +68,8 @@ describe('Elasticsearch connector (real Elasticsearch 7.17 node with the reindex
       assert.equal(result.found, 40);
       assert.equal(result.erased, 40);
       assert.equal(result.details?.rounds, 1);
+      assert.equal(eraseMethodOf(result.details), 'delete_by_query');
+      assert.equal(result.details?.bulkFallback, 0);
       assert.ok(heartbeats.some((h) => typeof (h as { taskId?: string }).taskId === 'string'), 'the task id is heartbeated');
       assert.equal((await es.count({ index: 'documents', query: { term: { user_id: alice.userId! } } })).count, 0);
       assert.deepEqual(await snapshot(es, 'documents', bob.userId!), bobBefore);
@@ -190,14 +195,108 @@ describe('Elasticsearch connector (real Elasticsearch 8.19 node, whose reindex m
     await conn.close();
   });
 
-  it('fails permanently, saying why, when the cluster has no _delete_by_query', async () => {
-    const sys = entry(server, 'documents');
+  it('erases through search + _bulk when the cluster has no _delete_by_query, leaving other subjects untouched, byte for byte', async () => {
+    await createIndex(es, 'fallback');
+    await seed(es, 'fallback', alice.userId!, 23);
+    await seed(es, 'fallback', bob.userId!, 7);
+    // A keyword value with spaces and non-ASCII characters (it is in the document ids too).
+    await seed(es, 'fallback', spaced.userId!, 9);
+    const bobBefore = await snapshot(es, 'fallback', bob.userId!);
+    const spacedBefore = await snapshot(es, 'fallback', spaced.userId!);
+    // The smallest batch the catalog allows, so that the erasure takes several rounds.
+    const sys = entry(server, 'fallback', { scrollSize: 10 });
+    // A real client of our own, so the paths the connector requests can be observed.
+    const client = esClientFor(server);
+    const paths: string[] = [];
+    client.diagnostic.on('response', (_err, res) => {
+      if (res?.meta.request.params.path) paths.push(res.meta.request.params.path);
+    });
+    const conn = elasticsearchConnector(sys, { client });
+    const dbqCalls = () => paths.filter((p) => p.endsWith('/_delete_by_query')).length;
+    try {
+      const { result, heartbeats } = await inActivity(() => conn.erase(taskFor(sys, alice)));
+      assert.equal(result.found, 23);
+      assert.equal(result.erased, 23);
+      assert.equal(eraseMethodOf(result.details), 'bulk');
+      assert.equal(result.details?.bulkFallback, 1);
+      assert.equal(result.details?.rounds, 3);
+      const progress = heartbeats as Array<{ method?: string; erased: number; taskId?: string }>;
+      assert.deepEqual(progress.filter((h) => h.method === 'bulk').map((h) => h.erased), [0, 10, 20, 23], 'progress after each round');
+      assert.ok(progress.every((h) => h.taskId === undefined));
+      assertNoPii(JSON.stringify(heartbeats), alice);
+      assert.equal((await es.count({ index: 'fallback', query: { term: { user_id: alice.userId! } } })).count, 0);
+      assert.deepEqual(await snapshot(es, 'fallback', bob.userId!), bobBefore);
+      assert.deepEqual(await snapshot(es, 'fallback', spaced.userId!), spacedBefore);
+
+      assert.equal(dbqCalls(), 1, 'delete-by-query was tried once');
+      assert.ok(paths.some((p) => p === '/_bulk'));
+
+      // Idempotent: the second run finds nothing and succeeds, going straight to the fallback.
+      const again = await conn.erase(taskFor(sys, alice));
+      assert.equal(dbqCalls(), 1, 'the connector remembers that the cluster has no delete-by-query');
+      assert.equal(again.found, 0);
+      assert.equal(again.erased, 0);
+      assert.equal(eraseMethodOf(again.details), 'bulk');
+      assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 0 });
+      assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 7 });
+
+      const other = await conn.erase(taskFor(sys, spaced));
+      assert.equal(other.found, 9);
+      assert.equal(other.erased, 9);
+      assert.deepEqual(await conn.verify(taskFor(sys, spaced)), { remaining: 0 });
+      assert.deepEqual(await snapshot(es, 'fallback', bob.userId!), bobBefore);
+      assert.equal((await es.count({ index: 'fallback' })).count, 7);
+      assert.equal(dbqCalls(), 1);
+    } finally {
+      await conn.close();
+      await client.close();
+    }
+  });
+
+  it('the fallback\'s evidence hash holds no identifier', async () => {
+    await createIndex(es, 'evidence8');
+    await seed(es, 'evidence8', alice.userId!, 2);
+    const sys = entry(server, 'evidence8');
     const conn = elasticsearchConnector(sys);
-    const err = await failure(conn.erase(taskFor(sys, alice)));
+    const a = await conn.erase(taskFor(sys, alice, 'req-same'));
+    const b = await conn.erase(taskFor(sys, bob, 'req-same'));
     await conn.close();
-    assertNonRetryable(err, 'search', /reindex module/);
-    assertNoPii(err.message, alice);
-    assert.equal((await es.count({ index: 'documents' })).count, 15, 'nothing was touched');
+    assert.match(a.evidenceHash, /^[0-9a-f]{64}$/);
+    assert.equal(a.evidenceHash, b.evidenceHash, 'the identifier value is not part of the evidence');
+    assert.equal(eraseMethodOf(a.details), 'bulk');
+  });
+
+  it('ANDs the catalog\'s extra query with the match in the fallback too', async () => {
+    await createIndex(es, 'tenants');
+    await seed(es, 'tenants', 'u-multi', 10, (i) => ({ tenant: i < 6 ? 'acme' : 'globex' }));
+    const sys = entry(server, 'tenants', { query: { term: { tenant: 'acme' } } });
+    const conn = elasticsearchConnector(sys);
+    const r = await conn.erase(taskFor(sys, { userId: 'u-multi' }));
+    await conn.close();
+    assert.equal(eraseMethodOf(r.details), 'bulk');
+    assert.equal(r.found, 6);
+    assert.equal(r.erased, 6);
+    assert.equal((await es.count({ index: 'tenants', query: { term: { user_id: 'u-multi' } } })).count, 4);
+  });
+
+  it('a retried attempt resumes the fallback from its heartbeat, keeping the first count', async () => {
+    await createIndex(es, 'resume8');
+    // What attempt 1 left behind: it counted 30, deleted 20 with _bulk and heartbeated that before dying.
+    await seed(es, 'resume8', 'u-resume', 10);
+    const sys = entry(server, 'resume8', { scrollSize: 10 });
+    const details = { op: 'erase', method: 'bulk', round: 2, found: 30, erased: 20, conflicts: 0, polls: 0 };
+    const conn = elasticsearchConnector(sys);
+    try {
+      const { result } = await inActivity(() => conn.erase(taskFor(sys, { userId: 'u-resume' })), { heartbeatDetails: details, attempt: 2 });
+      assert.equal(result.details?.resumed, 1);
+      assert.equal(eraseMethodOf(result.details), 'bulk');
+      assert.equal(result.found, 30);
+      assert.equal(result.erased, 30);
+      assert.equal(result.details?.rounds, 3);
+      assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-resume' })), { remaining: 0 });
+    } finally {
+      await conn.close();
+    }
   });
 
   it('a missing index is permanent on 8.x too', async () => {
