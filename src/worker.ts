@@ -36,6 +36,8 @@ export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptio
     workflowsPath: require.resolve('./workflows'),
     activities,
     dataConverter: engine.dataConverter,
+    // Open erasures wait for days; a bounded cache keeps memory flat (evicted runs replay when they wake).
+    maxCachedWorkflows: Number(engine.env.WORKER_MAX_CACHED_WORKFLOWS ?? 1000),
   });
   return {
     worker,

@@ -6,7 +6,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { buildPlan } from '../catalog/load';
 import { canonicalJson } from '../certificate/canonical';
 import type { Catalog } from '../catalog/schema';
@@ -177,12 +177,7 @@ export async function submitErasure(deps: IntakeDeps, body: ErasureRequestBody):
  * Starts the workflow of a queued request and marks it started. Returns false (and leaves it queued)
  * when Temporal cannot be reached in time. Safe to call twice: the workflow id deduplicates.
  */
-export async function startQueued(
-  deps: IntakeDeps,
-  requestId: string,
-  input: ErasureInput,
-  db: Pick<Pool, 'query'> | PoolClient = deps.pool,
-): Promise<boolean> {
+export async function startQueued(deps: IntakeDeps, requestId: string, input: ErasureInput): Promise<boolean> {
   const workflowId = workflowIdFor(requestId);
   try {
     await deps.client.connection.withDeadline(Date.now() + (deps.startTimeoutMs ?? 3000), () =>
@@ -206,7 +201,7 @@ export async function startQueued(
     }
   }
   // The identifiers leave the ledger as soon as Temporal (encrypted) holds them.
-  await db.query(
+  await deps.pool.query(
     `UPDATE requests SET workflow_started_at = now(), pending_input = NULL, status = CASE WHEN status = 'queued' THEN 'accepted' ELSE status END
      WHERE request_id = $1`,
     [requestId],

@@ -1,7 +1,8 @@
 /**
  * The outbox relay: starts the workflows of requests that were accepted while Temporal was unreachable.
- * Rows are claimed with FOR UPDATE SKIP LOCKED, so several API instances never start the same one twice
- * (and the workflow id would deduplicate even if they did).
+ * A pass claims a batch of queued rows with a short lease (so several API instances share the work and a
+ * crashed relay's claims expire), then starts each workflow outside any transaction: no row lock is held
+ * while Temporal is called. Workflow-id uniqueness makes a double start harmless.
  */
 import { startQueued, unsealInput, type IntakeDeps, type SealedInput } from './intake';
 
@@ -15,32 +16,39 @@ export interface Relay {
  * Starts the relay loop.
  * @example const relay = startRelay(deps, { intervalMs: 2000 }); … await relay.stop();
  */
-export function startRelay(deps: IntakeDeps, opts: { intervalMs?: number; batch?: number } = {}): Relay {
+export function startRelay(deps: IntakeDeps, opts: { intervalMs?: number; batch?: number; leaseSeconds?: number } = {}): Relay {
   const intervalMs = opts.intervalMs ?? 2000;
   let stopped = false;
   let running: Promise<number> = Promise.resolve(0);
+  // The relay is not answering a caller: it can wait longer for Temporal than the intake does.
+  const relayDeps: IntakeDeps = { ...deps, startTimeoutMs: Math.max(deps.startTimeoutMs ?? 3000, 10_000) };
 
   const runOnce = async (): Promise<number> => {
-    const client = await deps.pool.connect();
     let started = 0;
     try {
-      await client.query('BEGIN');
-      const { rows } = await client.query<{ request_id: string; pending_input: SealedInput }>(
-        `SELECT request_id, pending_input FROM requests
-         WHERE workflow_started_at IS NULL AND pending_input IS NOT NULL
-         ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [opts.batch ?? 50],
+      const { rows } = await deps.pool.query<{ request_id: string; pending_input: SealedInput }>(
+        `UPDATE requests SET relay_claimed_until = now() + make_interval(secs => $2)
+         WHERE request_id IN (
+           SELECT request_id FROM requests
+           WHERE workflow_started_at IS NULL AND pending_input IS NOT NULL
+             AND (relay_claimed_until IS NULL OR relay_claimed_until < now())
+           ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING request_id, pending_input`,
+        [opts.batch ?? 50, opts.leaseSeconds ?? 60],
       );
-      for (const row of rows) {
-        if (!(await startQueued(deps, row.request_id, await unsealInput(deps, row.pending_input), client))) break;
-        started++;
+      for (const [i, row] of rows.entries()) {
+        if (!stopped && (await startQueued(relayDeps, row.request_id, await unsealInput(deps, row.pending_input)))) {
+          started++;
+          continue;
+        }
+        // Temporal is most likely unreachable: give the rest of the batch back and retry in a few seconds.
+        await deps.pool.query(`UPDATE requests SET relay_claimed_until = now() + interval '5 seconds' WHERE request_id = ANY($1)`, [
+          rows.slice(i).map((r) => r.request_id),
+        ]);
+        break;
       }
-      await client.query('COMMIT');
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
       deps.logger.warn({ err: { message: (err as Error).message } }, 'outbox relay pass failed');
-    } finally {
-      client.release();
     }
     if (started) deps.logger.info({ started }, 'outbox relay started queued erasures');
     return started;
