@@ -51,6 +51,7 @@ describe('ledger database', function () {
           completed_at: 'timestamp with time zone null',
           certificate_id: 'text null',
           pending_input: 'jsonb null',
+          relay_claimed_until: 'timestamp with time zone null',
           created_at: undefined,
         },
       );
@@ -77,12 +78,12 @@ describe('ledger database', function () {
 
     it("picks up other parts' migrations in number order, and applies none when one of them fails", async () => {
       const db = await pg.freshDb({ migrate: false });
-      const good = migrationsWith({ '010_outbox.sql': 'CREATE TABLE outbox (id bigserial PRIMARY KEY, request_id text REFERENCES requests);' });
+      const good = migrationsWith({ '900_fixture_outbox.sql': 'CREATE TABLE outbox (id bigserial PRIMARY KEY, request_id text REFERENCES requests);' });
       const bad = migrationsWith({
-        '010_outbox.sql': 'CREATE TABLE outbox (id bigserial PRIMARY KEY);',
-        '011_broken.sql': 'CREATE TABLE nope (;',
+        '900_fixture_outbox.sql': 'CREATE TABLE outbox (id bigserial PRIMARY KEY);',
+        '901_broken.sql': 'CREATE TABLE nope (;',
       });
-      await assert.rejects(migrate(db.pool, { dir: bad }), (err: unknown) => err instanceof MigrationError && /011_broken\.sql failed/.test(err.message));
+      await assert.rejects(migrate(db.pool, { dir: bad }), (err: unknown) => err instanceof MigrationError && /901_broken\.sql failed/.test(err.message));
       const { rowCount } = await db.pool.query("SELECT 1 FROM pg_tables WHERE tablename IN ('requests', 'outbox', 'schema_migrations')");
       assert.equal(rowCount, 0, 'rolled back as one transaction');
 
@@ -93,10 +94,10 @@ describe('ledger database', function () {
 
     it('refuses a migration edited after it was applied, and badly named files', async () => {
       const db = await pg.freshDb({ migrate: false });
-      const dir = migrationsWith({ '010_outbox.sql': 'CREATE TABLE outbox (id bigserial PRIMARY KEY);' });
+      const dir = migrationsWith({ '900_fixture_outbox.sql': 'CREATE TABLE outbox (id bigserial PRIMARY KEY);' });
       await migrate(db.pool, { dir });
-      fs.appendFileSync(path.join(dir, '010_outbox.sql'), '\nALTER TABLE outbox ADD COLUMN x int;');
-      await assert.rejects(migrate(db.pool, { dir }), /010_outbox\.sql changed after it was applied/);
+      fs.appendFileSync(path.join(dir, '900_fixture_outbox.sql'), '\nALTER TABLE outbox ADD COLUMN x int;');
+      await assert.rejects(migrate(db.pool, { dir }), /900_fixture_outbox\.sql changed after it was applied/);
 
       assert.throws(() => readMigrations(migrationsWith({ '10_short.sql': '' })), /must be named NNN_lower_snake_name\.sql/);
       assert.throws(() => readMigrations(migrationsWith({ '001_again.sql': '' })), /share version 001/);
