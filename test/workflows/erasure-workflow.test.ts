@@ -39,12 +39,13 @@ describe('erasureWorkflow (time-skipping)', function () {
   let bundle: WorkflowBundleWithSourceMap;
 
   before(async function () {
-    [env, bundle] = await Promise.all([
-      timeSkippingEnv(),
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
-    ]);
+    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
   });
-  after(async () => {
+  // A fresh time-skipping server per test: skipped time and long-lived connections never leak between tests.
+  beforeEach(async () => {
+    env = await timeSkippingEnv();
+  });
+  afterEach(async () => {
     await env?.teardown();
   });
 
