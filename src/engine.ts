@@ -81,13 +81,12 @@ export function engineClient(engine: Engine): Client {
 }
 
 /**
- * The ledger as the activities see it: audit events also move the request's status, and a stored
- * certificate is linked to its request (the shredder destroys the data key once the workflow has closed).
+ * The ledger as the activities see it: audit events also move the request's status; certificates come
+ * from the ledger's issuer (the shredder destroys the data key once the workflow has closed).
  */
 export function ledgerForActivities(engine: Engine): { audit: AuditLog; certificates: CertificateIssuer } {
   const { pool, logger } = engine;
   const events = createAuditLog(pool);
-  const issuer = createCertificateIssuer({ pool, keys: engine.keyRing, logger });
   return {
     audit: {
       async recordEvent(e) {
@@ -95,19 +94,14 @@ export function ledgerForActivities(engine: Engine): { audit: AuditLog; certific
         if (!e.type.startsWith('phase.')) return;
         const status = e.type.slice('phase.'.length);
         await pool.query(
-          `UPDATE requests SET status = $2, completed_at = CASE WHEN $2 IN ('completed', 'cancelled') THEN now() ELSE completed_at END
+          `UPDATE requests SET status = $2, completed_at = CASE WHEN $2 IN ('completed', 'cancelled') THEN COALESCE(completed_at, now()) ELSE completed_at END
            WHERE request_id = $1`,
           [e.requestId, status],
         );
       },
     },
-    certificates: {
-      async issue(req) {
-        const result = await issuer.issue(req);
-        await pool.query('UPDATE requests SET certificate_id = $2 WHERE request_id = $1', [req.requestId, result.certificateId]);
-        return result;
-      },
-    },
+    // The issuer links the certificate to its request (certificate_id, completed_at) in its own transaction.
+    certificates: createCertificateIssuer({ pool, keys: engine.keyRing, logger }),
   };
 }
 
