@@ -7,6 +7,8 @@ COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 COPY examples ./examples
-ENV NODE_ENV=production HOST=0.0.0.0
+# Workflow code bundled once at build time: workers start polling without running webpack.
+RUN node bin/erasure.js bundle-workflows --out /app/.build/workflow-bundle.js
+ENV NODE_ENV=production HOST=0.0.0.0 WORKFLOW_BUNDLE=/app/.build/workflow-bundle.js
 EXPOSE 3000
 CMD ["node", "-r", "ts-node/register/transpile-only", "src/api/main.ts"]

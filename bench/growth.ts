@@ -4,52 +4,47 @@
  * clock runs from the first POST to the last certificate. Reports wall time, worker and Temporal CPU time and
  * storage, each per request, so a cost that grows with N shows up as a rising column.
  *
- *   npx ts-node bench/growth.ts [--quick] [--sizes=100,1000,10000]
+ * `--idle-at=N`: in the N-request run, once every request waits for its confirmation, measure the idle cost
+ * (as `bench/idle-cost.ts` does) and write `idle-cost.json`; that pause is left out of the growth figures.
+ *
+ *   npx ts-node bench/growth.ts [--quick] [--sizes=100,1000,10000] [--idle-at=10000] [--window=60] [--minutes=120]
  */
 import { randomBytes } from 'node:crypto';
-import { api, certified, erasureBody, manualOnlyCatalog, pool, processStats, sqliteSize, startCluster, submit, until } from './lib/cluster';
-import { args, printTable, run, writeResult } from './lib/report';
+import { api, manualOnlyCatalog, pool, startCluster } from './lib/cluster';
+import { measureIdle, perRequestCost, progress, settleWaiting, snapshot, submitAll, waitCertified } from './lib/costs';
+import { args, printTable, run, sleep, writeResult } from './lib/report';
 
 run(async () => {
   const a = args();
   const sizes = (a.get('sizes') ?? (a.quick ? '100,1000' : '100,1000,10000')).split(',').map(Number);
-  const rows: Array<Record<string, number | string>> = [];
+  const idleAt = a.num('idle-at', -1);
+  const rows: Array<ReturnType<typeof perRequestCost>> = [];
   for (const n of sizes) {
     const cluster = await startCluster({ catalog: manualOnlyCatalog });
     try {
       const runId = `g${n}-${randomBytes(3).toString('hex')}`;
-      const dbSize = async () => Number((await cluster.ledger.query<{ bytes: string }>(`SELECT pg_database_size(current_database()) AS bytes`)).rows[0].bytes);
+      await sleep(5_000);
       // Storage is counted from the empty engine's size, so the per-request figures are what requests add.
-      const ledger0 = await dbSize();
-      const temporal0 = sqliteSize(cluster.temporalDbFile);
-      const w0 = processStats(cluster.worker!.pid);
-      const t0 = processStats(cluster.temporal.process.pid!);
-      const api0 = processStats(cluster.api!.pid);
-      const started = Date.now();
-      await pool(n, 16, (i) => submit(cluster, erasureBody(runId, i)));
+      const s0 = await snapshot(cluster);
+      await submitAll(cluster, runId, n);
+      let paused: Parameters<typeof perRequestCost>[3];
+      if (n === idleAt) {
+        await settleWaiting(cluster, n, 30);
+        const idle = await measureIdle(cluster, a.num('window', 60), s0.worker.rssBytes);
+        printTable(`Idle cost: ${idle.result.openErasuresWaiting} erasures waiting for a manual confirmation`, idle.table);
+        writeResult('idle-cost', { measuredBy: `bench/growth.ts --idle-at=${n}`, openErasuresRequested: n, openErasuresSubmitted: n, ...idle.result });
+        paused = idle.paused;
+      }
       // A confirmation before the workflow waits for it answers 409; pool() retries it.
+      let confirmed = 0;
+      const stop = progress('confirmed', n, () => confirmed);
       await pool(n, 16, async (i) => {
         const r = await api(cluster, 'POST', `/erasures/${runId}-${i}/confirmations`, { system: 'legacy-billing', confirmedBy: 'bench' });
         if (r.status !== 202) throw new Error(`confirmation answered ${r.status}`);
-      });
-      await until(async () => (await certified(cluster, runId)) === n, `${n} certificates`, 60 * 60_000, 1_000);
-      const seconds = (Date.now() - started) / 1000;
-      const w1 = processStats(cluster.worker!.pid);
-      const t1 = processStats(cluster.temporal.process.pid!);
-      const api1 = processStats(cluster.api!.pid);
-      const ledger1 = await dbSize();
-      rows.push({
-        requests: n,
-        'total s': Math.round(seconds * 10) / 10,
-        'requests/s': Math.round((n / seconds) * 10) / 10,
-        'ms per request': Math.round((seconds * 1000) / n),
-        'worker CPU ms/request': Math.round(((w1.cpuSeconds - w0.cpuSeconds) * 1000) / n),
-        'API CPU ms/request': Math.round(((api1.cpuSeconds - api0.cpuSeconds) * 1000) / n),
-        'Temporal CPU ms/request': Math.round(((t1.cpuSeconds - t0.cpuSeconds) * 1000) / n),
-        'Temporal DB KiB/request': Math.round(((sqliteSize(cluster.temporalDbFile) - temporal0) / 1024 / n) * 10) / 10,
-        'ledger DB KiB/request': Math.round(((ledger1 - ledger0) / 1024 / n) * 10) / 10,
-        'worker RSS MiB at end': Math.round(w1.rssBytes / 2 ** 20),
-      });
+        confirmed++;
+      }).finally(stop);
+      await waitCertified(cluster, runId, n, a.num('minutes', 120));
+      rows.push(perRequestCost(n, s0, await snapshot(cluster), paused));
       printTable(`Growth: ${n} requests`, rows.slice(-1));
       // Written after every size, so a run stopped at its time bound keeps what it measured.
       writeResult('growth', { catalog: 'manual-only (1 manual system, confirmed via POST /erasures/:id/confirmations)', sizesRequested: sizes, rows });

@@ -23,6 +23,10 @@ export const configSchema = z.object({
   ERASURE_CATALOG: z.string().min(1).default('catalog.yaml'),
   /** Secret salt for subject references in logs and events (at least 16 characters). */
   SUBJECT_HASH_SECRET: z.string().min(16, 'must be at least 16 characters').default('dev-only-subject-hash-secret'),
+  /** Prebuilt workflow bundle (`npx erasure bundle-workflows --out FILE`); unset: the worker bundles at start. */
+  WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /** Workflow runs a worker keeps in memory; evicted runs replay from history when they wake. */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(1).default(1000),
   /** Log level of the structured logger. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

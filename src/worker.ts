@@ -5,6 +5,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, logNotifier, type ConnectorFactory } from './activities';
 import type { SystemConfig } from './catalog/schema';
 import { ledgerForActivities, openEngine, type Engine } from './engine';
+import { loadWorkflowBundle, workflowsPath } from './temporal/workflow-bundle';
 
 export interface EngineWorkerOptions {
   connectors: Partial<Record<SystemConfig['kind'], ConnectorFactory>>;
@@ -33,11 +34,12 @@ export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptio
     connection,
     namespace: engine.config.TEMPORAL_NAMESPACE,
     taskQueue: opts.taskQueue ?? engine.config.TASK_QUEUE,
-    workflowsPath: require.resolve('./workflows'),
+    // A prebuilt bundle skips webpack at start-up: a restarted worker polls again within seconds.
+    ...(engine.config.WORKFLOW_BUNDLE ? { workflowBundle: loadWorkflowBundle(engine.config.WORKFLOW_BUNDLE) } : { workflowsPath }),
     activities,
     dataConverter: engine.dataConverter,
     // Open erasures wait for days; a bounded cache keeps memory flat (evicted runs replay when they wake).
-    maxCachedWorkflows: Number(engine.env.WORKER_MAX_CACHED_WORKFLOWS ?? 1000),
+    maxCachedWorkflows: engine.config.WORKER_MAX_CACHED_WORKFLOWS,
   });
   return {
     worker,

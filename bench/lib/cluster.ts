@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { hashApiKey } from '../../src/api/auth';
+import { writeWorkflowBundle } from '../../src/temporal/workflow-bundle';
 import { freePort, projectRoot, startPostgres, startTemporalDevServer, waitForPort, type PostgresServer, type TemporalDevServer } from '../../src/dev/servers';
 import { onCleanup, sleep } from './report';
 
@@ -96,6 +97,8 @@ export async function startCluster(opts: { catalog: string; extraEnv?: NodeJS.Pr
   let temporal = await startTemporalDevServer({ dbFile: temporalDbFile });
   const catalogFile = path.join(dir, 'catalog.yaml');
   fs.writeFileSync(catalogFile, opts.catalog);
+  // Workers load prebuilt workflow code, as in production: a restart after SIGKILL skips webpack.
+  const bundle = await writeWorkflowBundle(path.join(dir, 'workflow-bundle.js'));
   const apiKey = `bench-${randomBytes(16).toString('hex')}`;
   const apiPort = await freePort();
   const { privateKey } = generateKeyPairSync('ed25519');
@@ -113,6 +116,7 @@ export async function startCluster(opts: { catalog: string; extraEnv?: NodeJS.Pr
     PORT: String(apiPort),
     HOST: '127.0.0.1',
     LOG_LEVEL: opts.logLevel ?? 'warn',
+    WORKFLOW_BUNDLE: bundle.file,
     ...opts.extraEnv,
   };
   const ledger = new Pool({ connectionString: env.DATABASE_URL, max: 4 });

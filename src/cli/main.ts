@@ -4,9 +4,11 @@
  *   verify <certificate.json>         verify a certificate offline
  *   verify-subject <certificate.json> check an identifier against a certificate's commitment
  *   ledger check                      walk the certificate hash chain
+ *   bundle-workflows [--out FILE]     prebuild the workflow code for workers (WORKFLOW_BUNDLE)
  */
 import { Command } from 'commander';
 import pkg from '../../package.json';
+import { registerBundleCommands } from './bundle';
 import { registerCatalogCommands } from './catalog';
 import { registerCertificateCommands } from './certificate';
 
@@ -19,6 +21,7 @@ export function buildProgram(): Command {
   });
   registerCatalogCommands(program);
   registerCertificateCommands(program);
+  registerBundleCommands(program);
   return program;
 }
 

@@ -6,6 +6,9 @@ import type { DataConverter } from '@temporalio/common';
 import { EncryptionCodec } from './codec';
 import type { KeyStore } from './keys';
 
+/** The failure converter's module; workflow bundles are built with it (see `src/temporal/workflow-bundle.ts`). */
+export const failureConverterPath = require.resolve('./failure-converter');
+
 /**
  * Builds the data converter for a process's key store.
  * @example
@@ -17,6 +20,6 @@ import type { KeyStore } from './keys';
 export function createDataConverter(keyStore: KeyStore): DataConverter {
   return {
     payloadCodecs: [new EncryptionCodec(keyStore)],
-    failureConverterPath: require.resolve('./failure-converter'),
+    failureConverterPath,
   };
 }

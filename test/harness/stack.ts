@@ -85,9 +85,23 @@ export async function startStack(
     ].join(';'),
     ...opts.env,
   };
-  const engine = await openEngine({ env, logger, dataDir, role: 'test' });
-  const connection = await NativeConnection.connect({ address: temporal.address });
-  const { worker, close: closeWorker } = await createEngineWorker(engine, { connectors: opts.connectors ?? {}, connection });
+  let engine: Engine | undefined;
+  let connection: NativeConnection | undefined;
+  let wired: Awaited<ReturnType<typeof createEngineWorker>>;
+  try {
+    engine = await openEngine({ env, logger, dataDir, role: 'test' });
+    connection = await NativeConnection.connect({ address: temporal.address });
+    wired = await createEngineWorker(engine, { connectors: opts.connectors ?? {}, connection });
+  } catch (err) {
+    // A stack that fails to start (e.g. a worker refusing its configuration) leaves no server behind.
+    await connection?.close().catch(() => undefined);
+    await engine?.close().catch(() => undefined);
+    await temporal.stop();
+    await pg.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  const { worker, close: closeWorker } = wired;
   const running = worker.run();
   const api = await startApi(engine, { port: 0, relayIntervalMs: 500 });
   return {
@@ -112,8 +126,8 @@ export async function startStack(
       worker.shutdown();
       await running.catch(() => undefined);
       await closeWorker();
-      await connection.close().catch(() => undefined);
-      await engine.close();
+      await connection!.close().catch(() => undefined);
+      await engine!.close();
       await temporal.stop();
       await pg.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
