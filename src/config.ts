@@ -25,8 +25,11 @@ export const configSchema = z.object({
   SUBJECT_HASH_SECRET: z.string().min(16, 'must be at least 16 characters').default('dev-only-subject-hash-secret'),
   /** Prebuilt workflow bundle (`npx erasure bundle-workflows --out FILE`); unset: the worker bundles at start. */
   WORKFLOW_BUNDLE: z.string().min(1).optional(),
-  /** Workflow runs a worker keeps in memory; evicted runs replay from history when they wake. */
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(1).default(1000),
+  /**
+   * Workflow runs a worker keeps in memory; evicted runs replay from history when they wake. Unset: the SDK
+   * sizes the cache from the V8 heap limit (about 600 runs per GiB above 200 MiB), so it never outgrows it.
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2, 'must be at least 2').optional(),
   /** Log level of the structured logger. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -15,7 +15,6 @@ type Connectors = Partial<Record<SystemConfig['kind'], ConnectorFactory>>;
 function availableConnectors(): Connectors {
   const file = path.resolve(__dirname, '../../src/activities/connectors.ts');
   if (!fs.existsSync(file)) return {};
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require(file) as { defaultConnectors: Connectors }).defaultConnectors;
 }
 
@@ -23,7 +22,7 @@ async function main(): Promise<void> {
   const engine = await openEngine({ role: 'worker', dataDir: process.env.ERASURE_DATA_DIR });
   const { worker, close } = await createEngineWorker(engine, { connectors: availableConnectors() });
   const running = worker.run();
-  process.stdout.write('BENCH_WORKER_READY\n');
+  process.stdout.write(`BENCH_WORKER_READY maxCachedWorkflows=${worker.options.maxCachedWorkflows}\n`);
   const stop = () => worker.shutdown();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
