@@ -31,8 +31,8 @@ export async function snapshot(cluster: Cluster): Promise<CostSnapshot> {
 }
 
 /**
- * Per-request cost of `n` requests between two snapshots. `pausedMs` is wall time spent on purpose between
- * them (an idle measurement) and `pausedCpu` the CPU seconds each process used in it; both are left out.
+ * Per-request cost of `n` requests between two snapshots. `paused.ms` is wall time spent on purpose between
+ * them (an idle measurement) and `paused.cpu` the CPU seconds each process used in it; both are left out.
  */
 export function perRequestCost(n: number, from: CostSnapshot, to: CostSnapshot, paused?: { ms: number; cpu: { worker: number; api: number; temporal: number } }) {
   const seconds = (to.at - from.at - (paused?.ms ?? 0)) / 1000;

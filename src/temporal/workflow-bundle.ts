@@ -22,9 +22,16 @@ export class WorkflowBundleError extends Error {
   override readonly name = 'WorkflowBundleError';
 }
 
+/** Packages the workflow sources import at run time (`import type` is erased and goes nowhere). */
+function runtimePackages(source: string): string[] {
+  const names = [...source.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^'.][^']*)'/gm)].map(([, spec]) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+  return [...new Set(names)];
+}
+
 /**
  * SHA-256 over everything that goes into the bundle and can change with this project: the workflow sources,
- * the failure converter, and the version of the workflow SDK.
+ * the failure converter, and the installed version of every package they import at run time (the workflow
+ * SDK, zod, ...), since webpack copies those into the bundle too.
  */
 export function workflowSourcesDigest(): string {
   const hash = createHash('sha256');
@@ -34,11 +41,17 @@ export function workflowSourcesDigest(): string {
     .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
     .sort()
     .map((f) => path.join(dir, f));
+  const packages = new Set<string>();
   for (const file of [...files, failureConverterPath]) {
-    hash.update(`${path.basename(file)}\0`).update(fs.readFileSync(file)).update('\0');
+    const source = fs.readFileSync(file, 'utf8');
+    hash.update(`${path.basename(file)}\0${source}\0`);
+    for (const name of runtimePackages(source)) packages.add(name);
   }
-  const sdk = JSON.parse(fs.readFileSync(require.resolve('@temporalio/workflow/package.json'), 'utf8')) as { version: string };
-  return hash.update(`@temporalio/workflow@${sdk.version}`).digest('hex');
+  for (const name of [...packages].sort()) {
+    const { version } = JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string };
+    hash.update(`${name}@${version}\0`);
+  }
+  return hash.digest('hex');
 }
 
 /**
