@@ -1,16 +1,6 @@
 /** Subject references: salted hashes that stand for a person in logs, events and search attributes. */
 import { createHmac } from 'node:crypto';
-import type { SubjectIdentifiers } from './workflows/definitions';
-
-/** Identifier pairs in a fixed order, so the same subject always hashes the same. */
-export function identifierPairs(subject: SubjectIdentifiers): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  if (subject.email) pairs.push(['email', subject.email]);
-  if (subject.userId) pairs.push(['userId', subject.userId]);
-  if (subject.phone) pairs.push(['phone', subject.phone]);
-  for (const key of Object.keys(subject.custom ?? {}).sort()) pairs.push([`custom.${key}`, subject.custom![key]]);
-  return pairs;
-}
+import { identifierPairs, type SubjectIdentifiers } from './domain';
 
 /**
  * A keyed hash of the subject's identifiers, prefixed `subj_`. Without the secret nobody can test a guess.

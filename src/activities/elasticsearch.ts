@@ -11,7 +11,7 @@
  * module, so later erasures go straight to the fallback.
  */
 import { Client, errors as esErrors } from '@elastic/elasticsearch';
-import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../workflows/definitions';
+import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../domain';
 import type { ElasticsearchSystem } from '../catalog/schema';
 import type { SystemTask } from './types';
 import type { CheckableConnector } from './connectors';

@@ -5,12 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { failureTypes } from '../domain';
 
 /** Failure type the workflow (and its retry policy) treats as permanent: an operator must act. */
-export const NON_RETRYABLE_CONNECTOR_ERROR = 'NonRetryableConnectorError';
+export const NON_RETRYABLE_CONNECTOR_ERROR = failureTypes.nonRetryableConnector;
 
 /** Name of the plain errors thrown for transient problems (Temporal retries them). */
-export const TRANSIENT_CONNECTOR_ERROR = 'TransientConnectorError';
+export const TRANSIENT_CONNECTOR_ERROR = failureTypes.transientConnector;
 
 /**
  * A permanent problem (missing table, bucket or index, bad credentials, a 4xx answer): retrying cannot

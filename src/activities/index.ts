@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from '../logger';
 import type { EngineMetrics } from '../metrics';
 import type { Catalog, SystemConfig } from '../catalog/schema';
-import type { EraseResult, VerifyResult } from '../workflows/definitions';
+import { failureTypes, type EraseResult, type VerifyResult } from '../domain';
 import type { AuditEvent, CertificateRequest, ConsumerAnnouncement, ErasureActivities, Escalation, Reminder, SystemTask } from './types';
 
 export type { ErasureActivities } from './types';
@@ -79,7 +79,7 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
     const system = deps.catalog.systems.find((s) => s.id === systemId);
     if (!system) {
       throw ApplicationFailure.create({
-        type: 'ConfigurationError',
+        type: failureTypes.configuration,
         nonRetryable: true,
         message: `system "${systemId}" is not in the worker's catalog`,
       });
@@ -87,7 +87,7 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
     const factory = deps.connectors[system.kind];
     if (!factory) {
       throw ApplicationFailure.create({
-        type: 'ConfigurationError',
+        type: failureTypes.configuration,
         nonRetryable: true,
         message: `no connector for kind "${system.kind}" (system "${systemId}")`,
       });

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
 import { postgresTableSchema, type ColumnMask, type PostgresSystem, type PostgresTable } from '../catalog/schema';
-import { identifierValue, type EraseResult, type VerifyResult } from '../workflows/definitions';
+import { identifierValue, type EraseResult, type VerifyResult } from '../domain';
 import type { CheckableConnector } from './connectors';
 import type { SystemTask } from './types';
 import {

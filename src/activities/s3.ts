@@ -8,7 +8,7 @@ import {
   DeleteObjectsCommand, GetBucketVersioningCommand, HeadBucketCommand, ListObjectVersionsCommand, ListObjectsV2Command,
   S3Client, type ObjectIdentifier,
 } from '@aws-sdk/client-s3';
-import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../workflows/definitions';
+import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../domain';
 import type { S3System } from '../catalog/schema';
 import type { SystemTask } from './types';
 import type { CheckableConnector } from './connectors';

@@ -2,16 +2,7 @@
  * The activities the erasure workflow calls. The workflow imports this file with `import type` only;
  * `createActivities` (./index.ts) builds the implementations from injected clients.
  */
-import type {
-  ConsumerState,
-  EraseResult,
-  Jurisdiction,
-  OperatorAction,
-  Receipt,
-  SubjectIdentifiers,
-  SystemPlan,
-  VerifyResult,
-} from '../workflows/definitions';
+import type { EscalationReason, ConsumerState, EraseResult, Jurisdiction, OperatorAction, Receipt, SubjectIdentifiers, SystemPlan, VerifyResult } from '../domain';
 
 /** One system's share of one request. `subject` is PII and travels only in encrypted payloads. */
 export interface SystemTask {
@@ -21,11 +12,7 @@ export interface SystemTask {
   system: SystemPlan;
 }
 
-export type EscalationReason =
-  | 'overdue'
-  | 'confirmation_due'
-  | 'critical_consumer_timeout'
-  | 'needs_attention';
+export type { EscalationReason };
 
 export interface Escalation {
   requestId: string;

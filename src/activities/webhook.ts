@@ -9,9 +9,10 @@
  */
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
-import { workflowIdFor, type EraseResult, type VerifyResult } from '../workflows/definitions';
+import { workflowIdFor } from '../workflows/definitions';
+import { type EraseResult, type VerifyResult } from '../domain';
 import type { WebhookSystem } from '../catalog/schema';
-import { identifierPairs } from '../subject';
+import { identifierPairs } from '../domain';
 import type { SystemTask } from './types';
 import type { CheckableConnector } from './connectors';
 import { TransientConnectorError, attemptNumber, elapsed, evidenceHash, nonRetryable, transientNetworkCode } from './errors';

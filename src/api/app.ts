@@ -10,16 +10,8 @@ import type { Pool } from 'pg';
 import type { z } from 'zod';
 import type { Logger } from '../logger';
 import { getRequest, submitErasure, type IntakeDeps, type RequestRecord } from '../intake/intake';
-import {
-  ErasureDeadlineKey,
-  ErasureJurisdictionKey,
-  ErasureOverdueKey,
-  ErasurePendingSystemsKey,
-  ErasureStatusKey,
-  operatorActionUpdate,
-  statusQuery,
-  type SignalName,
-} from '../workflows/definitions';
+import { ErasureDeadlineKey, ErasureJurisdictionKey, ErasureOverdueKey, ErasurePendingSystemsKey, ErasureStatusKey, operatorActionUpdate, statusQuery } from '../workflows/definitions';
+import { type OperatorActionName } from '../domain';
 import { requireScope, type ApiKey } from './auth';
 import { errorHandler, HttpError, validationError } from './errors';
 import type { EngineMetrics } from '../metrics';
@@ -252,7 +244,7 @@ export function createApp(deps: ApiDeps): express.Express {
   // ---------------------------------------------------------------------------------------------
   // Operator actions: HTTP twins of the signals, answered through the workflow's operatorAction update
   // ---------------------------------------------------------------------------------------------
-  const operate = (signal: SignalName, build: (req: Request) => unknown): RequestHandler[] => [
+  const operate = (signal: OperatorActionName, build: (req: Request) => unknown): RequestHandler[] => [
     can('operator'),
     route(async (req, res) => {
       const record = await mustFind(String(req.params.id));

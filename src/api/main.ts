@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { certificateReader, engineClient, openEngine, type Engine } from '../engine';
 import type { IntakeDeps } from '../intake/intake';
 import { startRelay, type Relay } from '../intake/relay';
-import { defaultPolicies } from '../policy';
+import { defaultPolicies } from '../domain';
 import { createApp } from './app';
 import { findKey, parseApiKeys } from './auth';
 import { createCodecServer } from '../codec/server';

@@ -1,15 +1,6 @@
 /** Schemas of the API's inputs and outputs: they validate requests and generate /openapi.json. */
 import { z } from 'zod';
-import {
-  confirmDeletionSchema,
-  consumerCompletedSchema,
-  extendDeadlineSchema,
-  jurisdictionSchema,
-  placeLegalHoldSchema,
-  releaseLegalHoldSchema,
-  cancelSchema,
-  subjectIdentifiersSchema,
-} from '../workflows/definitions';
+import { erasureStatuses, confirmDeletionSchema, consumerCompletedSchema, extendDeadlineSchema, jurisdictionSchema, placeLegalHoldSchema, releaseLegalHoldSchema, cancelSchema, subjectIdentifiersSchema } from '../domain';
 
 export const requestIdSchema = z
   .string()
@@ -33,7 +24,7 @@ export const retryBodySchema = z.object({}).strict();
 export const listQuerySchema = z
   .object({
     status: z
-      .enum(['accepted', 'grace_period', 'coordinating', 'erasing', 'verifying', 'certifying', 'completed', 'cancelled', 'on_hold', 'needs_attention', 'overdue', 'awaiting_confirmation'])
+      .enum(erasureStatuses)
       .optional(),
     overdue: z.enum(['true', 'false']).optional(),
     jurisdiction: jurisdictionSchema.optional(),

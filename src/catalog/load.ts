@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import YAML, { LineCounter, isCollection, type Document } from 'yaml';
 import type { z } from 'zod';
 import { catalogSchema, systemKinds, type Catalog, type SystemConfig } from './schema';
-import type { ErasurePlan, JurisdictionPolicy, SystemPlan } from '../workflows/definitions';
+import type { ErasurePlan, JurisdictionPolicy, SystemPlan } from '../domain';
 
 export class CatalogError extends Error {
   override readonly name = 'CatalogError';

@@ -252,7 +252,7 @@ export const manualSystemSchema = z
   })
   .strict();
 
-export const systemKinds = ['postgres', 's3', 'elasticsearch', 'webhook', 'manual'] as const;
+export { systemKinds } from '../systems/kinds';
 
 export const systemSchema = z.discriminatedUnion('kind', [
   postgresSystemSchema,

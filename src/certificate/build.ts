@@ -3,7 +3,7 @@
  * the commitment; free text written by operators or systems (notes, references, reasons, signal details)
  * has any occurrence of them replaced by `[redacted]`, so a careless note cannot put them on record.
  */
-import { identifierPairs } from '../subject';
+import { identifierPairs } from '../domain';
 import type { CertificateRequest } from '../activities/types';
 import { commitSubject } from './commitment';
 import { CERTIFICATE_FORMAT, type CertificateAction, type CertificateConsumer, type CertificateSystem, type UnsignedCertificate } from './schema';

@@ -8,8 +8,8 @@
  * only to the subject and to auditors.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { identifierPairs } from '../subject';
-import type { SubjectIdentifiers } from '../workflows/definitions';
+import { identifierPairs } from '../domain';
+import type { SubjectIdentifiers } from '../domain';
 import type { SubjectCommitment } from './schema';
 
 /** The digest of one identifier under a salt. */

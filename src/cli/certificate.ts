@@ -17,7 +17,7 @@ import { certificateSchema, describeIssues } from '../certificate/schema';
 import { verifyCertificate } from '../certificate/sign';
 import { checkLedger } from '../ledger/check';
 import { createPool } from '../ledger/db';
-import { subjectIdentifiersSchema } from '../workflows/definitions';
+import { subjectIdentifiersSchema } from '../domain';
 
 /** Exit codes of the certificate commands. */
 export const ExitCode = {

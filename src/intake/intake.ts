@@ -13,16 +13,8 @@ import type { Catalog } from '../catalog/schema';
 import type { Logger } from '../logger';
 import { subjectRef } from '../subject';
 import { erasureWorkflow } from '../workflows';
-import {
-  ErasureDeadlineKey,
-  ErasureJurisdictionKey,
-  ErasureOverdueKey,
-  ErasureStatusKey,
-  workflowIdFor,
-  type ErasureInput,
-  type Jurisdiction,
-  type JurisdictionPolicy,
-} from '../workflows/definitions';
+import { ErasureDeadlineKey, ErasureJurisdictionKey, ErasureOverdueKey, ErasureStatusKey, workflowIdFor, type ErasureInput } from '../workflows/definitions';
+import { type Jurisdiction, type JurisdictionPolicy } from '../domain';
 import type { ErasureRequestBody } from '../api/schemas';
 
 export interface IntakeDeps {

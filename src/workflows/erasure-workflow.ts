@@ -9,41 +9,8 @@
 import * as wf from '@temporalio/workflow';
 import type { ZodType } from 'zod';
 import type { ErasureActivities, EscalationReason, SystemTask } from '../activities/types';
-import {
-  cancelSignal,
-  cancelSchema,
-  confirmDeletionSchema,
-  confirmDeletionSignal,
-  consumerCompletedSchema,
-  consumerCompletedSignal,
-  ErasureDeadlineKey,
-  ErasureJurisdictionKey,
-  ErasureOverdueKey,
-  ErasurePendingSystemsKey,
-  ErasureStatusKey,
-  extendDeadlineSchema,
-  extendDeadlineSignal,
-  placeLegalHoldSchema,
-  placeLegalHoldSignal,
-  releaseLegalHoldSchema,
-  releaseLegalHoldSignal,
-  retrySystemSchema,
-  retrySystemSignal,
-  statusQuery,
-  type ErasureInput,
-  type ErasureResult,
-  type ErasureState,
-  type ErasureStatus,
-  type ErasureStatusView,
-  operatorActionUpdate,
-  type OperatorAction,
-  type OperatorActionResult,
-  type Phase,
-  type SignalName,
-  type Receipt,
-  type SystemPlan,
-  type SystemState,
-} from './definitions';
+import { cancelSignal, confirmDeletionSignal, consumerCompletedSignal, ErasureDeadlineKey, ErasureJurisdictionKey, ErasureOverdueKey, ErasurePendingSystemsKey, ErasureStatusKey, extendDeadlineSignal, placeLegalHoldSignal, releaseLegalHoldSignal, retrySystemSignal, statusQuery, type ErasureInput, type ErasureResult, operatorActionUpdate } from './definitions';
+import { cancelSchema, confirmDeletionSchema, consumerCompletedSchema, extendDeadlineSchema, placeLegalHoldSchema, releaseLegalHoldSchema, retrySystemSchema, type ErasureState, type ErasureStatus, type ErasureStatusView, type OperatorAction, type OperatorActionResult, type Phase, type OperatorActionName, type Receipt, type SystemPlan, type SystemState } from '../domain';
 
 const DAY = 86_400_000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -169,7 +136,7 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
     state.actions.push({ at: new Date().toISOString(), signal, accepted, ...extra });
   };
   const actions = new Map<string, (raw: unknown) => OperatorActionResult>();
-  function handle<T>(signal: SignalName, schema: ZodType<T>, apply: (payload: T) => string | OperatorAction['detail'] | void) {
+  function handle<T>(signal: OperatorActionName, schema: ZodType<T>, apply: (payload: T) => string | OperatorAction['detail'] | void) {
     const run = (raw: unknown): OperatorActionResult => {
       const parsed = schema.safeParse(raw);
       if (!parsed.success) {

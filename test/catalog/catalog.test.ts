@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CatalogError, buildPlan, loadCatalog, parseCatalog, systemPlan } from '../../src/catalog/load';
 import { runCatalogCheck, type CatalogCliIo } from '../../src/cli/catalog';
-import { defaultPolicies } from '../../src/policy';
+import { defaultPolicies } from '../../src/domain';
 import { elasticsearch, esClientFor, freshDatabase, minio, s3ClientFor, warmUp } from '../connectors/servers';
 
 warmUp('postgres', 'minio', 'es7');

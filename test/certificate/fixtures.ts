@@ -1,6 +1,6 @@
 /** Certificate requests as the workflow hands them over, with identifiers distinctive enough to search for. */
 import type { CertificateRequest } from '../../src/activities/types';
-import type { SubjectIdentifiers } from '../../src/workflows/definitions';
+import type { SubjectIdentifiers } from '../../src/domain';
 
 export const subjectOf = (n: number): SubjectIdentifiers => ({
   email: `ada.lovelace.${n}@analytical-engine.example`,

@@ -6,7 +6,8 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { CertificateRequest, SystemTask } from '../../src/activities/types';
-import { ErasureStatusKey, type ErasureInput, type ErasureResult, type Receipt } from '../../src/workflows/definitions';
+import { ErasureStatusKey, type ErasureInput, type ErasureResult } from '../../src/workflows/definitions';
+import { type Receipt } from '../../src/domain';
 
 /** The activities the probe calls, with the engine's argument types. */
 export interface ProbeActivities {

@@ -13,8 +13,8 @@ import { createActivities, logNotifier } from '../../src/activities';
 import { defaultConnectors } from '../../src/activities/connectors';
 import { buildPlan, parseCatalog } from '../../src/catalog/load';
 import { createLogger } from '../../src/logger';
-import { defaultPolicies } from '../../src/policy';
-import type { SubjectIdentifiers } from '../../src/workflows/definitions';
+import { defaultPolicies } from '../../src/domain';
+import type { SubjectIdentifiers } from '../../src/domain';
 import { elasticsearch, esClientFor, freshDatabase, minio, s3ClientFor, warmUp } from './servers';
 
 warmUp('postgres', 'minio', 'es7');

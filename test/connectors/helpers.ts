@@ -5,7 +5,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { systemPlan } from '../../src/catalog/load';
 import { systemSchema, type SystemConfig } from '../../src/catalog/schema';
 import type { SystemTask } from '../../src/activities/types';
-import type { SubjectIdentifiers } from '../../src/workflows/definitions';
+import type { SubjectIdentifiers } from '../../src/domain';
 import { NON_RETRYABLE_CONNECTOR_ERROR, TRANSIENT_CONNECTOR_ERROR } from '../../src/activities/errors';
 
 export const alice: SubjectIdentifiers = { email: 'alice@example.com', userId: 'u-alice', phone: '+4915112345678' };

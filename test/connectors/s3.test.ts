@@ -9,7 +9,7 @@ import { freePort, type MinioServer } from '../../src/dev/servers';
 import { minio, s3ClientFor, warmUp } from './servers';
 import { tarOf } from './tar';
 import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, inActivity, system, taskFor } from './helpers';
-import type { SubjectIdentifiers } from '../../src/workflows/definitions';
+import type { SubjectIdentifiers } from '../../src/domain';
 
 warmUp('minio');
 

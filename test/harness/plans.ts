@@ -1,7 +1,8 @@
 /** Small plans and recording mock activities for workflow tests. */
 import type { ErasureActivities } from '../../src/activities/types';
-import { defaultPolicies } from '../../src/policy';
-import type { ErasureInput, ErasurePlan, JurisdictionPolicy, SystemPlan } from '../../src/workflows/definitions';
+import { defaultPolicies } from '../../src/domain';
+import type { ErasureInput } from '../../src/workflows/definitions';
+import type { ErasurePlan, JurisdictionPolicy, SystemPlan } from '../../src/domain';
 
 export const automated = (id: string, extra: Partial<SystemPlan> = {}): SystemPlan => ({
   id, kind: 'postgres', mode: 'automated', softDelete: false, dependsOn: [], spec: {}, ...extra,

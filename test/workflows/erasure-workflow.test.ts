@@ -13,22 +13,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ErasureActivities } from '../../src/activities/types';
 import { erasureWorkflow } from '../../src/workflows';
-import {
-  cancelSignal,
-  confirmDeletionSignal,
-  consumerCompletedSignal,
-  ErasureOverdueKey,
-  ErasureStatusKey,
-  extendDeadlineSignal,
-  operatorActionUpdate,
-  placeLegalHoldSignal,
-  releaseLegalHoldSignal,
-  retrySystemSignal,
-  statusQuery,
-  workflowIdFor,
-  type ErasureInput,
-  type ErasureStatusView,
-} from '../../src/workflows/definitions';
+import { cancelSignal, confirmDeletionSignal, consumerCompletedSignal, ErasureOverdueKey, ErasureStatusKey, extendDeadlineSignal, operatorActionUpdate, placeLegalHoldSignal, releaseLegalHoldSignal, retrySystemSignal, statusQuery, workflowIdFor, type ErasureInput } from '../../src/workflows/definitions';
+import { failureTypes, type ErasureStatusView } from '../../src/domain';
 import { automated, input, manual, plan, recordingActivities, type Calls } from '../harness/plans';
 import { timeSkippingEnv } from '../harness/temporal';
 
@@ -236,7 +222,7 @@ describe('erasureWorkflow (time-skipping)', function () {
   it('puts a system that fails for good into needs_attention until retrySystem, then completes', async () => {
     let failures = 1;
     const eraseSystem: ErasureActivities['eraseSystem'] = async () => {
-      if (failures-- > 0) throw ApplicationFailure.create({ type: 'NonRetryableConnectorError', nonRetryable: true, message: 'table "customers" does not exist (system db)' });
+      if (failures-- > 0) throw ApplicationFailure.create({ type: failureTypes.nonRetryableConnector, nonRetryable: true, message: 'table "customers" does not exist (system db)' });
       return { action: 'delete', found: 1, erased: 1, evidenceHash: 'x' };
     };
     const p = plan([automated('db')]);
@@ -276,10 +262,11 @@ describe('erasureWorkflow (time-skipping)', function () {
     await run(input(p, await now()), async (h) => {
       await until(h, (s) => s.status === 'awaiting_confirmation', 'awaiting');
       await h.signal(confirmDeletionSignal, { system: 'nope', confirmedBy: 'x' });
-      await h.signal(confirmDeletionSignal, { confirmedBy: 'x' });
-      await h.signal(confirmDeletionSignal, 'not even an object');
+      // Payloads a CLI could send: the signal types forbid them, so they are cast past the compiler.
+      await h.signal(confirmDeletionSignal, { confirmedBy: 'x' } as never);
+      await h.signal(confirmDeletionSignal, 'not even an object' as never);
       await h.signal(retrySystemSignal, { system: 'legacy-billing' });
-      await h.signal(consumerCompletedSignal, { consumer: 'ghost', status: 'done' });
+      await h.signal(consumerCompletedSignal, { consumer: 'ghost', status: 'done' } as never);
       await h.signal(confirmDeletionSignal, { system: 'legacy-billing', confirmedBy: 'ops' });
       await h.signal(confirmDeletionSignal, { system: 'legacy-billing', confirmedBy: 'ops' });
       const result = await h.result();

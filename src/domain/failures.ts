@@ -1,0 +1,15 @@
+/**
+ * Names of the failure types that cross the activity/workflow boundary. The workflow's retry policy
+ * lists the non-retryable ones; connectors and activities throw them; tests match on them.
+ */
+export const failureTypes = {
+  /** A permanent problem in a target system (missing table, bad credentials, a 4xx answer): an operator must act. */
+  nonRetryableConnector: 'NonRetryableConnectorError',
+  /** The worker's catalog cannot serve the task (unknown system, no connector for its kind). */
+  configuration: 'ConfigurationError',
+  /** A problem that retrying can cure (refused connection, timeout, 5xx). */
+  transientConnector: 'TransientConnectorError',
+} as const;
+
+/** Failure types that Temporal must not retry. */
+export const nonRetryableFailureTypes: string[] = [failureTypes.nonRetryableConnector, failureTypes.configuration];

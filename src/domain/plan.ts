@@ -1,0 +1,75 @@
+/**
+ * A request's plan, frozen when it is accepted, and what erasing one system produces. The plan names
+ * systems and what to expect of them; how to reach each system stays in the worker's catalog.
+ */
+import type { SystemKind } from '../systems/kinds';
+import type { JurisdictionPolicy } from './jurisdiction';
+import type { ReceiptAction, SystemMode } from './statuses';
+
+export type { SystemKind };
+
+/**
+ * One system as the request's plan sees it: a snapshot taken when the request was accepted, so an edit
+ * to the catalog never changes a running erasure. `spec` is the catalog entry without secrets.
+ */
+export interface SystemPlan {
+  id: string;
+  kind: SystemKind;
+  mode: SystemMode;
+  /** Whether the connector can soft-delete and restore during a grace period. */
+  softDelete: boolean;
+  /** Systems that must be erased before this one. */
+  dependsOn: string[];
+  /** Reminder interval override for this system, in days. */
+  reminderEveryDays?: number;
+  /** Webhook in signal mode: the activity notifies the system, then the workflow waits for confirmation. */
+  notify?: boolean;
+  /** The catalog entry (tables, bucket, prefixes, …), secrets left out. */
+  spec: Record<string, unknown>;
+}
+
+export interface ConsumerPlan {
+  id: string;
+  critical: boolean;
+  /** How long to wait for this consumer's completion signal, in days (fractions allowed). */
+  timeoutDays: number;
+}
+
+export interface ErasurePlan {
+  policy: JurisdictionPolicy;
+  systems: SystemPlan[];
+  consumers: ConsumerPlan[];
+}
+
+/** What one system's erasure produced. Never holds identifiers: evidence is hashed. */
+export interface Receipt {
+  systemId: string;
+  kind: SystemKind;
+  action: ReceiptAction;
+  found: number;
+  erased: number;
+  remaining: number;
+  /** SHA-256 of the queries / prefixes used. */
+  evidenceHash: string;
+  attempts: number;
+  startedAt: string;
+  completedAt: string;
+  confirmedBy?: string;
+  reference?: string;
+  note?: string;
+  details?: Record<string, number>;
+}
+
+/** Result of an erase activity. */
+export interface EraseResult {
+  action: ReceiptAction;
+  found: number;
+  erased: number;
+  evidenceHash: string;
+  details?: Record<string, number>;
+}
+
+/** Result of a verify activity. */
+export interface VerifyResult {
+  remaining: number;
+}

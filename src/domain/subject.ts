@@ -1,0 +1,47 @@
+/**
+ * The data subject's identifiers: the schema every edge validates with, and the pure helpers that read
+ * them. Values are personal data: they travel only inside encrypted payloads, never in logs or events.
+ */
+import { z } from 'zod';
+
+/** A subject's identifiers, normalised (trimmed, e-mail lower-cased, phone without separators). */
+export const subjectIdentifiersSchema = z
+  .object({
+    email: z.string().trim().toLowerCase().pipe(z.email()).optional(),
+    userId: z.string().trim().min(1).max(256).optional(),
+    phone: z
+      .string()
+      .trim()
+      .regex(/^\+?[0-9 ().-]{4,32}$/, 'must be a phone number')
+      .transform((p) => p.replace(/[ ().-]/g, ''))
+      .optional(),
+    custom: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.string().trim().min(1).max(1024)).optional(),
+  })
+  .strict()
+  .refine((s) => Boolean(s.email || s.userId || s.phone || (s.custom && Object.keys(s.custom).length > 0)), {
+    message: 'at least one identifier is required: email, userId, phone or a custom key',
+  });
+export type SubjectIdentifiers = z.infer<typeof subjectIdentifiersSchema>;
+
+/** Names of identifiers a catalog can match on: the built-in ones or `custom.<key>`. */
+export type IdentifierName = 'email' | 'userId' | 'phone' | `custom.${string}`;
+
+/** The pattern an identifier name in a catalog must follow. */
+export const identifierNamePattern = /^(email|userId|phone|custom\.[A-Za-z][A-Za-z0-9_]{0,63})$/;
+
+/** Looks up one identifier's value; `undefined` when the subject does not have it. */
+export function identifierValue(subject: SubjectIdentifiers, name: string): string | undefined {
+  if (name.startsWith('custom.')) return subject.custom?.[name.slice('custom.'.length)];
+  if (name === 'email' || name === 'userId' || name === 'phone') return subject[name];
+  return undefined;
+}
+
+/** Identifier pairs in a fixed order, so the same subject always hashes the same. */
+export function identifierPairs(subject: SubjectIdentifiers): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  if (subject.email) pairs.push(['email', subject.email]);
+  if (subject.userId) pairs.push(['userId', subject.userId]);
+  if (subject.phone) pairs.push(['phone', subject.phone]);
+  for (const key of Object.keys(subject.custom ?? {}).sort()) pairs.push([`custom.${key}`, subject.custom![key]]);
+  return pairs;
+}
