@@ -122,6 +122,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       await h.signal(confirmDeletionSignal, { system: 'legacy-billing', confirmedBy: 'ops' });
       await h.result();
       assert.equal(calls.sendReminder.length, 3);
+      await record('reminders', h);
     });
   });
 
@@ -145,6 +146,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.equal(result.status, 'completed');
       assert.equal(calls.announceToConsumers.length, 1);
       assert.deepEqual(calls.issueCertificate[0].consumers.map((c) => [c.id, c.status]), [['analytics', 'skipped'], ['archive', 'ok']]);
+      await record('consumers', h);
     });
   });
 
@@ -186,6 +188,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.equal((await h.query(statusQuery)).overdue, false);
       await h.signal(confirmDeletionSignal, { system: 'legacy-billing', confirmedBy: 'ops' });
       await h.result();
+      await record('extension', h);
     });
   });
 
@@ -201,6 +204,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.deepEqual(calls.restoreSystem.map((t) => t.system.id), ['db']);
       assert.equal(calls.eraseSystem.length, 0);
       assert.equal((await h.query(statusQuery)).status, 'cancelled');
+      await record('grace-cancel', h);
     });
   });
 
@@ -216,6 +220,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.match(s.actions[0].reason ?? '', /grace period/);
       await h.signal(confirmDeletionSignal, { system: 'm', confirmedBy: 'ops' });
       assert.equal((await h.result()).status, 'completed');
+      await record('cancel-refused', h);
     });
   });
 
@@ -238,6 +243,7 @@ describe('erasureWorkflow (time-skipping)', function () {
         const result = await h.result();
         assert.equal(result.status, 'completed');
         assert.equal(result.receipts[0].attempts, 2);
+        await record('retry-system', h);
       },
       { eraseSystem },
     );
@@ -252,6 +258,7 @@ describe('erasureWorkflow (time-skipping)', function () {
         assert.match(s.systems[0].lastError ?? '', /3 item\(s\) remain after 2/);
         assert.equal(calls.eraseSystem.length, 2);
         await h.terminate('test done');
+        await record('verify-rounds', h);
       },
       { verifySystem: async () => ({ remaining: 3 }) },
     );
@@ -280,6 +287,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.match(rejected[3], /does not need attention/);
       assert.match(rejected[4], /malformed payload \(status:/);
       assert.match(rejected[5], /already confirmed/);
+      await record('bad-signals', h);
     });
   });
 
@@ -292,6 +300,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       const ok = await h.executeUpdate(operatorActionUpdate, { args: [{ signal: 'confirmDeletion', payload: { system: 'legacy-billing', confirmedBy: 'ops' } }] });
       assert.deepEqual(ok, { accepted: true });
       assert.equal((await h.result()).status, 'completed');
+      await record('operator-update', h);
     });
   });
 
@@ -315,6 +324,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.equal(result.status, 'completed');
       assert.equal(calls.eraseSystem.length, 1, 'the erased system is not erased again in the new run');
       assert.equal(calls.announceToConsumers.length, 0);
+      await record('continue-as-new', env.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId));
     });
   });
 });
