@@ -1,0 +1,82 @@
+/**
+ * The automated lane: an activity erases the system, retrying for days; a failure that retrying cannot
+ * fix puts it in `needs_attention` until an operator's `retrySystem`; verification sends a system with
+ * data left back to erase, at most `maxVerifyRounds` times. Rules first (pure), then the lane's steps.
+ */
+import * as wf from '@temporalio/workflow';
+import type { EraseResult, ErasureState, JurisdictionPolicy, SystemPlan, SystemState } from '../domain';
+import { failureMessage, type Run } from './run';
+import { isDone, iso, markNeedsAttention, receiptOf } from './state';
+
+/** Whether every system `p` depends on is erased (unknown dependencies do not block). */
+export function dependenciesErased(state: ErasureState, p: SystemPlan): boolean {
+  return p.dependsOn.every((d) => !state.systems[d] || isDone(state.systems[d]) || state.systems[d].status === 'erased');
+}
+
+/** An operator asked to retry: the system starts over from `pending`. */
+export function resetForRetry(s: SystemState): void {
+  s.retryRequested = false;
+  s.lastError = undefined;
+  s.status = 'pending';
+}
+
+/** Records a successful erase; counts add up over verification rounds. */
+export function recordErased(s: SystemState, r: EraseResult, startedAt: string, nowMs: number): void {
+  s.receipt = receiptOf(s, {
+    action: r.action,
+    found: (s.receipt?.found ?? 0) + r.found,
+    erased: (s.receipt?.erased ?? 0) + r.erased,
+    evidenceHash: r.evidenceHash,
+    attempts: s.attempts,
+    startedAt,
+    completedAt: iso(nowMs),
+    details: r.details,
+  });
+  s.status = 'erased';
+}
+
+/**
+ * Applies a verification count: `verified` at 0; otherwise back to `pending` for another round, or
+ * `needs_attention` once the rounds are used up (the caller escalates).
+ */
+export function applyVerification(s: SystemState, remaining: number, policy: Pick<JurisdictionPolicy, 'maxVerifyRounds'>): 'verified' | 'again' | 'needs_attention' {
+  if (s.receipt) s.receipt.remaining = remaining;
+  if (remaining === 0) {
+    s.status = 'verified';
+    return 'verified';
+  }
+  s.verifyRounds++;
+  if (s.verifyRounds < policy.maxVerifyRounds) {
+    s.status = 'pending';
+    return 'again';
+  }
+  markNeedsAttention(s, `${remaining} item(s) remain after ${s.verifyRounds} verification round(s)`);
+  return 'needs_attention';
+}
+
+/** One erase attempt of an automated system (after the legal-hold gate). */
+export async function eraseOnce(run: Run, s: SystemState): Promise<void> {
+  s.status = 'erasing';
+  s.attempts++;
+  const startedAt = new Date().toISOString();
+  run.sync();
+  try {
+    const r = await run.long().eraseSystem(run.task(s.id));
+    recordErased(s, r, startedAt, Date.now());
+  } catch (err) {
+    if (err instanceof wf.CancelledFailure) throw err;
+    markNeedsAttention(s, failureMessage(err));
+    run.sync();
+    await run.escalate('needs_attention', { systemIds: [s.id] }, s.lastError);
+  }
+  run.sync();
+}
+
+/** Verifies one erased system and applies the count. */
+export async function verifyOnce(run: Run, s: SystemState): Promise<void> {
+  await run.holdGate();
+  const { remaining } = await run.long().verifySystem(run.task(s.id));
+  if (applyVerification(s, remaining, run.policy) === 'needs_attention') {
+    await run.escalate('needs_attention', { systemIds: [s.id] }, s.lastError);
+  }
+}
