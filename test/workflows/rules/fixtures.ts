@@ -1,0 +1,48 @@
+/** States and fake runs for the workflow's rule tests: no Temporal server, no workflow sandbox. */
+import type { ErasureActivities } from '../../../src/activities/types';
+import type { ErasureState, SystemPlan } from '../../../src/domain';
+import type { Run } from '../../../src/workflows/run';
+import { initialState } from '../../../src/workflows/state';
+import { automated, input, manual, plan, recordingActivities, type Calls } from '../../harness/plans';
+
+export const DAY = 86_400_000;
+export const T0 = Date.parse('2026-03-01T00:00:00Z');
+
+/** The initial state of a plan with one automated system `db` and one manual system `billing`. */
+export function twoSystems(extra: Partial<SystemPlan> = {}): { state: ErasureState; plans: SystemPlan[] } {
+  const plans = [automated('db', extra), manual('billing', extra)];
+  return { state: initialState(input(plan(plans), new Date(T0))), plans };
+}
+
+/**
+ * A run whose activities are recording mocks and whose waits return at once (as if the timer fired),
+ * enough to drive one lane step outside a workflow.
+ */
+export function fakeRun(systems: SystemPlan[], overrides: Partial<ErasureActivities> = {}): { run: Run; calls: Calls; synced: () => number } {
+  const req = input(plan(systems), new Date(T0));
+  const state = initialState(req);
+  const { activities, calls } = recordingActivities(overrides);
+  let syncs = 0;
+  const run: Run = {
+    input: req,
+    state,
+    plan: req.plan,
+    policy: req.plan.policy,
+    version: 0,
+    draining: false,
+    escalating: 0,
+    quick: activities,
+    planOf: (id) => systems.find((s) => s.id === id)!,
+    long: () => activities,
+    task: (id) => ({ requestId: req.requestId, subject: req.subject, subjectRef: req.subjectRef, system: systems.find((s) => s.id === id)! }),
+    sync: () => {
+      syncs++;
+    },
+    recordEvent: (e) => activities.recordEvent(e),
+    waitUntil: async (_until, wake) => wake(),
+    holdGate: async () => undefined,
+    escalate: async (reason, ids, message) => activities.escalate({ requestId: state.requestId, reason, deadline: new Date(state.deadlineAt).toISOString(), ...ids, message }),
+    shouldRollOver: () => false,
+  };
+  return { run, calls, synced: () => syncs };
+}
