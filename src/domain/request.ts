@@ -52,6 +52,8 @@ export interface ErasureState {
   deadlineAt: number;
   graceEndsAt?: number;
   extended: boolean;
+  /** The ledger was told of the extension (event `deadline.extended`), so its deadline follows. */
+  extensionRecorded?: boolean;
   overdue: boolean;
   legalHold?: { reason: string; placedBy: string; since: string };
   cancelRequested?: { reason: string };

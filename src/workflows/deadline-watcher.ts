@@ -6,7 +6,10 @@
 import * as wf from '@temporalio/workflow';
 import type { ErasureState } from '../domain';
 import type { Run } from './run';
-import { isFinished, pendingSystems } from './state';
+import { isFinished, iso, pendingSystems } from './state';
+
+/** Patch: an accepted extension is recorded in the ledger (runs from before it never record one). */
+export const EXTENSION_IN_LEDGER = 'deadline-extension-in-ledger';
 
 /** Whether the request has just become overdue: the deadline has passed and it is not marked yet. */
 export const becomesOverdue = (state: Pick<ErasureState, 'overdue' | 'deadlineAt'>, nowMs: number): boolean =>
@@ -27,4 +30,22 @@ export async function watchDeadline(run: Run): Promise<void> {
     }
     await wf.condition(() => isFinished(state) || !state.overdue);
   }
+}
+
+/**
+ * Waits for an accepted extension and records it as the audit event `deadline.extended`, which moves the
+ * ledger's deadline (overdue counts in the API and metrics read it). At most once per request, also
+ * across continue-as-new; the detail holds times and days only, never the operator's free text.
+ */
+export async function recordExtension(run: Run): Promise<void> {
+  const { state } = run;
+  await wf.condition(() => state.extended && !state.extensionRecorded);
+  if (!wf.patched(EXTENSION_IN_LEDGER)) return;
+  const accepted = state.actions.find((a) => a.signal === 'extendDeadline' && a.accepted)?.detail;
+  await run.recordEvent({
+    requestId: state.requestId,
+    type: 'deadline.extended',
+    detail: { deadline: iso(state.deadlineAt), from: accepted?.from, days: accepted?.days },
+  });
+  state.extensionRecorded = true;
 }

@@ -14,7 +14,7 @@ import * as wf from '@temporalio/workflow';
 import { DAY_MS, type Phase, type Receipt, type SystemState } from '../domain';
 import { dependenciesErased, eraseOnce, resetForRetry, verifyOnce } from './automated-lane';
 import { awaitConfirmation, requestConfirmation } from './confirmation-lane';
-import { watchDeadline } from './deadline-watcher';
+import { recordExtension, watchDeadline } from './deadline-watcher';
 import {
   cancelSignal,
   confirmDeletionSignal,
@@ -46,6 +46,7 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
 
   run.sync();
   void watchDeadline(run);
+  void recordExtension(run);
 
   if (state.phase === 'accepted') {
     await run.recordEvent({ requestId: state.requestId, type: 'accepted', detail: { deadline: iso(state.deadlineAt) } });

@@ -172,7 +172,7 @@ describe('erasureWorkflow (time-skipping)', function () {
   it('moves the deadline on extension within the policy and refuses a second extension', async () => {
     const p = plan([manual('legacy-billing')]);
     const req = input(p, await now());
-    await run(req, async (h) => {
+    await run(req, async (h, calls) => {
       const before = await until(h, (s) => s.status === 'awaiting_confirmation', 'awaiting confirmation');
       await h.signal(extendDeadlineSignal, { days: 90, reason: 'too long' });
       await h.signal(extendDeadlineSignal, { days: 30, reason: 'complex request, Art. 12(3)' });
@@ -183,6 +183,10 @@ describe('erasureWorkflow (time-skipping)', function () {
       assert.deepEqual(s.actions.map((a) => a.accepted), [false, true, false]);
       assert.match(s.actions[0].reason ?? '', /at most 60 days/);
       assert.match(s.actions[2].reason ?? '', /already extended/);
+      // The ledger hears of the extension once, with times and days only (its deadline and overdue counts follow).
+      await until(h, () => calls.recordEvent.some((e) => e.type === 'deadline.extended'), 'extension recorded');
+      const recorded = calls.recordEvent.filter((e) => e.type === 'deadline.extended');
+      assert.deepEqual(recorded.map((e) => e.detail), [{ deadline: s.deadline, from: before.deadline, days: 30 }]);
       // Past the original deadline but within the extended one: not overdue.
       await env.sleep(35 * DAY);
       assert.equal((await h.query(statusQuery)).overdue, false);
