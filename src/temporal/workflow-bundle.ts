@@ -22,32 +22,50 @@ export class WorkflowBundleError extends Error {
   override readonly name = 'WorkflowBundleError';
 }
 
-/** Packages the workflow sources import at run time (`import type` is erased and goes nowhere). */
-function runtimePackages(source: string): string[] {
-  const names = [...source.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^'.][^']*)'/gm)].map(([, spec]) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
-  return [...new Set(names)];
+/** Module specifiers a source imports or re-exports at run time (`import type` is erased and goes nowhere). */
+function runtimeSpecifiers(source: string): string[] {
+  const statements = source.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?from\s+'([^']+)'/gm);
+  return [...new Set([...statements].map(([, spec]) => spec))];
+}
+
+const packageOf = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+
+/**
+ * The project's own files that `entries` pull into the bundle (followed through relative imports, so the
+ * domain model the workflow imports counts too) and the packages they import.
+ */
+function bundledSources(entries: string[]): { files: string[]; packages: string[] } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const spec of runtimeSpecifiers(fs.readFileSync(file, 'utf8'))) {
+      if (spec.startsWith('.')) visit(require.resolve(path.resolve(path.dirname(file), spec)));
+      else if (!spec.startsWith('node:')) packages.add(packageOf(spec));
+    }
+  };
+  entries.forEach(visit);
+  return { files: [...files].sort(), packages: [...packages].sort() };
 }
 
 /**
- * SHA-256 over everything that goes into the bundle and can change with this project: the workflow sources,
- * the failure converter, and the installed version of every package they import at run time (the workflow
- * SDK, zod, ...), since webpack copies those into the bundle too.
+ * SHA-256 over everything that goes into the bundle and can change with this project: the workflow sources
+ * and every project file they import at run time, the failure converter, and the installed version of every
+ * package they import (the workflow SDK, zod, ...), since webpack copies those into the bundle too.
  */
 export function workflowSourcesDigest(): string {
   const hash = createHash('sha256');
+  const root = path.resolve(path.dirname(workflowsPath), '..');
   const dir = path.dirname(workflowsPath);
-  const files = fs
+  // Every file of the workflows folder, imported or not, and whatever they reach.
+  const entries = fs
     .readdirSync(dir)
     .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
-    .sort()
     .map((f) => path.join(dir, f));
-  const packages = new Set<string>();
-  for (const file of [...files, failureConverterPath]) {
-    const source = fs.readFileSync(file, 'utf8');
-    hash.update(`${path.basename(file)}\0${source}\0`);
-    for (const name of runtimePackages(source)) packages.add(name);
-  }
-  for (const name of [...packages].sort()) {
+  const { files, packages } = bundledSources([...entries, failureConverterPath]);
+  for (const file of files) hash.update(`${path.relative(root, file)}\0${fs.readFileSync(file, 'utf8')}\0`);
+  for (const name of packages) {
     const { version } = JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string };
     hash.update(`${name}@${version}\0`);
   }
