@@ -5,25 +5,15 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from '../logger';
 import type { EngineMetrics } from '../metrics';
-import type { Catalog, SystemConfig } from '../catalog/schema';
-import { failureTypes, type EraseResult, type VerifyResult } from '../domain';
-import type { AuditEvent, CertificateRequest, ConsumerAnnouncement, ErasureActivities, Escalation, Reminder, SystemTask } from './types';
+import type { Catalog } from '../catalog/schema';
+import { failureTypes, type EraseResult } from '../domain';
+import type { Connector } from '../systems/connector-kit';
+import { defaultConnectors, hasConnector, type ConnectorFactory, type SystemKind } from '../systems/registry';
+import type { AuditEvent, CertificateRequest, ConsumerAnnouncement, ErasureActivities, Escalation, Reminder } from './types';
 
 export type { ErasureActivities } from './types';
-
-/** What one kind of system can do. Connectors are built once per system and reused across requests. */
-export interface Connector {
-  erase(task: SystemTask): Promise<EraseResult>;
-  verify(task: SystemTask): Promise<VerifyResult>;
-  softDelete?(task: SystemTask): Promise<{ affected: number }>;
-  restore?(task: SystemTask): Promise<{ restored: number }>;
-  /** Confirmation-mode systems: ask for the erasure (webhook in signal mode). */
-  notify?(task: SystemTask): Promise<void>;
-  close?(): Promise<void>;
-}
-
-/** Builds the connector for one system of the catalog. */
-export type ConnectorFactory = (system: SystemConfig) => Connector;
+export type { Connector } from '../systems/connector-kit';
+export type { ConnectorFactory } from '../systems/registry';
 
 /** Where reminders, escalations and consumer announcements go. */
 export interface Notifier {
@@ -43,7 +33,11 @@ export interface CertificateIssuer {
 
 export interface ActivityDeps {
   catalog: Catalog;
-  connectors: Partial<Record<SystemConfig['kind'], ConnectorFactory>>;
+  /**
+   * The connector factory per kind. Defaults to the registry's (src/systems/registry.ts); a map given here
+   * replaces it whole, so a kind it leaves out has no connector (tests inject their own).
+   */
+  connectors?: Partial<Record<SystemKind, ConnectorFactory>>;
   notifier: Notifier;
   audit: AuditLog;
   certificates: CertificateIssuer;
@@ -72,6 +66,7 @@ export function logNotifier(logger: Logger): Notifier {
  * @example new Worker({ activities: createActivities(deps), ... })
  */
 export function createActivities(deps: ActivityDeps): ErasureActivities & { closeConnectors(): Promise<void> } {
+  const factories = deps.connectors ?? defaultConnectors;
   const built = new Map<string, Connector>();
   const connectorFor = (systemId: string): Connector => {
     let c = built.get(systemId);
@@ -84,7 +79,7 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
         message: `system "${systemId}" is not in the worker's catalog`,
       });
     }
-    const factory = deps.connectors[system.kind];
+    const factory = factories[system.kind];
     if (!factory) {
       throw ApplicationFailure.create({
         type: failureTypes.configuration,
@@ -128,7 +123,8 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
       return connectorFor(task.system.id).verify(task);
     },
     async notifySystem(task) {
-      const c = task.system.kind === 'manual' ? undefined : connectorFor(task.system.id);
+      // Kinds without a connector (manual) are erased by a person: the log line is the request.
+      const c = hasConnector(task.system.kind) ? connectorFor(task.system.id) : undefined;
       if (c?.notify) await c.notify(task);
       else deps.logger.info({ requestId: task.requestId, system: task.system.id, owner: task.system.spec.owner }, 'manual erasure requested');
     },

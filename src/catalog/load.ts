@@ -1,12 +1,16 @@
 /**
  * Loading the catalog: YAML → `${ENV}` interpolation → schema. Errors name the file, the line, the path
- * inside the file and what is wrong, one line per mistake.
+ * inside the file and what is wrong, one line per mistake. A request's plan is built here too, each
+ * system's part by its kind's descriptor.
  */
 import fs from 'node:fs';
 import YAML, { LineCounter, isCollection, type Document } from 'yaml';
 import type { z } from 'zod';
-import { catalogSchema, systemKinds, type Catalog, type SystemConfig } from './schema';
-import type { ErasurePlan, JurisdictionPolicy, SystemPlan } from '../domain';
+import { catalogSchema, type Catalog } from './schema';
+import { systemPlan } from '../systems/registry';
+import type { ErasurePlan, JurisdictionPolicy } from '../domain';
+
+export { systemPlan };
 
 export class CatalogError extends Error {
   override readonly name = 'CatalogError';
@@ -53,12 +57,7 @@ function describe(issue: z.core.$ZodIssue): Problem[] {
 
 function describeOne(issue: z.core.$ZodIssue): Problem {
   const path = [...issue.path];
-  if (issue.code === 'invalid_union' && (issue as { discriminator?: string }).discriminator === 'kind') {
-    return { path, message: `unknown kind (expected ${systemKinds.join(', ')})` };
-  }
-  if (issue.code === 'invalid_union' && (issue as { discriminator?: string }).discriminator === 'strategy') {
-    return { path, message: 'unknown mask strategy (expected null, fixed, hmac or redact)' };
-  }
+  // Unions on `kind` and on a mask's `strategy` carry their own message, listing what is expected.
   if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
     return { path, message: 'is required' };
   }
@@ -129,27 +128,6 @@ export function loadCatalog(file: string, env: NodeJS.ProcessEnv = process.env):
     throw new CatalogError(file, [`${file}: cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
   return parseCatalog(text, file, env);
-}
-
-/** Keys that hold secrets or connection details: never copied into a plan (workflow history). */
-export const secretKeys: ReadonlySet<string> = new Set([
-  'connection', 'secret', 'password', 'secretAccessKey', 'accessKeyId', 'sessionToken', 'username', 'apiKey', 'hmacKey',
-]);
-
-/** The part of a system's config a plan snapshot keeps: what to erase, not how to connect. */
-export function systemPlan(system: SystemConfig): SystemPlan {
-  const spec = Object.fromEntries(Object.entries(system).filter(([k]) => !secretKeys.has(k)));
-  const confirmation = system.kind === 'manual' || (system.kind === 'webhook' && system.confirmation === 'signal');
-  return {
-    id: system.id,
-    kind: system.kind,
-    mode: confirmation ? 'confirmation' : 'automated',
-    softDelete: system.kind === 'postgres' && system.tables.some((t) => t.softDeleteColumn !== undefined),
-    dependsOn: system.dependsOn,
-    reminderEveryDays: system.kind === 'manual' || system.kind === 'webhook' ? system.reminderEvery : undefined,
-    notify: system.kind === 'webhook' || system.kind === 'manual',
-    spec,
-  };
 }
 
 /** A request's plan: the catalog's systems and consumers and the jurisdiction's policy, frozen at intake. */

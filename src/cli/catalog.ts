@@ -2,25 +2,26 @@
  * The catalog commands of the `erasure` CLI:
  *   catalog check <file> [--no-connect] [--timeout <ms>]
  *
- * Validates the file (every mistake with its line and path), then reaches every system with the same
- * connectors the worker uses and prints one line per system. Exit code 0 when the file is valid and every
- * system answered, 1 otherwise.
+ * Validates the file (every mistake with its line and path), then checks every system as its kind's
+ * descriptor says (src/systems/<kind>/index.ts: the worker's own connector, or a skip for systems a person
+ * erases) and prints one line per system. Exit code 0 when the file is valid and every system answered,
+ * 1 otherwise.
  */
 import type { Command } from 'commander';
 import { CatalogError, loadCatalog } from '../catalog/load';
-import type { Catalog, SystemConfig } from '../catalog/schema';
-import { connectorFor } from '../activities/connectors';
+import type { Catalog } from '../catalog/schema';
+import { checkSystem, type SystemKind } from '../systems/registry';
 
 export interface SystemCheck {
   id: string;
-  kind: SystemConfig['kind'];
+  kind: SystemKind;
   status: 'ok' | 'fail' | 'skip';
   message: string;
   ms: number;
 }
 
 /**
- * Reaches every system of a catalog, all at once, each within `timeoutMs`.
+ * Reaches every system of a catalog, all at once, each within `timeoutMs`, as its kind's descriptor says.
  * @example const results = await checkCatalog(loadCatalog('catalog.yaml'));
  */
 export async function checkCatalog(catalog: Catalog, opts: { timeoutMs?: number } = {}): Promise<SystemCheck[]> {
@@ -28,25 +29,11 @@ export async function checkCatalog(catalog: Catalog, opts: { timeoutMs?: number 
   return Promise.all(
     catalog.systems.map(async (system): Promise<SystemCheck> => {
       const started = Date.now();
-      const connector = connectorFor(system);
-      if (!connector) {
-        const owner = system.kind === 'manual' ? ` (owner ${system.owner})` : '';
-        return { id: system.id, kind: system.kind, status: 'skip', message: `confirmed by a person${owner}`, ms: 0 };
-      }
-      let timer: NodeJS.Timeout | undefined;
       try {
-        const message = await Promise.race([
-          connector.check(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`system "${system.id}": no answer within ${timeoutMs} ms`)), timeoutMs);
-          }),
-        ]);
-        return { id: system.id, kind: system.kind, status: 'ok', message, ms: Date.now() - started };
+        const { status, message } = await checkSystem(system, { timeoutMs });
+        return { id: system.id, kind: system.kind, status, message, ms: status === 'skip' ? 0 : Date.now() - started };
       } catch (err) {
         return { id: system.id, kind: system.kind, status: 'fail', message: (err as Error).message, ms: Date.now() - started };
-      } finally {
-        clearTimeout(timer);
-        await connector.close?.().catch(() => undefined);
       }
     }),
   );

@@ -2,7 +2,7 @@
  * A request's plan, frozen when it is accepted, and what erasing one system produces. The plan names
  * systems and what to expect of them; how to reach each system stays in the worker's catalog.
  */
-import type { SystemKind } from '../systems/kinds';
+import type { SystemKind } from '../systems/registry';
 import type { JurisdictionPolicy } from './jurisdiction';
 import type { ReceiptAction, SystemMode } from './statuses';
 

@@ -143,6 +143,39 @@ describe('systems catalog', () => {
     assert.deepEqual(p.map((l) => l.replace(/^catalog\.yaml:\d+:\d+ /, '')), ['systems[1].id: duplicate system id "a"', 'systems[1].dependsOn[0]: unknown system "b"']);
   });
 
+  it('refuses a dependsOn cycle of two systems, naming it at the line of the first', () => {
+    const p = problems([
+      'systems:',
+      '  - { id: a, kind: manual, owner: x, dependsOn: [b] }',
+      '  - { id: b, kind: manual, owner: y, dependsOn: [a] }',
+    ].join('\n'));
+    assert.deepEqual(p, ['catalog.yaml:2:49 systems[0].dependsOn: dependsOn cycle: a → b → a']);
+  });
+
+  it('refuses a longer dependsOn cycle, named from the system listed first, among systems outside it', () => {
+    const p = problems([
+      'systems:',
+      '  - { id: archive, kind: manual, owner: x }',
+      '  - { id: search, kind: manual, owner: x, dependsOn: [db, archive] }',
+      '  - { id: db, kind: manual, owner: x, dependsOn: [cache] }',
+      '  - { id: cache, kind: manual, owner: x, dependsOn: [search] }',
+    ].join('\n'));
+    assert.deepEqual(p.map((l) => l.replace(/^catalog\.yaml:\d+:\d+ /, '')), ['systems[1].dependsOn: dependsOn cycle: search → db → cache → search']);
+    assert.match(p[0], /^catalog\.yaml:3:\d+ /);
+  });
+
+  it('accepts a diamond of dependencies (two systems after one, one after both)', () => {
+    const catalog = parseCatalog([
+      'systems:',
+      '  - { id: source, kind: manual, owner: x }',
+      '  - { id: left, kind: manual, owner: x, dependsOn: [source] }',
+      '  - { id: right, kind: manual, owner: x, dependsOn: [source] }',
+      '  - { id: report, kind: manual, owner: x, dependsOn: [left, right] }',
+    ].join('\n'), 'catalog.yaml', {});
+    const plan = buildPlan(catalog, defaultPolicies.GDPR);
+    assert.deepEqual(plan.systems.map((s) => [s.id, s.dependsOn]), [['source', []], ['left', ['source']], ['right', ['source']], ['report', ['left', 'right']]]);
+  });
+
   describe('catalog check (real PostgreSQL, MinIO, Elasticsearch and an HTTP receiver)', function () {
     let file: string;
     let receiver: http.Server;

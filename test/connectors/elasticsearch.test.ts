@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Client } from '@elastic/elasticsearch';
-import { elasticsearchConnector, eraseMethodOf } from '../../src/activities/elasticsearch';
-import type { ElasticsearchSystem } from '../../src/catalog/schema';
+import { elasticsearchConnector, eraseMethodOf } from '../../src/systems/elasticsearch/connector';
+import type { ElasticsearchSystem } from '../../src/systems/elasticsearch';
 import { freePort } from '../../src/dev/servers';
 import type { ElasticsearchServer } from '../../src/dev/elasticsearch';
 import { elasticsearch, esClientFor, warmUp } from './servers';
@@ -46,263 +46,250 @@ function entry(es: ElasticsearchServer, index: string, extra: Record<string, unk
   return system({ id: 'search', kind: 'elasticsearch', node: es.url, index, match: { field: 'user_id', identifier: 'userId' }, pollIntervalMs: 100, ...extra });
 }
 
-describe('Elasticsearch connector (real Elasticsearch 7.17 node with the reindex module)', function () {
-  let server: ElasticsearchServer;
-  let es: Client;
+/**
+ * One suite, run on both nodes: 7.17 has the reindex module (delete-by-query), 8.19 lacks it (Maven Central
+ * does not carry it for 8.x), so the connector erases there through its search + `_bulk` fallback.
+ */
+const versions = [
+  { major: 7, title: 'real Elasticsearch 7.17 node with the reindex module', method: 'delete_by_query' },
+  { major: 8, title: 'real Elasticsearch 8.19 node, whose reindex module Maven Central lacks', method: 'bulk' },
+] as const;
 
-  before(async function () {
-    server = await elasticsearch(7);
-    es = esClientFor(server);
-    await createIndex(es, 'documents');
-    await seed(es, 'documents', alice.userId!, 40);
-    await seed(es, 'documents', bob.userId!, 25);
-  });
-  after(async () => es?.close());
+for (const version of versions) {
+  describe(`Elasticsearch connector (${version.title})`, function () {
+    const deleteByQuery = version.method === 'delete_by_query';
+    let server: ElasticsearchServer;
+    let es: Client;
 
-  it('deletes the subject by query and leaves another subject untouched, byte for byte', async () => {
-    const bobBefore = await snapshot(es, 'documents', bob.userId!);
-    const sys = entry(server, 'documents');
-    const conn = elasticsearchConnector(sys);
-    try {
-      const { result, heartbeats } = await inActivity(() => conn.erase(taskFor(sys, alice)));
-      assert.equal(result.found, 40);
-      assert.equal(result.erased, 40);
-      assert.equal(result.details?.rounds, 1);
-      assert.equal(eraseMethodOf(result.details), 'delete_by_query');
-      assert.equal(result.details?.bulkFallback, 0);
-      assert.ok(heartbeats.some((h) => typeof (h as { taskId?: string }).taskId === 'string'), 'the task id is heartbeated');
-      assert.equal((await es.count({ index: 'documents', query: { term: { user_id: alice.userId! } } })).count, 0);
-      assert.deepEqual(await snapshot(es, 'documents', bob.userId!), bobBefore);
-
-      const again = await conn.erase(taskFor(sys, alice));
-      assert.equal(again.found, 0);
-      assert.equal(again.erased, 0);
-      assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 0 });
-      assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 25 });
-    } finally {
-      await conn.close();
-    }
-  });
-
-  it('runs a large delete as a task it polls, heartbeating progress, and forgets the task afterwards', async () => {
-    await createIndex(es, 'heavy');
-    await seed(es, 'heavy', 'u-heavy', 5000);
-    await seed(es, 'heavy', bob.userId!, 10);
-    // Throttled so that the task runs for a few seconds, as a large deletion would.
-    const sys = entry(server, 'heavy', { requestsPerSecond: 2500, scrollSize: 500 });
-    const conn = elasticsearchConnector(sys);
-    try {
-      const { result, heartbeats } = await inActivity(() => conn.erase(taskFor(sys, { userId: 'u-heavy' })));
-      assert.equal(result.erased, 5000);
-      const running = heartbeats.filter((h) => (h as { running?: unknown }).running) as Array<{ taskId: string; running: { deleted: number } }>;
-      assert.ok(running.length >= 3, `expected polls with progress, got ${running.length}`);
-      assert.ok(running.some((h) => h.running.deleted > 0 && h.running.deleted < 5000), 'progress is visible while the task runs');
-      // The stored task result quotes the query (the identifier): it must not stay behind in .tasks.
-      const taskId = running[0].taskId;
-      const stored = await es.get({ index: '.tasks', id: taskId }, { ignore: [404] }).catch(() => ({ found: false }));
-      assert.equal((stored as { found?: boolean }).found ?? false, false);
-      assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-heavy' })), { remaining: 0 });
-      assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 10 });
-    } finally {
-      await conn.close();
-    }
-  });
-
-  it('a retried attempt re-attaches to the task its crashed predecessor started instead of starting another', async () => {
-    await createIndex(es, 'resume');
-    await seed(es, 'resume', 'u-resume', 3000);
-    const sys = entry(server, 'resume', { requestsPerSecond: 2000, scrollSize: 250 });
-    // What attempt 1 did before its worker died: it started the delete-by-query and heartbeated the task id.
-    const started = await es.deleteByQuery({
-      index: 'resume', query: { bool: { filter: [{ term: { user_id: 'u-resume' } }] } }, conflicts: 'proceed', refresh: true,
-      wait_for_completion: false, scroll_size: 250, requests_per_second: 2000,
+    before(async function () {
+      server = await elasticsearch(version.major);
+      es = esClientFor(server);
+      await createIndex(es, 'documents');
+      await seed(es, 'documents', alice.userId!, 40);
+      await seed(es, 'documents', bob.userId!, 25);
     });
-    const details = { op: 'erase', taskId: String(started.task), round: 0, found: 0, erased: 0, conflicts: 0, polls: 1 };
-    const conn = elasticsearchConnector(sys);
-    try {
-      const { result } = await inActivity(() => conn.erase(taskFor(sys, { userId: 'u-resume' })), { heartbeatDetails: details, attempt: 2 });
-      assert.equal(result.details?.resumed, 1);
-      assert.equal(result.details?.rounds, 1, 'one delete-by-query in all');
-      assert.equal(result.erased, 3000, 'the one task deleted everything');
-      assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-resume' })), { remaining: 0 });
-    } finally {
-      await conn.close();
-    }
-  });
+    after(async () => es?.close());
 
-  it('ANDs the catalog\'s extra query with the match', async () => {
-    await createIndex(es, 'tenants');
-    await seed(es, 'tenants', 'u-multi', 10, (i) => ({ tenant: i < 6 ? 'acme' : 'globex' }));
-    const sys = entry(server, 'tenants', { query: { term: { tenant: 'acme' } } });
-    const conn = elasticsearchConnector(sys);
-    const r = await conn.erase(taskFor(sys, { userId: 'u-multi' }));
-    await conn.close();
-    assert.equal(r.erased, 6);
-    assert.equal((await es.count({ index: 'tenants', query: { term: { user_id: 'u-multi' } } })).count, 4);
-  });
-
-  describe('failures', () => {
-    it('refuses a text field, where a term query would silently match nothing', async () => {
-      const sys = entry(server, 'documents', { match: { field: 'email_text', identifier: 'email' } });
+    it(`speaks to the ${version.major}.x server (product check passes), verifies by counting and checks the index`, async () => {
+      const health = await es.cluster.health();
+      assert.equal(health.status === 'green' || health.status === 'yellow', true);
+      const sys = entry(server, 'documents');
       const conn = elasticsearchConnector(sys);
-      const err = await failure(conn.erase(taskFor(sys, alice)));
+      assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 40 });
+      assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-nobody' })), { remaining: 0 });
+      assert.match(await conn.check(), /index "documents" reachable \(65 documents\)/);
       await conn.close();
-      assertNonRetryable(err, 'search', /mapped as text; match on a keyword field/);
     });
 
-    it('a missing index is permanent and named', async () => {
-      const sys = entry(server, 'no-such-index');
+    it('erases the subject and leaves another subject untouched, byte for byte', async () => {
+      const bobBefore = await snapshot(es, 'documents', bob.userId!);
+      const sys = entry(server, 'documents');
       const conn = elasticsearchConnector(sys);
-      for (const op of [() => conn.erase(taskFor(sys, alice)), () => conn.verify(taskFor(sys, alice)), () => conn.check()]) {
-        const err = await failure(op());
-        assertNonRetryable(err, 'search', 'index "no-such-index" does not exist');
-        assertNoPii(err.message, alice);
+      try {
+        const { result, heartbeats } = await inActivity(() => conn.erase(taskFor(sys, alice)));
+        assert.equal(result.found, 40);
+        assert.equal(result.erased, 40);
+        assert.equal(result.details?.rounds, 1);
+        assert.equal(eraseMethodOf(result.details), version.method);
+        assert.equal(result.details?.bulkFallback, deleteByQuery ? 0 : 1);
+        const taskIds = heartbeats.map((h) => (h as { taskId?: string }).taskId);
+        if (deleteByQuery) assert.ok(taskIds.some((id) => typeof id === 'string'), 'the task id is heartbeated');
+        else assert.ok(taskIds.every((id) => id === undefined), 'no task without delete-by-query');
+        assertNoPii(JSON.stringify(heartbeats), alice);
+        assert.equal((await es.count({ index: 'documents', query: { term: { user_id: alice.userId! } } })).count, 0);
+        assert.deepEqual(await snapshot(es, 'documents', bob.userId!), bobBefore);
+
+        const again = await conn.erase(taskFor(sys, alice));
+        assert.equal(again.found, 0);
+        assert.equal(again.erased, 0);
+        assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 0 });
+        assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 25 });
+      } finally {
+        await conn.close();
       }
-      await conn.close();
     });
 
-    it('a refused connection is retryable', async () => {
-      const sys = system({ id: 'search', kind: 'elasticsearch', node: `http://127.0.0.1:${await freePort()}`, index: 'documents', match: { field: 'user_id', identifier: 'userId' } });
+    it('ANDs the catalog\'s extra query with the match', async () => {
+      await createIndex(es, 'tenants');
+      await seed(es, 'tenants', 'u-multi', 10, (i) => ({ tenant: i < 6 ? 'acme' : 'globex' }));
+      const sys = entry(server, 'tenants', { query: { term: { tenant: 'acme' } } });
       const conn = elasticsearchConnector(sys);
-      const err = await failure(conn.erase(taskFor(sys, alice)));
+      const r = await conn.erase(taskFor(sys, { userId: 'u-multi' }));
       await conn.close();
-      assertRetryable(err, 'search');
+      assert.equal(eraseMethodOf(r.details), version.method);
+      assert.equal(r.found, 6);
+      assert.equal(r.erased, 6);
+      assert.equal((await es.count({ index: 'tenants', query: { term: { user_id: 'u-multi' } } })).count, 4);
+    });
+
+    it('the evidence hash holds no identifier', async () => {
+      await createIndex(es, 'evidence');
+      await seed(es, 'evidence', alice.userId!, 2);
+      const sys = entry(server, 'evidence');
+      const conn = elasticsearchConnector(sys);
+      const a = await conn.erase(taskFor(sys, alice, 'req-same'));
+      const b = await conn.erase(taskFor(sys, bob, 'req-same'));
+      await conn.close();
+      assert.match(a.evidenceHash, /^[0-9a-f]{64}$/);
+      assert.equal(a.evidenceHash, b.evidenceHash, 'the identifier value is not part of the evidence');
+      assert.equal(eraseMethodOf(a.details), version.method);
+    });
+
+    if (deleteByQuery) {
+      it('runs a large delete as a task it polls, heartbeating progress, and forgets the task afterwards', async () => {
+        await createIndex(es, 'heavy');
+        await seed(es, 'heavy', 'u-heavy', 5000);
+        await seed(es, 'heavy', bob.userId!, 10);
+        // Throttled so that the task runs for a few seconds, as a large deletion would.
+        const sys = entry(server, 'heavy', { requestsPerSecond: 2500, scrollSize: 500 });
+        const conn = elasticsearchConnector(sys);
+        try {
+          const { result, heartbeats } = await inActivity(() => conn.erase(taskFor(sys, { userId: 'u-heavy' })));
+          assert.equal(result.erased, 5000);
+          const running = heartbeats.filter((h) => (h as { running?: unknown }).running) as Array<{ taskId: string; running: { deleted: number } }>;
+          assert.ok(running.length >= 3, `expected polls with progress, got ${running.length}`);
+          assert.ok(running.some((h) => h.running.deleted > 0 && h.running.deleted < 5000), 'progress is visible while the task runs');
+          // The stored task result quotes the query (the identifier): it must not stay behind in .tasks.
+          const taskId = running[0].taskId;
+          const stored = await es.get({ index: '.tasks', id: taskId }, { ignore: [404] }).catch(() => ({ found: false }));
+          assert.equal((stored as { found?: boolean }).found ?? false, false);
+          assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-heavy' })), { remaining: 0 });
+          assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 10 });
+        } finally {
+          await conn.close();
+        }
+      });
+
+      it('a retried attempt re-attaches to the task its crashed predecessor started instead of starting another', async () => {
+        await createIndex(es, 'resume');
+        await seed(es, 'resume', 'u-resume', 3000);
+        const sys = entry(server, 'resume', { requestsPerSecond: 2000, scrollSize: 250 });
+        // What attempt 1 did before its worker died: it started the delete-by-query and heartbeated the task id.
+        const started = await es.deleteByQuery({
+          index: 'resume', query: { bool: { filter: [{ term: { user_id: 'u-resume' } }] } }, conflicts: 'proceed', refresh: true,
+          wait_for_completion: false, scroll_size: 250, requests_per_second: 2000,
+        });
+        const details = { op: 'erase', taskId: String(started.task), round: 0, found: 0, erased: 0, conflicts: 0, polls: 1 };
+        const conn = elasticsearchConnector(sys);
+        try {
+          const { result } = await inActivity(() => conn.erase(taskFor(sys, { userId: 'u-resume' })), { heartbeatDetails: details, attempt: 2 });
+          assert.equal(result.details?.resumed, 1);
+          assert.equal(result.details?.rounds, 1, 'one delete-by-query in all');
+          assert.equal(result.erased, 3000, 'the one task deleted everything');
+          assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-resume' })), { remaining: 0 });
+        } finally {
+          await conn.close();
+        }
+      });
+    } else {
+      it('erases through search + _bulk in rounds when the cluster has no _delete_by_query, leaving other subjects untouched, byte for byte', async () => {
+        await createIndex(es, 'fallback');
+        await seed(es, 'fallback', alice.userId!, 23);
+        await seed(es, 'fallback', bob.userId!, 7);
+        // A keyword value with spaces and non-ASCII characters (it is in the document ids too).
+        await seed(es, 'fallback', spaced.userId!, 9);
+        const bobBefore = await snapshot(es, 'fallback', bob.userId!);
+        const spacedBefore = await snapshot(es, 'fallback', spaced.userId!);
+        // The smallest batch the catalog allows, so that the erasure takes several rounds.
+        const sys = entry(server, 'fallback', { scrollSize: 10 });
+        // A real client of our own, so the paths the connector requests can be observed.
+        const client = esClientFor(server);
+        const paths: string[] = [];
+        client.diagnostic.on('response', (_err, res) => {
+          if (res?.meta.request.params.path) paths.push(res.meta.request.params.path);
+        });
+        const conn = elasticsearchConnector(sys, { client });
+        const dbqCalls = () => paths.filter((p) => p.endsWith('/_delete_by_query')).length;
+        try {
+          const { result, heartbeats } = await inActivity(() => conn.erase(taskFor(sys, alice)));
+          assert.equal(result.found, 23);
+          assert.equal(result.erased, 23);
+          assert.equal(eraseMethodOf(result.details), 'bulk');
+          assert.equal(result.details?.bulkFallback, 1);
+          assert.equal(result.details?.rounds, 3);
+          const progress = heartbeats as Array<{ method?: string; erased: number; taskId?: string }>;
+          assert.deepEqual(progress.filter((h) => h.method === 'bulk').map((h) => h.erased), [0, 10, 20, 23], 'progress after each round');
+          assert.ok(progress.every((h) => h.taskId === undefined));
+          assertNoPii(JSON.stringify(heartbeats), alice);
+          assert.equal((await es.count({ index: 'fallback', query: { term: { user_id: alice.userId! } } })).count, 0);
+          assert.deepEqual(await snapshot(es, 'fallback', bob.userId!), bobBefore);
+          assert.deepEqual(await snapshot(es, 'fallback', spaced.userId!), spacedBefore);
+
+          assert.equal(dbqCalls(), 1, 'delete-by-query was tried once');
+          assert.ok(paths.some((p) => p === '/_bulk'));
+
+          // Idempotent: the second run finds nothing and succeeds, going straight to the fallback.
+          const again = await conn.erase(taskFor(sys, alice));
+          assert.equal(dbqCalls(), 1, 'the connector remembers that the cluster has no delete-by-query');
+          assert.equal(again.found, 0);
+          assert.equal(again.erased, 0);
+          assert.equal(eraseMethodOf(again.details), 'bulk');
+          assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 0 });
+          assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 7 });
+
+          const other = await conn.erase(taskFor(sys, spaced));
+          assert.equal(other.found, 9);
+          assert.equal(other.erased, 9);
+          assert.deepEqual(await conn.verify(taskFor(sys, spaced)), { remaining: 0 });
+          assert.deepEqual(await snapshot(es, 'fallback', bob.userId!), bobBefore);
+          assert.equal((await es.count({ index: 'fallback' })).count, 7);
+          assert.equal(dbqCalls(), 1);
+        } finally {
+          await conn.close();
+          await client.close();
+        }
+      });
+
+      it('a retried attempt resumes the fallback from its heartbeat, keeping the first count', async () => {
+        await createIndex(es, 'resume8');
+        // What attempt 1 left behind: it counted 30, deleted 20 with _bulk and heartbeated that before dying.
+        await seed(es, 'resume8', 'u-resume', 10);
+        const sys = entry(server, 'resume8', { scrollSize: 10 });
+        const details = { op: 'erase', method: 'bulk', round: 2, found: 30, erased: 20, conflicts: 0, polls: 0 };
+        const conn = elasticsearchConnector(sys);
+        try {
+          const { result } = await inActivity(() => conn.erase(taskFor(sys, { userId: 'u-resume' })), { heartbeatDetails: details, attempt: 2 });
+          assert.equal(result.details?.resumed, 1);
+          assert.equal(eraseMethodOf(result.details), 'bulk');
+          assert.equal(result.found, 30);
+          assert.equal(result.erased, 30);
+          assert.equal(result.details?.rounds, 3);
+          assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-resume' })), { remaining: 0 });
+        } finally {
+          await conn.close();
+        }
+      });
+    }
+
+    describe('failures', () => {
+      it('refuses a text field, where a term query would silently match nothing', async () => {
+        const sys = entry(server, 'documents', { match: { field: 'email_text', identifier: 'email' } });
+        const conn = elasticsearchConnector(sys);
+        const err = await failure(conn.erase(taskFor(sys, alice)));
+        await conn.close();
+        assertNonRetryable(err, 'search', /mapped as text; match on a keyword field/);
+      });
+
+      it('a missing index is permanent and named', async () => {
+        const sys = entry(server, 'no-such-index');
+        const conn = elasticsearchConnector(sys);
+        for (const op of [() => conn.erase(taskFor(sys, alice)), () => conn.verify(taskFor(sys, alice)), () => conn.check()]) {
+          const err = await failure(op());
+          assertNonRetryable(err, 'search', 'index "no-such-index" does not exist');
+          assertNoPii(err.message, alice);
+        }
+        await conn.close();
+      });
     });
   });
-});
+}
 
-describe('Elasticsearch connector (real Elasticsearch 8.19 node, whose reindex module Maven Central lacks)', function () {
-  let server: ElasticsearchServer;
-  let es: Client;
-
-  before(async function () {
-    server = await elasticsearch(8);
-    es = esClientFor(server);
-    await createIndex(es, 'documents');
-    await seed(es, 'documents', alice.userId!, 12);
-    await seed(es, 'documents', bob.userId!, 3);
-  });
-  after(async () => es?.close());
-
-  it('speaks to an 8.x server (product check passes) and verifies by counting', async () => {
-    const health = await es.cluster.health();
-    assert.equal(health.status === 'green' || health.status === 'yellow', true);
-    const sys = entry(server, 'documents');
+describe('Elasticsearch connector without a server', () => {
+  it('a refused connection is retryable', async () => {
+    const sys = system({ id: 'search', kind: 'elasticsearch', node: `http://127.0.0.1:${await freePort()}`, index: 'documents', match: { field: 'user_id', identifier: 'userId' } });
     const conn = elasticsearchConnector(sys);
-    assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 12 });
-    assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-nobody' })), { remaining: 0 });
-    assert.match(await conn.check(), /index "documents" reachable \(15 documents\)/);
+    const err = await failure(conn.erase(taskFor(sys, alice)));
     await conn.close();
-  });
-
-  it('erases through search + _bulk when the cluster has no _delete_by_query, leaving other subjects untouched, byte for byte', async () => {
-    await createIndex(es, 'fallback');
-    await seed(es, 'fallback', alice.userId!, 23);
-    await seed(es, 'fallback', bob.userId!, 7);
-    // A keyword value with spaces and non-ASCII characters (it is in the document ids too).
-    await seed(es, 'fallback', spaced.userId!, 9);
-    const bobBefore = await snapshot(es, 'fallback', bob.userId!);
-    const spacedBefore = await snapshot(es, 'fallback', spaced.userId!);
-    // The smallest batch the catalog allows, so that the erasure takes several rounds.
-    const sys = entry(server, 'fallback', { scrollSize: 10 });
-    // A real client of our own, so the paths the connector requests can be observed.
-    const client = esClientFor(server);
-    const paths: string[] = [];
-    client.diagnostic.on('response', (_err, res) => {
-      if (res?.meta.request.params.path) paths.push(res.meta.request.params.path);
-    });
-    const conn = elasticsearchConnector(sys, { client });
-    const dbqCalls = () => paths.filter((p) => p.endsWith('/_delete_by_query')).length;
-    try {
-      const { result, heartbeats } = await inActivity(() => conn.erase(taskFor(sys, alice)));
-      assert.equal(result.found, 23);
-      assert.equal(result.erased, 23);
-      assert.equal(eraseMethodOf(result.details), 'bulk');
-      assert.equal(result.details?.bulkFallback, 1);
-      assert.equal(result.details?.rounds, 3);
-      const progress = heartbeats as Array<{ method?: string; erased: number; taskId?: string }>;
-      assert.deepEqual(progress.filter((h) => h.method === 'bulk').map((h) => h.erased), [0, 10, 20, 23], 'progress after each round');
-      assert.ok(progress.every((h) => h.taskId === undefined));
-      assertNoPii(JSON.stringify(heartbeats), alice);
-      assert.equal((await es.count({ index: 'fallback', query: { term: { user_id: alice.userId! } } })).count, 0);
-      assert.deepEqual(await snapshot(es, 'fallback', bob.userId!), bobBefore);
-      assert.deepEqual(await snapshot(es, 'fallback', spaced.userId!), spacedBefore);
-
-      assert.equal(dbqCalls(), 1, 'delete-by-query was tried once');
-      assert.ok(paths.some((p) => p === '/_bulk'));
-
-      // Idempotent: the second run finds nothing and succeeds, going straight to the fallback.
-      const again = await conn.erase(taskFor(sys, alice));
-      assert.equal(dbqCalls(), 1, 'the connector remembers that the cluster has no delete-by-query');
-      assert.equal(again.found, 0);
-      assert.equal(again.erased, 0);
-      assert.equal(eraseMethodOf(again.details), 'bulk');
-      assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 0 });
-      assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 7 });
-
-      const other = await conn.erase(taskFor(sys, spaced));
-      assert.equal(other.found, 9);
-      assert.equal(other.erased, 9);
-      assert.deepEqual(await conn.verify(taskFor(sys, spaced)), { remaining: 0 });
-      assert.deepEqual(await snapshot(es, 'fallback', bob.userId!), bobBefore);
-      assert.equal((await es.count({ index: 'fallback' })).count, 7);
-      assert.equal(dbqCalls(), 1);
-    } finally {
-      await conn.close();
-      await client.close();
-    }
-  });
-
-  it('the fallback\'s evidence hash holds no identifier', async () => {
-    await createIndex(es, 'evidence8');
-    await seed(es, 'evidence8', alice.userId!, 2);
-    const sys = entry(server, 'evidence8');
-    const conn = elasticsearchConnector(sys);
-    const a = await conn.erase(taskFor(sys, alice, 'req-same'));
-    const b = await conn.erase(taskFor(sys, bob, 'req-same'));
-    await conn.close();
-    assert.match(a.evidenceHash, /^[0-9a-f]{64}$/);
-    assert.equal(a.evidenceHash, b.evidenceHash, 'the identifier value is not part of the evidence');
-    assert.equal(eraseMethodOf(a.details), 'bulk');
-  });
-
-  it('ANDs the catalog\'s extra query with the match in the fallback too', async () => {
-    await createIndex(es, 'tenants');
-    await seed(es, 'tenants', 'u-multi', 10, (i) => ({ tenant: i < 6 ? 'acme' : 'globex' }));
-    const sys = entry(server, 'tenants', { query: { term: { tenant: 'acme' } } });
-    const conn = elasticsearchConnector(sys);
-    const r = await conn.erase(taskFor(sys, { userId: 'u-multi' }));
-    await conn.close();
-    assert.equal(eraseMethodOf(r.details), 'bulk');
-    assert.equal(r.found, 6);
-    assert.equal(r.erased, 6);
-    assert.equal((await es.count({ index: 'tenants', query: { term: { user_id: 'u-multi' } } })).count, 4);
-  });
-
-  it('a retried attempt resumes the fallback from its heartbeat, keeping the first count', async () => {
-    await createIndex(es, 'resume8');
-    // What attempt 1 left behind: it counted 30, deleted 20 with _bulk and heartbeated that before dying.
-    await seed(es, 'resume8', 'u-resume', 10);
-    const sys = entry(server, 'resume8', { scrollSize: 10 });
-    const details = { op: 'erase', method: 'bulk', round: 2, found: 30, erased: 20, conflicts: 0, polls: 0 };
-    const conn = elasticsearchConnector(sys);
-    try {
-      const { result } = await inActivity(() => conn.erase(taskFor(sys, { userId: 'u-resume' })), { heartbeatDetails: details, attempt: 2 });
-      assert.equal(result.details?.resumed, 1);
-      assert.equal(eraseMethodOf(result.details), 'bulk');
-      assert.equal(result.found, 30);
-      assert.equal(result.erased, 30);
-      assert.equal(result.details?.rounds, 3);
-      assert.deepEqual(await conn.verify(taskFor(sys, { userId: 'u-resume' })), { remaining: 0 });
-    } finally {
-      await conn.close();
-    }
-  });
-
-  it('a missing index is permanent on 8.x too', async () => {
-    const sys = entry(server, 'absent');
-    const conn = elasticsearchConnector(sys);
-    assertNonRetryable(await failure(conn.verify(taskFor(sys, alice))), 'search', 'index "absent" does not exist');
-    await conn.close();
+    assertRetryable(err, 'search');
   });
 });

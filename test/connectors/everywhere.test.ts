@@ -1,7 +1,7 @@
 /**
  * The connectors as the worker uses them: a catalog file with ${ENV} secrets, the request's plan snapshot,
- * and createActivities with the default connector map, erasing one subject from PostgreSQL, a versioned S3
- * bucket, an Elasticsearch index and a webhook receiver at once.
+ * and createActivities with the registry's connectors (no map given), erasing one subject from PostgreSQL,
+ * a versioned S3 bucket, an Elasticsearch index and a webhook receiver at once.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -10,7 +10,6 @@ import type pg from 'pg';
 import { CreateBucketCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Client as EsClient } from '@elastic/elasticsearch';
 import { createActivities, logNotifier } from '../../src/activities';
-import { defaultConnectors } from '../../src/activities/connectors';
 import { buildPlan, parseCatalog } from '../../src/catalog/load';
 import { createLogger } from '../../src/logger';
 import { defaultPolicies } from '../../src/domain';
@@ -135,7 +134,6 @@ describe('every kind of system through createActivities (real PostgreSQL, MinIO,
     const logger = createLogger({ level: 'silent' });
     const activities = createActivities({
       catalog,
-      connectors: defaultConnectors,
       notifier: logNotifier(logger),
       audit: { recordEvent: async () => undefined },
       certificates: { issue: async () => ({ certificateId: 'n/a' }) },

@@ -6,7 +6,7 @@ import { systemPlan } from '../../src/catalog/load';
 import { systemSchema, type SystemConfig } from '../../src/catalog/schema';
 import type { SystemTask } from '../../src/activities/types';
 import type { SubjectIdentifiers } from '../../src/domain';
-import { NON_RETRYABLE_CONNECTOR_ERROR, TRANSIENT_CONNECTOR_ERROR } from '../../src/activities/errors';
+import { NON_RETRYABLE_CONNECTOR_ERROR, TRANSIENT_CONNECTOR_ERROR } from '../../src/systems/connector-kit';
 
 export const alice: SubjectIdentifiers = { email: 'alice@example.com', userId: 'u-alice', phone: '+4915112345678' };
 export const bob: SubjectIdentifiers = { email: 'bob@example.com', userId: 'u-bob' };

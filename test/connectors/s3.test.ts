@@ -3,8 +3,8 @@ import {
   CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, PutBucketVersioningCommand,
   PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3';
-import { s3Connector, expandTemplate } from '../../src/activities/s3';
-import type { S3System } from '../../src/catalog/schema';
+import { s3Connector, expandTemplate } from '../../src/systems/s3/connector';
+import type { S3System } from '../../src/systems/s3';
 import { freePort, type MinioServer } from '../../src/dev/servers';
 import { minio, s3ClientFor, warmUp } from './servers';
 import { tarOf } from './tar';

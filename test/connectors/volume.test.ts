@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { postgresConnector } from '../../src/activities/postgres';
-import { s3Connector } from '../../src/activities/s3';
+import { postgresConnector } from '../../src/systems/postgres/connector';
+import { s3Connector } from '../../src/systems/s3/connector';
 import { freshDatabase, minio, s3ClientFor, warmUp } from './servers';
 import { inActivity, system, taskFor } from './helpers';
 import { tarOf } from './tar';

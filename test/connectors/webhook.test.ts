@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook, webhookConnector, type WebhookPayload } from '../../src/activities/webhook';
-import type { WebhookSystem } from '../../src/catalog/schema';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook, webhookConnector, type WebhookPayload } from '../../src/systems/webhook/connector';
+import type { WebhookSystem } from '../../src/systems/webhook';
 import { freePort } from '../../src/dev/servers';
 import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, system, taskFor } from './helpers';
 

@@ -1,11 +1,36 @@
 /**
- * What every connector shares: how failures are classified for Temporal's retry policy, how evidence is
- * hashed, and how long work heartbeats and resumes. Connectors run inside activities and also in plain
- * tests; every helper here works without an activity context (heartbeats become no-ops).
+ * What every connector is and shares: the `Connector` contract, how failures are classified for
+ * Temporal's retry policy, how evidence is hashed, and how long work heartbeats and resumes. Connectors run
+ * inside activities and also in plain tests and the CLI; every helper here works without an activity
+ * context (heartbeats become no-ops).
  */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { failureTypes } from '../domain';
+import { failureTypes, type EraseResult, type VerifyResult } from '../domain';
+import type { SystemTask } from '../activities/types';
+
+/**
+ * What one system can do for an erasure. A connector is built once per system of the worker's catalog and
+ * reused across requests; what to erase comes from `task.system.spec` (the plan snapshot), how to connect
+ * from the catalog entry it was built from.
+ */
+export interface Connector {
+  erase(task: SystemTask): Promise<EraseResult>;
+  verify(task: SystemTask): Promise<VerifyResult>;
+  softDelete?(task: SystemTask): Promise<{ affected: number }>;
+  restore?(task: SystemTask): Promise<{ restored: number }>;
+  /** Confirmation-mode systems: ask for the erasure (webhook in signal mode). */
+  notify?(task: SystemTask): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** A connector that can also report whether its system is reachable and shaped as the catalog says. */
+export interface CheckableConnector extends Connector {
+  /** Connects and checks what the catalog declares, changing nothing; resolves to a one-line summary or throws. */
+  check(): Promise<string>;
+  /** Releases pools and sockets. */
+  close(): Promise<void>;
+}
 
 /** Failure type the workflow (and its retry policy) treats as permanent: an operator must act. */
 export const NON_RETRYABLE_CONNECTOR_ERROR = failureTypes.nonRetryableConnector;
@@ -85,6 +110,15 @@ export function canonicalJson(value: unknown): string {
  */
 export function evidenceHash(evidence: unknown): string {
   return createHash('sha256').update(canonicalJson(evidence)).digest('hex');
+}
+
+/**
+ * The evidence hash of one operation on one system: the system's id and kind and the subject reference,
+ * with what was done. Key order does not matter (canonical JSON), so equal evidence always hashes the same.
+ * @example evidenceFor(system, task, { bucket, prefixes, keys })
+ */
+export function evidenceFor(system: { id: string; kind: string }, task: Pick<SystemTask, 'subjectRef'>, what: Record<string, unknown>): string {
+  return evidenceHash({ system: system.id, kind: system.kind, subjectRef: task.subjectRef, ...what });
 }
 
 // ---------------------------------------------------------------------------------------------------

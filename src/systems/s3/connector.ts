@@ -8,14 +8,13 @@ import {
   DeleteObjectsCommand, GetBucketVersioningCommand, HeadBucketCommand, ListObjectVersionsCommand, ListObjectsV2Command,
   S3Client, type ObjectIdentifier,
 } from '@aws-sdk/client-s3';
-import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../domain';
-import type { S3System } from '../catalog/schema';
-import type { SystemTask } from './types';
-import type { CheckableConnector } from './connectors';
+import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../../domain';
+import type { S3System } from './schema';
+import type { SystemTask } from '../../activities/types';
 import {
-  TransientConnectorError, attemptNumber, elapsed, evidenceHash, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
+  type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
   throwIfCancelled, transientNetworkCode,
-} from './errors';
+} from '../connector-kit';
 
 /** DeleteObjects accepts at most 1,000 keys per call. */
 export const S3_DELETE_BATCH = 1000;
@@ -187,10 +186,7 @@ export function s3Connector(system: S3System, opts: S3ConnectorOptions = {}): Ch
 
   const evidence = (task: SystemTask, versioned: boolean) => {
     const spec = s3Spec(task);
-    return evidenceHash({
-      system: system.id,
-      kind: 's3',
-      subjectRef: task.subjectRef,
+    return evidenceFor(system, task, {
       bucket: spec.bucket,
       prefixes: spec.prefixes,
       keys: spec.keys,

@@ -11,14 +11,16 @@
  * module, so later erasures go straight to the fallback.
  */
 import { Client, errors as esErrors } from '@elastic/elasticsearch';
-import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../domain';
-import type { ElasticsearchSystem } from '../catalog/schema';
-import type { SystemTask } from './types';
-import type { CheckableConnector } from './connectors';
+import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../../domain';
+import type { ElasticsearchSystem } from './schema';
+import type { SystemTask } from '../../activities/types';
 import {
-  TransientConnectorError, attemptNumber, elapsed, evidenceHash, heartbeat, isNonRetryable, nonRetryable, pause, resumeFrom,
-  throwIfCancelled, transientNetworkCode,
-} from './errors';
+  type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, nonRetryable, pause, resumeFrom, throwIfCancelled,
+} from '../connector-kit';
+import { classify, isNoHandler, isPermanentItemError } from './failures';
+import { esSpec, subjectQuery, type EsEraseMethod } from './query';
+
+export { eraseMethodOf, subjectQuery, type EsEraseMethod } from './query';
 
 export interface ElasticsearchConnectorOptions {
   /** Use this client instead of building one from the catalog entry (the connector will not close it). */
@@ -29,9 +31,6 @@ export interface ElasticsearchConnectorOptions {
    */
   maxRounds?: number;
 }
-
-/** How documents are erased: server-side delete-by-query, or search + `_bulk` delete when the cluster lacks it. */
-export type EsEraseMethod = 'delete_by_query' | 'bulk';
 
 interface EsProgress {
   op: 'erase';
@@ -52,65 +51,6 @@ interface BulkByScrollStatus {
   deleted?: number;
   version_conflicts?: number;
   batches?: number;
-}
-
-const esSpec = (task: SystemTask) => {
-  const spec = task.system.spec as Partial<ElasticsearchSystem>;
-  return {
-    index: spec.index as string,
-    match: spec.match as ElasticsearchSystem['match'],
-    query: spec.query,
-    scrollSize: spec.scrollSize ?? 1000,
-    requestsPerSecond: spec.requestsPerSecond,
-    pollIntervalMs: spec.pollIntervalMs ?? 1000,
-  };
-};
-
-/** The subject's documents: a term query on the identifier field, ANDed with the catalog's extra clause. */
-export function subjectQuery(field: string, value: string, extra?: Record<string, unknown>): Record<string, unknown> {
-  return { bool: { filter: [{ term: { [field]: value } }, ...(extra ? [extra] : [])] } };
-}
-
-/** The method an erase receipt's details record (`bulkFallback`: 1 or 0). */
-export function eraseMethodOf(details: Record<string, number> | undefined): EsEraseMethod {
-  return details?.bulkFallback === 1 ? 'bulk' : 'delete_by_query';
-}
-
-/** The answer of a cluster that does not serve an endpoint: 400 `{"error":"no handler found for uri [...] and method [...]"}`. */
-function isNoHandler(err: unknown): boolean {
-  if (!(err instanceof esErrors.ResponseError) || err.statusCode !== 400) return false;
-  const body = err.body as { error?: unknown } | undefined;
-  return typeof body?.error === 'string' && /^no handler found for uri/i.test(body.error);
-}
-
-/** A bulk item error that retrying cannot cure: the index is gone or its mapping refuses the operation. */
-function isPermanentItemError(type: string | undefined): boolean {
-  return !!type && (type === 'index_not_found_exception' || /mapp(er|ing)/i.test(type));
-}
-
-function classify(systemId: string, index: string, err: unknown): Error {
-  if (isNonRetryable(err) || err instanceof TransientConnectorError) return err as Error;
-  if (err instanceof esErrors.ResponseError) {
-    const status = err.statusCode ?? 0;
-    const body = err.body as { error?: { type?: string; root_cause?: { type?: string }[] } | string } | undefined;
-    const type = typeof body?.error === 'object' ? (body.error.root_cause?.[0]?.type ?? body.error.type) : undefined;
-    if (type === 'index_not_found_exception') return nonRetryable(systemId, `index "${index}" does not exist`);
-    if (status === 401) return nonRetryable(systemId, 'Elasticsearch rejected the credentials (HTTP 401)');
-    if (status === 403) return nonRetryable(systemId, `Elasticsearch denied access to "${index}" (HTTP 403, ${type ?? 'forbidden'})`);
-    if (typeof body?.error === 'string' && /no handler found/i.test(body.error)) {
-      return nonRetryable(systemId, 'this cluster does not serve the API the connector needs (no handler found; for _delete_by_query the reindex module must be installed)');
-    }
-    if (status === 408 || status === 429 || status >= 500) return new TransientConnectorError(systemId, `Elasticsearch is unavailable (HTTP ${status}${type ? `, ${type}` : ''})`);
-    // Elasticsearch echoes queries in some error reasons: pass the error type only.
-    return nonRetryable(systemId, `Elasticsearch refused the request (HTTP ${status}${type ? `, ${type}` : ''})`);
-  }
-  if (err instanceof esErrors.ProductNotSupportedError) return nonRetryable(systemId, 'the server at the node URL is not Elasticsearch');
-  if (err instanceof esErrors.ConnectionError || err instanceof esErrors.TimeoutError || err instanceof esErrors.NoLivingConnectionsError) {
-    return new TransientConnectorError(systemId, `cannot reach Elasticsearch (${err.name})`);
-  }
-  const net = transientNetworkCode(err);
-  if (net) return new TransientConnectorError(systemId, `cannot reach Elasticsearch (${net})`);
-  return new TransientConnectorError(systemId, `Elasticsearch call failed (${(err as Error)?.name ?? 'error'})`);
 }
 
 /**
@@ -211,10 +151,7 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
 
   const evidence = (task: SystemTask, method: EsEraseMethod) => {
     const spec = esSpec(task);
-    return evidenceHash({
-      system: system.id,
-      kind: 'elasticsearch',
-      subjectRef: task.subjectRef,
+    return evidenceFor(system, task, {
       index: spec.index,
       // The query's shape with the value left out.
       query: subjectQuery(spec.match.field, `{${spec.match.identifier}}`, spec.query),

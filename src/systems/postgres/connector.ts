@@ -4,17 +4,18 @@
  * children first). Table and column names come only from the catalog and are quoted; values are always
  * query parameters. Progress is heartbeated after every batch and a retried attempt resumes from it.
  */
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
-import { postgresTableSchema, type ColumnMask, type PostgresSystem, type PostgresTable } from '../catalog/schema';
-import { identifierValue, type EraseResult, type VerifyResult } from '../domain';
-import type { CheckableConnector } from './connectors';
-import type { SystemTask } from './types';
+import { postgresTableSchema, type PostgresSystem, type PostgresTable } from './schema';
+import { batchStatement, countStatement, label, type Op } from './sql';
+import { identifierValue, type EraseResult, type VerifyResult } from '../../domain';
+import type { SystemTask } from '../../activities/types';
 import {
-  TransientConnectorError, attemptNumber, elapsed, evidenceHash, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
+  type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
   throwIfCancelled, transientNetworkCode,
-} from './errors';
+} from '../connector-kit';
+
+export { REDACTED } from './sql';
 
 export interface PostgresConnectorOptions {
   /** Use this pool instead of creating one from `system.connection` (the connector will not close it). */
@@ -24,8 +25,6 @@ export interface PostgresConnectorOptions {
   /** Called after each committed batch (tests use it to observe batching). */
   onBatch?: (b: { table: string; rows: number }) => void;
 }
-
-type Op = 'erase' | 'softDelete' | 'restore';
 
 /** What a batch loop heartbeats: enough to resume at the same table and key. */
 interface PgProgress {
@@ -39,89 +38,6 @@ interface PgProgress {
   /** Rows that matched each table when the operation first started (erase only). */
   baseline?: number[];
   batches: number;
-}
-
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const relation = (t: PostgresTable) => `${quote(t.schema)}.${quote(t.table)}`;
-const label = (t: PostgresTable) => `${t.schema}.${t.table}`;
-
-/** HMAC-SHA256 split into its two SHA-256 passes, so PostgreSQL (sha256 is built in) computes it in place. */
-function hmacPads(key: string): { inner: Buffer; outer: Buffer } {
-  let k = Buffer.from(key, 'utf8');
-  if (k.length > 64) k = createHash('sha256').update(k).digest();
-  const block = Buffer.alloc(64);
-  k.copy(block);
-  return { inner: Buffer.from(block.map((b) => b ^ 0x36)), outer: Buffer.from(block.map((b) => b ^ 0x5c)) };
-}
-
-/** Text written by the `redact` mask. */
-export const REDACTED = '[redacted]';
-
-/** One SQL statement, its parameters beyond the match value and cursor, and the names they refer to. */
-interface Statement {
-  text: string;
-  params: unknown[];
-}
-
-/**
- * Builds the batch statement for one table and operation. `$1` is the identifier value, `$2` the cursor
- * (present only when `withCursor`), further parameters follow. Returns rows affected and the batch's last key.
- */
-function batchStatement(t: PostgresTable, op: Op, withCursor: boolean, limit: number, hmacKey: string | undefined): Statement {
-  const rel = relation(t);
-  const pk = quote(t.primaryKey);
-  const params: unknown[] = [];
-  const param = (v: unknown) => {
-    params.push(v);
-    return `$${params.length + (withCursor ? 2 : 1)}`;
-  };
-  const col = quote(t.match.column);
-  const matches = t.match.ignoreCase ? `lower(${col}::text) = lower($1)` : `${col} = $1`;
-  const conditions = [matches];
-  if (withCursor) conditions.push(`${pk} > $2`);
-  if (op === 'softDelete') conditions.push(`${quote(t.softDeleteColumn!)} IS NULL`);
-  if (op === 'restore') conditions.push(`${quote(t.softDeleteColumn!)} IS NOT NULL`);
-  const batch = `SELECT ${pk} AS k FROM ${rel} WHERE ${conditions.join(' AND ')} ORDER BY ${pk} LIMIT ${limit} FOR UPDATE`;
-
-  let change: string;
-  if (op === 'erase' && t.action === 'delete') {
-    change = `DELETE FROM ${rel} AS t USING batch WHERE t.${pk} = batch.k RETURNING 1`;
-  } else if (op === 'erase') {
-    const sets = t.columns.map((c) => {
-      const name = typeof c === 'string' ? c : c.column;
-      const mask: ColumnMask = typeof c === 'string' ? { strategy: 'redact' } : c.mask;
-      return `${quote(name)} = ${maskExpression(`t.${quote(name)}`, mask, param, hmacKey)}`;
-    });
-    change = `UPDATE ${rel} AS t SET ${sets.join(', ')} FROM batch WHERE t.${pk} = batch.k RETURNING 1`;
-  } else {
-    const value = op === 'softDelete' ? 'now()' : 'NULL';
-    change = `UPDATE ${rel} AS t SET ${quote(t.softDeleteColumn!)} = ${value} FROM batch WHERE t.${pk} = batch.k RETURNING 1`;
-  }
-  const text =
-    `WITH batch AS (${batch}), changed AS (${change}) ` +
-    `SELECT (SELECT count(*) FROM changed)::int AS n, (SELECT k::text FROM batch ORDER BY k DESC LIMIT 1) AS last`;
-  return { text, params };
-}
-
-function maskExpression(column: string, mask: ColumnMask, param: (v: unknown) => string, hmacKey: string | undefined): string {
-  switch (mask.strategy) {
-    case 'null':
-      return 'NULL';
-    case 'fixed':
-      return param(mask.value);
-    case 'redact':
-      return param(REDACTED);
-    case 'hmac': {
-      const { inner, outer } = hmacPads(hmacKey!);
-      return `encode(sha256(${param(outer)}::bytea || sha256(${param(inner)}::bytea || convert_to(${column}::text, 'UTF8'))), 'hex')`;
-    }
-  }
-}
-
-function countStatement(t: PostgresTable): string {
-  const col = quote(t.match.column);
-  const matches = t.match.ignoreCase ? `lower(${col}::text) = lower($1)` : `${col} = $1`;
-  return `SELECT count(*)::int AS n FROM ${relation(t)} WHERE ${matches}`;
 }
 
 /** SQLSTATE classes and codes that retrying cannot fix, with what to tell the operator. */
@@ -262,11 +178,8 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
   }
 
   const evidence = (task: SystemTask, op: Op, tables: PostgresTable[]) =>
-    evidenceHash({
-      system: system.id,
-      kind: 'postgres',
+    evidenceFor(system, task, {
       op,
-      subjectRef: task.subjectRef,
       statements: tables.map((t) => ({
         table: label(t),
         identifier: t.match.identifier,

@@ -9,13 +9,11 @@
  */
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
-import { workflowIdFor } from '../workflows/definitions';
-import { type EraseResult, type VerifyResult } from '../domain';
-import type { WebhookSystem } from '../catalog/schema';
-import { identifierPairs } from '../domain';
-import type { SystemTask } from './types';
-import type { CheckableConnector } from './connectors';
-import { TransientConnectorError, attemptNumber, elapsed, evidenceHash, nonRetryable, transientNetworkCode } from './errors';
+import { workflowIdFor } from '../../workflows/definitions';
+import { identifierPairs, type EraseResult, type VerifyResult } from '../../domain';
+import type { WebhookSystem } from './schema';
+import type { SystemTask } from '../../activities/types';
+import { TransientConnectorError, attemptNumber, elapsed, evidenceFor, nonRetryable, transientNetworkCode, type CheckableConnector } from '../connector-kit';
 
 /** Header with the signature: `sha256=<hex HMAC of "<timestamp>.<body>">`. */
 export const SIGNATURE_HEADER = 'X-Erasure-Signature';
@@ -121,7 +119,7 @@ export function webhookConnector(system: WebhookSystem, opts: WebhookConnectorOp
   }
 
   const evidence = (task: SystemTask) =>
-    evidenceHash({ system: system.id, kind: 'webhook', subjectRef: task.subjectRef, url: system.url, send: task.system.spec.send ?? system.send, confirmation: system.confirmation });
+    evidenceFor(system, task, { url: system.url, send: task.system.spec.send ?? system.send, confirmation: system.confirmation });
 
   return {
     async erase(task): Promise<EraseResult> {
