@@ -1,10 +1,13 @@
 /**
  * The API's one error type and its one handler: every failure leaves as an RFC 9457 problem document,
- * bad input as 4xx with a message, and only our own faults as 500 (logged, never echoed).
+ * bad input as 4xx with a message, and only our own faults or an unavailable dependency as 5xx. Every 5xx
+ * is logged with its cause (names and messages, never request bodies); the answer carries none of it.
  */
 import type { ErrorRequestHandler } from 'express';
 import { ZodError } from 'zod';
+import { formatIssues, issuePath } from '../domain';
 import type { Logger } from '../logger';
+import { UseCaseError, type UseCaseErrorKind } from '../use-cases/errors';
 
 /** One field's problem, as listed in a 400 answer. */
 export interface FieldError {
@@ -15,12 +18,16 @@ export interface FieldError {
 /** An error that knows its HTTP status. Throw it from any route; the handler formats it. */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
+  /**
+   * @example throw new HttpError(503, 'Temporal did not answer; try again', {}, { cause: err });
+   */
   constructor(
     readonly status: number,
     message: string,
     readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } & Record<string, unknown> = {},
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -37,25 +44,53 @@ const titles: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** The title of a status, as problem documents show it. */
+export const statusTitle = (status: number): string => titles[status] ?? 'Error';
+
 /** Turns a schema failure into a 400 listing each field's error (messages only: no input values). */
 export function validationError(err: ZodError, where = 'body'): HttpError {
-  const errors = err.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message }));
-  return new HttpError(400, `invalid request ${where}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors });
+  const errors = err.issues.map((i) => ({ path: issuePath(i, { prefix: where }), message: i.message }));
+  return new HttpError(400, `invalid request ${where}: ${formatIssues(err, { prefix: where })}`, { errors });
+}
+
+const statusOfKind: Record<UseCaseErrorKind, number> = { not_found: 404, conflict: 409, unavailable: 503 };
+
+/** A use case's outcome as HTTP; the use case error stays the cause, so a 503 logs what Temporal said. */
+function fromUseCase(err: UseCaseError): HttpError {
+  return new HttpError(statusOfKind[err.kind], err.message, { ...err.detail }, { cause: err.cause ?? err });
+}
+
+/** Names and messages down a cause chain (a few levels): enough to find the fault, never a payload. */
+function describe(err: unknown, depth = 0): Record<string, unknown> | undefined {
+  if (err === undefined || err === null) return undefined;
+  if (!(err instanceof Error)) return { message: String(err) };
+  const cause = depth < 3 ? describe(err.cause, depth + 1) : undefined;
+  return { name: err.name, message: err.message, ...(cause ? { cause } : {}) };
+}
+
+/** The HTTP error for anything a route or middleware threw; `undefined` for our own faults. */
+function toHttpError(err: any): HttpError | undefined {
+  if (err instanceof HttpError) return err;
+  if (err instanceof UseCaseError) return fromUseCase(err);
+  if (err instanceof ZodError) return validationError(err);
+  if (err?.type === 'entity.too.large') return new HttpError(413, `request body larger than ${err.limit} bytes`);
+  if (err?.type === 'entity.parse.failed') return new HttpError(400, 'request body is not valid JSON');
+  if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') return new HttpError(415, err.message);
+  if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) return new HttpError(err.status, err.expose ? err.message : statusTitle(err.status));
+  return undefined;
 }
 
 /** Express error middleware: the only place that writes error responses. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    let httpError: HttpError;
-    if (err instanceof HttpError) httpError = err;
-    else if (err instanceof ZodError) httpError = validationError(err);
-    else if (err?.type === 'entity.too.large') httpError = new HttpError(413, `request body larger than ${err.limit} bytes`);
-    else if (err?.type === 'entity.parse.failed') httpError = new HttpError(400, 'request body is not valid JSON');
-    else if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') httpError = new HttpError(415, err.message);
-    else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) httpError = new HttpError(err.status, err.expose ? err.message : titles[err.status] ?? 'bad request');
-    else {
-      logger.error({ err: { message: err?.message, name: err?.name, stack: err?.stack }, reqId: res.locals.reqId, path: req.path }, 'unhandled error');
+    let httpError = toHttpError(err);
+    const where = { reqId: res.locals.reqId, method: req.method, route: (req.route?.path as string | undefined) ?? 'unmatched', path: req.path };
+    // The cause goes in a key of its own: pino's `err` serializer would fold a nested cause into one message.
+    if (!httpError) {
+      logger.error({ ...where, status: 500, err: { name: err?.name, message: err?.message, stack: err?.stack }, cause: describe(err?.cause) }, 'unhandled error');
       httpError = new HttpError(500, 'internal error; the request id in this answer finds it in the logs');
+    } else if (httpError.status >= 500) {
+      logger.error({ ...where, status: httpError.status, err: { name: httpError.name, message: httpError.message }, cause: describe(httpError.cause) }, 'request failed');
     }
     const { errors, headers, ...extra } = httpError.extra;
     for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
@@ -64,7 +99,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       .type('application/problem+json')
       .json({
         type: 'about:blank',
-        title: titles[httpError.status] ?? 'Error',
+        title: statusTitle(httpError.status),
         status: httpError.status,
         detail: httpError.message,
         requestId: res.locals.reqId,

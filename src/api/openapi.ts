@@ -1,35 +1,81 @@
-/** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
+/**
+ * The OpenAPI 3.1 document, generated from the route table: the same declarations that validate
+ * requests describe them, so the document cannot drift from what the API does.
+ */
 import { z } from 'zod';
 import pkg from '../../package.json';
-import { acceptedSchema, actionResultSchema, erasureRequestSchema, listQuerySchema, operatorBodies, problemSchema } from './schemas';
+import type { ResponseSpec, RouteSpec } from './route';
+import { problemSchema } from './schemas';
 
 const json = (schema: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any' });
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
-const secured = (scope: string) => ({ security: [{ bearer: [scope] }, { apiKey: [scope] }] });
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 
-function action(summary: string, schema: z.ZodType, extraParams: object[] = []) {
+/** `/erasures/:id` → `/erasures/{id}`. */
+const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+type ParameterIn = 'path' | 'query' | 'header';
+
+function parameters(schema: z.ZodObject | undefined, where: ParameterIn): object[] {
+  if (!schema) return [];
+  const doc = json(schema) as { properties?: Record<string, { description?: string }>; required?: string[] };
+  return Object.entries(doc.properties ?? {}).map(([name, property]) => {
+    const { description, ...rest } = property;
+    return {
+      name,
+      in: where,
+      required: where === 'path' || (doc.required ?? []).includes(name),
+      ...(description ? { description } : {}),
+      schema: rest,
+    };
+  });
+}
+
+function success(spec: ResponseSpec): object {
+  if (spec.contentType) return { description: spec.description, content: { [spec.contentType]: { schema: { type: 'string' } } } };
+  if (spec.schema) return { description: spec.description, content: { 'application/json': { schema: json(spec.schema, 'output') } } };
+  return { description: spec.description };
+}
+
+/** The problem answers a route gives: implied by its input and scope, plus its own. */
+function problems(route: RouteSpec): Record<number, object> {
+  const { input = {}, scope } = route;
+  const out: Record<number, object> = {};
+  const invalid = (['params', 'query', 'headers', 'body'] as const).filter((k) => input[k]);
+  if (invalid.length) out[400] = problem(`Invalid ${invalid.join(', ')}; each field error listed`);
+  if (scope !== 'public') {
+    out[401] = problem('No or invalid API key');
+    out[403] = problem(`Key lacks the ${scope} scope`);
+  }
+  if (input.body) {
+    out[413] = problem('Body too large');
+    out[415] = problem('Not application/json');
+  }
+  for (const [status, description] of Object.entries(route.problems ?? {})) out[Number(status)] = problem(description);
+  return out;
+}
+
+function operation(route: RouteSpec): object {
+  const { input = {} } = route;
   return {
-    summary,
-    ...secured('operator'),
-    parameters: [idParam, ...extraParams],
-    requestBody: { required: true, content: { 'application/json': { schema: json(schema) } } },
+    summary: route.summary,
+    ...(route.scope === 'public' ? {} : { security: [{ bearer: [route.scope] }, { apiKey: [route.scope] }] }),
+    parameters: [...parameters(input.params, 'path'), ...parameters(input.query, 'query'), ...parameters(input.headers, 'header')],
+    ...(input.body ? { requestBody: { required: true, content: { 'application/json': { schema: json(input.body) } } } } : {}),
     responses: {
-      202: { description: 'Accepted by the workflow', content: { 'application/json': { schema: json(actionResultSchema, 'output') } } },
-      400: problem('Invalid body'),
-      401: problem('No or invalid API key'),
-      403: problem('Key lacks the operator scope'),
-      404: problem('Unknown request'),
-      409: problem('The request state forbids this action (reason in detail)'),
+      ...Object.fromEntries(Object.entries(route.responses).map(([status, spec]) => [status, success(spec)])),
+      ...problems(route),
     },
   };
 }
 
-let cached: object | undefined;
-
-/** Builds (once) and returns the document served at /openapi.json. */
-export function openApiDocument(): object {
-  cached ??= {
+/**
+ * Builds the document for a route table.
+ * @example app.get('/openapi.json', (_req, res) => res.json(openApiDocument(routes)));
+ */
+export function openApiDocument(routes: readonly RouteSpec[]): object {
+  const paths: Record<string, Record<string, object>> = {};
+  for (const route of routes) (paths[openApiPath(route.path)] ??= {})[route.method] = operation(route);
+  return {
     openapi: '3.1.0',
     info: { title: 'Erasure engine API', version: pkg.version, description: 'GDPR/CCPA erasure requests as durable Temporal workflows.' },
     components: {
@@ -39,50 +85,6 @@ export function openApiDocument(): object {
       },
       schemas: { Problem: json(problemSchema, 'output') },
     },
-    paths: {
-      '/erasures': {
-        post: {
-          summary: 'Submit an erasure request',
-          ...secured('intake'),
-          parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } }],
-          requestBody: { required: true, content: { 'application/json': { schema: json(erasureRequestSchema) } } },
-          responses: {
-            202: { description: 'Accepted (status accepted, or queued while Temporal is unreachable)', content: { 'application/json': { schema: json(acceptedSchema, 'output') } } },
-            200: { description: 'The same idempotency key and body again: the existing request', content: { 'application/json': { schema: json(acceptedSchema, 'output') } } },
-            400: problem('Invalid body; each field error listed'),
-            401: problem('No or invalid API key'),
-            403: problem('Key lacks the intake scope'),
-            409: problem('Same idempotency key, different body'),
-            413: problem('Body too large'),
-            415: problem('Not application/json'),
-          },
-        },
-        get: {
-          summary: 'List erasures through Temporal visibility (search attributes)',
-          ...secured('read'),
-          parameters: Object.entries((json(listQuerySchema) as { properties: Record<string, object> }).properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
-          responses: { 200: { description: 'One page of erasures' }, 400: problem('Invalid query') },
-        },
-      },
-      '/erasures/{id}': { get: { summary: 'Status of one erasure', ...secured('read'), parameters: [idParam], responses: { 200: { description: 'Status' }, 404: problem('Unknown request') } } },
-      '/erasures/{id}/certificate': {
-        get: { summary: 'The signed erasure certificate', ...secured('read'), parameters: [idParam], responses: { 200: { description: 'Certificate' }, 404: problem('Unknown request or no certificate yet') } },
-      },
-      '/erasures/{id}/confirmations': { post: action('Confirm a manual or webhook system erased the subject', operatorBodies.confirmations) },
-      '/erasures/{id}/consumers/{consumer}/complete': {
-        post: action('A downstream consumer finished with the data', operatorBodies.consumerComplete, [{ name: 'consumer', in: 'path', required: true, schema: { type: 'string' } }]),
-      },
-      '/erasures/{id}/legal-hold': { post: action('Place a legal hold', operatorBodies.placeLegalHold), delete: action('Release the legal hold', operatorBodies.releaseLegalHold) },
-      '/erasures/{id}/extend': { post: action('Extend the deadline (once, within the jurisdiction limit)', operatorBodies.extend) },
-      '/erasures/{id}/cancel': { post: action('Withdraw the request during its grace period', operatorBodies.cancel) },
-      '/erasures/{id}/systems/{system}/retry': {
-        post: action('Retry a system that needs attention', operatorBodies.retry, [{ name: 'system', in: 'path', required: true, schema: { type: 'string' } }]),
-      },
-      '/.well-known/jwks.json': { get: { summary: 'Public keys that verify certificates (JWK set)', responses: { 200: { description: 'JWKS' } } } },
-      '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: 'Alive' } } } },
-      '/readyz': { get: { summary: 'Readiness: database and Temporal reachable', responses: { 200: { description: 'Ready' }, 503: { description: 'Not ready' } } } },
-      '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Metrics' } } } },
-    },
+    paths,
   };
-  return cached;
 }

@@ -1,6 +1,17 @@
-/** Schemas of the API's inputs and outputs: they validate requests and generate /openapi.json. */
+/** Schemas of the API's inputs and outputs: the route table (./routes.ts) validates with them and documents them. */
 import { z } from 'zod';
-import { erasureStatuses, confirmDeletionSchema, consumerCompletedSchema, extendDeadlineSchema, jurisdictionSchema, placeLegalHoldSchema, releaseLegalHoldSchema, cancelSchema, subjectIdentifiersSchema } from '../domain';
+import {
+  cancelSchema,
+  confirmDeletionSchema,
+  consumerCompletedSchema,
+  erasureStatuses,
+  extendDeadlineSchema,
+  jurisdictionSchema,
+  ledgerStatuses,
+  placeLegalHoldSchema,
+  releaseLegalHoldSchema,
+  subjectIdentifiersSchema,
+} from '../domain';
 
 export const requestIdSchema = z
   .string()
@@ -18,14 +29,22 @@ export const erasureRequestSchema = z
   .strict();
 export type ErasureRequestBody = z.infer<typeof erasureRequestSchema>;
 
+/** Headers of `POST /erasures`. */
+export const submitHeadersSchema = z.object({
+  'Idempotency-Key': requestIdSchema.optional().describe('The requestId; a retry with the same key and body returns the same request'),
+});
+
+/** Path parameters. */
+export const idParamsSchema = z.object({ id: requestIdSchema });
+export const consumerParamsSchema = idParamsSchema.extend({ consumer: z.string().describe('A consumer id from the catalog') });
+export const systemParamsSchema = idParamsSchema.extend({ system: z.string().describe('A system id from the catalog') });
+
 export const consumerCompleteBodySchema = consumerCompletedSchema.omit({ consumer: true });
 export const retryBodySchema = z.object({}).strict();
 
 export const listQuerySchema = z
   .object({
-    status: z
-      .enum(erasureStatuses)
-      .optional(),
+    status: z.enum(erasureStatuses).optional(),
     overdue: z.enum(['true', 'false']).optional(),
     jurisdiction: jurisdictionSchema.optional(),
     pageSize: z.coerce.number().int().min(1).max(200).default(50),
@@ -33,11 +52,35 @@ export const listQuerySchema = z
   })
   .strict();
 
+const linksSchema = z.object({ self: z.string(), certificate: z.string() });
+
 export const acceptedSchema = z.object({
   requestId: z.string(),
   workflowId: z.string(),
-  status: z.enum(['accepted', 'queued']).or(z.string()),
-  links: z.object({ self: z.string(), certificate: z.string() }),
+  status: z.enum(ledgerStatuses).describe('accepted, or queued while Temporal is unreachable; a repeated submission shows the current status'),
+  deadline: z.string().describe('The legal deadline (ISO 8601)'),
+  links: linksSchema,
+});
+
+export const listPageSchema = z.object({
+  items: z.array(
+    z.object({
+      requestId: z.string(),
+      workflowId: z.string(),
+      status: z.enum(erasureStatuses).nullable(),
+      deadline: z.string().nullable(),
+      overdue: z.boolean(),
+      jurisdiction: jurisdictionSchema.nullable(),
+      pendingSystems: z.array(z.string()),
+      links: linksSchema,
+    }),
+  ),
+  nextPageToken: z.string().nullable(),
+});
+
+export const readinessSchema = z.object({
+  ready: z.boolean(),
+  checks: z.object({ database: z.string(), temporal: z.string() }).describe('"ok" or the error of each dependency'),
 });
 
 export const actionResultSchema = z.object({ accepted: z.literal(true), requestId: z.string(), action: z.string() });
@@ -51,6 +94,7 @@ export const problemSchema = z.object({
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
 
+/** Bodies of the operator actions (the workflow validates the same payloads again). */
 export const operatorBodies = {
   confirmations: confirmDeletionSchema,
   consumerComplete: consumerCompleteBodySchema,

@@ -11,6 +11,8 @@ import type { CertificateIssuer } from '../activities';
 import type { CertificateRequest } from '../activities/types';
 import type { Logger } from '../logger';
 import { advisoryLocks, inTransaction, type Pool, type PoolClient } from '../ledger/db';
+import { appendEvent, ledgerEventTypes } from '../ledger/events';
+import { createRequestRepository } from '../ledger/requests';
 import pkg from '../../package.json';
 import { buildCertificate, CertificateRequestError } from './build';
 import { publicKeysFromJwks, toJwk, type KeyRing, type PublicKeyEntry, type SigningKey } from './keys';
@@ -61,7 +63,7 @@ export async function loadPublicKeys(db: Pool | PoolClient): Promise<PublicKeyEn
 
 /**
  * The worker's key ring: registers the signing key, then gathers every public key the ledger knows.
- * @example const keys = await loadKeyRing(pool, loadSigningKey({ env: process.env, dataDir: '.data', logger }));
+ * @example const keys = await loadKeyRing(pool, loadSigningKey({ pem: config.SIGNING_KEY_PEM, file: config.SIGNING_KEY_FILE, dataDir: '.data', logger }));
  */
 export async function loadKeyRing(pool: Pool, signing: SigningKey, logger?: Logger): Promise<KeyRing> {
   const { registered } = await registerSigningKey(pool, signing);
@@ -83,6 +85,7 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
   const { pool, keys, logger } = opts;
   const engineVersion = opts.engineVersion ?? ENGINE_VERSION;
   const now = opts.now ?? (() => new Date());
+  const requests = createRequestRepository(pool);
   let keyRegistered = false;
 
   const existing = async (db: Pool | PoolClient, requestId: string) =>
@@ -130,16 +133,12 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
           [sequence, certificate.certificateId, req.requestId, JSON.stringify(certificate), hash, certificate.previousCertificateHash, keys.signing.keyId, certificate.issuedAt],
         );
-        await c.query('UPDATE requests SET certificate_id = $2, completed_at = COALESCE(completed_at, $3) WHERE request_id = $1', [
-          req.requestId,
-          certificate.certificateId,
-          certificate.request.completedAt,
-        ]);
-        await c.query('INSERT INTO events (request_id, type, detail) VALUES ($1, $2, $3)', [
-          req.requestId,
-          'certificate.issued',
-          JSON.stringify({ certificateId: certificate.certificateId, sequence, hash, keyId: keys.signing.keyId }),
-        ]);
+        await requests.linkCertificate(c, { requestId: req.requestId, certificateId: certificate.certificateId, completedAt: certificate.request.completedAt });
+        await appendEvent(c, {
+          requestId: req.requestId,
+          type: ledgerEventTypes.certificateIssued,
+          detail: { certificateId: certificate.certificateId, sequence, hash, keyId: keys.signing.keyId },
+        });
         return { certificateId: certificate.certificateId, sequence, fresh: true };
       });
       if (registeredNow) keyRegistered = true;

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inTransaction, type Pool } from '../ledger/db';
+import { appendEvent } from '../ledger/events';
 import type { Logger } from '../logger';
 import { DATA_KEY_LOCK_CLASS, type DestroyedKey, type KeyStore } from './keys';
 
@@ -44,7 +45,7 @@ export async function shredRequestKey(pool: Pool, requestId: string, opts: Shred
     const keyId = hadKey ? deleted.rows[0].key_id : `dk_${randomBytes(16).toString('base64url')}`;
     const tomb = await c.query<{ destroyed_at: Date }>('INSERT INTO destroyed_data_keys (key_id, request_id) VALUES ($1, $2) RETURNING destroyed_at', [keyId, requestId]);
     const detail = { keyId, hadKey, ...(opts.certificateId ? { certificateId: opts.certificateId } : {}) };
-    await c.query('INSERT INTO events (request_id, type, detail) VALUES ($1, $2, $3)', [requestId, DATA_KEY_DESTROYED_EVENT, JSON.stringify(detail)]);
+    await appendEvent(c, { requestId, type: DATA_KEY_DESTROYED_EVENT, detail });
     return { keyId, requestId, destroyedAt: tomb.rows[0].destroyed_at.toISOString(), destroyedNow: true, hadKey };
   });
   opts.keyStore?.markDestroyed({ keyId: result.keyId, requestId, destroyedAt: result.destroyedAt });

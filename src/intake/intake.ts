@@ -6,19 +6,19 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
-import type { Pool } from 'pg';
 import { buildPlan } from '../catalog/load';
 import { canonicalJson } from '../certificate/canonical';
 import type { Catalog } from '../catalog/schema';
+import type { PendingInput, RequestRecord, RequestRepository } from '../ledger/requests';
 import type { Logger } from '../logger';
 import { subjectRef } from '../subject';
 import { erasureWorkflow } from '../workflows';
 import { ErasureDeadlineKey, ErasureJurisdictionKey, ErasureOverdueKey, ErasureStatusKey, workflowIdFor, type ErasureInput } from '../workflows/definitions';
-import { type Jurisdiction, type JurisdictionPolicy } from '../domain';
-import type { ErasureRequestBody } from '../api/schemas';
+import { deadlineFor, type Jurisdiction, type JurisdictionPolicy, type SubjectIdentifiers } from '../domain';
 
 export interface IntakeDeps {
-  pool: Pool;
+  /** The ledger's requests (src/ledger/requests.ts). */
+  requests: RequestRepository;
   client: Client;
   taskQueue: string;
   /** Secret for subject references and body fingerprints. */
@@ -30,21 +30,18 @@ export interface IntakeDeps {
   codec?: PayloadCodec;
   /** How long to wait for Temporal before answering `queued` (ms). */
   startTimeoutMs?: number;
+  /** The intake's clock: the time of receipt, from which the deadline is computed. */
   now?: () => Date;
 }
 
-/** A request as the ledger holds it (no identifiers). */
-export interface RequestRecord {
-  requestId: string;
-  workflowId: string;
-  subjectRef: string;
+/** One erasure request as submitted (validated and normalised by the caller, e.g. the API's schema). */
+export interface ErasureSubmission {
+  /** Idempotency key; generated when absent. */
+  requestId?: string;
+  subject: SubjectIdentifiers;
   jurisdiction: Jurisdiction;
-  status: string;
-  receivedAt: string;
-  deadline: string;
-  workflowStartedAt: string | null;
-  completedAt: string | null;
-  certificateId: string | null;
+  source?: string;
+  notes?: string;
 }
 
 export type SubmitOutcome =
@@ -52,46 +49,7 @@ export type SubmitOutcome =
   | { kind: 'existing'; record: RequestRecord }
   | { kind: 'conflict'; record: RequestRecord };
 
-const DAY = 86_400_000;
-
-interface RequestRow {
-  request_id: string;
-  workflow_id: string;
-  subject_ref: string;
-  jurisdiction: Jurisdiction;
-  status: string;
-  body_hash: string;
-  received_at: Date;
-  deadline: Date;
-  workflow_started_at: Date | null;
-  completed_at: Date | null;
-  certificate_id: string | null;
-}
-
-export function toRecord(r: RequestRow): RequestRecord {
-  return {
-    requestId: r.request_id,
-    workflowId: r.workflow_id,
-    subjectRef: r.subject_ref,
-    jurisdiction: r.jurisdiction,
-    status: r.status,
-    receivedAt: r.received_at.toISOString(),
-    deadline: r.deadline.toISOString(),
-    workflowStartedAt: r.workflow_started_at?.toISOString() ?? null,
-    completedAt: r.completed_at?.toISOString() ?? null,
-    certificateId: r.certificate_id,
-  };
-}
-
-const columns = 'request_id, workflow_id, subject_ref, jurisdiction, status, body_hash, received_at, deadline, workflow_started_at, completed_at, certificate_id';
-
-/** The workflow input as stored while queued: a payload, encrypted by the engine's codec when it has one. */
-export interface SealedInput {
-  metadata: Record<string, string>;
-  data: string;
-}
-
-async function sealInput(deps: IntakeDeps, input: ErasureInput): Promise<SealedInput> {
+async function sealInput(deps: IntakeDeps, input: ErasureInput): Promise<PendingInput> {
   let payload = defaultPayloadConverter.toPayload(input);
   if (deps.codec) [payload] = await deps.codec.encode([payload]);
   return {
@@ -101,7 +59,7 @@ async function sealInput(deps: IntakeDeps, input: ErasureInput): Promise<SealedI
 }
 
 /** Reverses {@link sealInput}. */
-export async function unsealInput(deps: IntakeDeps, sealed: SealedInput): Promise<ErasureInput> {
+export async function unsealInput(deps: Pick<IntakeDeps, 'codec'>, sealed: PendingInput): Promise<ErasureInput> {
   let payload: Payload = {
     metadata: Object.fromEntries(Object.entries(sealed.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
     data: Buffer.from(sealed.data, 'base64'),
@@ -110,17 +68,11 @@ export async function unsealInput(deps: IntakeDeps, sealed: SealedInput): Promis
   return defaultPayloadConverter.fromPayload<ErasureInput>(payload);
 }
 
-/** Reads one request from the ledger. */
-export async function getRequest(pool: Pool, requestId: string): Promise<RequestRecord | undefined> {
-  const { rows } = await pool.query<RequestRow>(`SELECT ${columns} FROM requests WHERE request_id = $1`, [requestId]);
-  return rows[0] ? toRecord(rows[0]) : undefined;
-}
-
 /**
  * Accepts one erasure request: records it, then starts its workflow (or leaves it queued).
  * @example const outcome = await submitErasure(deps, body);
  */
-export async function submitErasure(deps: IntakeDeps, body: ErasureRequestBody): Promise<SubmitOutcome> {
+export async function submitErasure(deps: IntakeDeps, body: ErasureSubmission): Promise<SubmitOutcome> {
   const requestId = body.requestId ?? randomUUID();
   const workflowId = workflowIdFor(requestId);
   const now = deps.now?.() ?? new Date();
@@ -138,26 +90,20 @@ export async function submitErasure(deps: IntakeDeps, body: ErasureRequestBody):
     plan: buildPlan(deps.catalog(), policy),
     source: body.source,
   };
-  const deadline = new Date(now.getTime() + policy.deadlineDays * DAY);
-
-  const inserted = await deps.pool.query<RequestRow>(
-    `INSERT INTO requests (request_id, workflow_id, subject_ref, jurisdiction, status, body_hash, received_at, deadline, pending_input)
-     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)
-     ON CONFLICT (request_id) DO NOTHING
-     RETURNING ${columns}`,
-    [requestId, workflowId, ref, body.jurisdiction, fingerprint, now, deadline, JSON.stringify(await sealInput(deps, input))],
-  );
-  if (inserted.rowCount === 0) {
-    const { rows } = await deps.pool.query<RequestRow>(`SELECT ${columns} FROM requests WHERE request_id = $1`, [requestId]);
-    const existing = rows[0];
-    return { kind: existing.body_hash === fingerprint ? 'existing' : 'conflict', record: toRecord(existing) };
-  }
-  await deps.pool.query(`INSERT INTO events (request_id, type, detail) VALUES ($1, 'received', $2)`, [
+  const outcome = await deps.requests.insertQueued({
     requestId,
-    JSON.stringify({ subjectRef: ref, jurisdiction: body.jurisdiction, source: body.source ?? null }),
-  ]);
+    workflowId,
+    subjectRef: ref,
+    jurisdiction: body.jurisdiction,
+    bodyHash: fingerprint,
+    receivedAt: now,
+    deadline: new Date(deadlineFor(now.getTime(), policy)),
+    pendingInput: await sealInput(deps, input),
+    receivedDetail: { subjectRef: ref, jurisdiction: body.jurisdiction, source: body.source ?? null },
+  });
+  if (outcome.kind !== 'created') return outcome;
   const started = await startQueued(deps, requestId, input);
-  const record = toRecord(inserted.rows[0]);
+  const record = outcome.record;
   if (started) {
     record.status = 'accepted';
     record.workflowStartedAt = new Date().toISOString();
@@ -181,7 +127,7 @@ export async function startQueued(deps: IntakeDeps, requestId: string, input: Er
         typedSearchAttributes: [
           { key: ErasureStatusKey, value: 'accepted' },
           { key: ErasureJurisdictionKey, value: input.plan.policy.jurisdiction },
-          { key: ErasureDeadlineKey, value: new Date(Date.parse(input.receivedAt) + input.plan.policy.deadlineDays * DAY) },
+          { key: ErasureDeadlineKey, value: new Date(deadlineFor(Date.parse(input.receivedAt), input.plan.policy)) },
           { key: ErasureOverdueKey, value: false },
         ],
       }),
@@ -193,11 +139,7 @@ export async function startQueued(deps: IntakeDeps, requestId: string, input: Er
     }
   }
   // The identifiers leave the ledger as soon as Temporal (encrypted) holds them.
-  await deps.pool.query(
-    `UPDATE requests SET workflow_started_at = now(), pending_input = NULL, status = CASE WHEN status = 'queued' THEN 'accepted' ELSE status END
-     WHERE request_id = $1`,
-    [requestId],
-  );
+  await deps.requests.markStarted(requestId);
   deps.logger.info({ requestId, workflowId }, 'erasure workflow started');
   return true;
 }

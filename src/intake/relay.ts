@@ -4,7 +4,7 @@
  * crashed relay's claims expire), then starts each workflow outside any transaction: no row lock is held
  * while Temporal is called. Workflow-id uniqueness makes a double start harmless.
  */
-import { startQueued, unsealInput, type IntakeDeps, type SealedInput } from './intake';
+import { startQueued, unsealInput, type IntakeDeps } from './intake';
 
 export interface Relay {
   /** Runs one pass now; returns how many requests were started. */
@@ -26,25 +26,14 @@ export function startRelay(deps: IntakeDeps, opts: { intervalMs?: number; batch?
   const runOnce = async (): Promise<number> => {
     let started = 0;
     try {
-      const { rows } = await deps.pool.query<{ request_id: string; pending_input: SealedInput }>(
-        `UPDATE requests SET relay_claimed_until = now() + make_interval(secs => $2)
-         WHERE request_id IN (
-           SELECT request_id FROM requests
-           WHERE workflow_started_at IS NULL AND pending_input IS NOT NULL
-             AND (relay_claimed_until IS NULL OR relay_claimed_until < now())
-           ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-         RETURNING request_id, pending_input`,
-        [opts.batch ?? 50, opts.leaseSeconds ?? 60],
-      );
-      for (const [i, row] of rows.entries()) {
-        if (!stopped && (await startQueued(relayDeps, row.request_id, await unsealInput(deps, row.pending_input)))) {
+      const claimed = await deps.requests.claimQueued({ batch: opts.batch ?? 50, leaseSeconds: opts.leaseSeconds ?? 60 });
+      for (const [i, row] of claimed.entries()) {
+        if (!stopped && (await startQueued(relayDeps, row.requestId, await unsealInput(deps, row.pendingInput)))) {
           started++;
           continue;
         }
         // Temporal is most likely unreachable: give the rest of the batch back and retry in a few seconds.
-        await deps.pool.query(`UPDATE requests SET relay_claimed_until = now() + interval '5 seconds' WHERE request_id = ANY($1)`, [
-          rows.slice(i).map((r) => r.request_id),
-        ]);
+        await deps.requests.releaseClaims(claimed.slice(i).map((r) => r.requestId), 5);
         break;
       }
     } catch (err) {

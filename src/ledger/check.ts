@@ -12,6 +12,8 @@ import { loadPublicKeys } from '../certificate/issuer';
 import type { PublicKeyEntry } from '../certificate/keys';
 import type { ErasureCertificate } from '../certificate/schema';
 import type { Pool } from './db';
+import { issuedCertificateMissing } from './events';
+import { createRequestRepository } from './requests';
 
 export type LedgerBreakKind = 'missing' | 'reordered' | 'altered' | 'unknown_key' | 'malformed';
 
@@ -122,27 +124,14 @@ export async function checkLedger(pool: Pool, opts: LedgerCheckOptions = {}): Pr
   }
 
   // A certificate the trail says was issued but the ledger no longer holds: a deletion at the end.
-  const lost = await pool.query<{ certificate_id: string; sequence: string | null }>(
-    `SELECT e.detail->>'certificateId' AS certificate_id, e.detail->>'sequence' AS sequence
-       FROM events e
-      WHERE e.type = 'certificate.issued'
-        AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.certificate_id = e.detail->>'certificateId')
-      ORDER BY e.id LIMIT 1`,
-  );
-  if (lost.rows[0]) {
-    const r = lost.rows[0];
-    const seq = Number(r.sequence ?? 0);
-    return fail({ kind: 'missing', sequence: seq, certificateId: r.certificate_id, message: `certificate ${r.certificate_id} (#${seq}) was issued, as the audit trail records, but is not in the ledger — it was deleted` });
+  const lost = await issuedCertificateMissing(pool);
+  if (lost) {
+    const { certificateId, sequence } = lost;
+    return fail({ kind: 'missing', sequence, certificateId, message: `certificate ${certificateId} (#${sequence}) was issued, as the audit trail records, but is not in the ledger — it was deleted` });
   }
-  const orphan = await pool.query<{ certificate_id: string }>(
-    `SELECT r.certificate_id FROM requests r
-      WHERE r.certificate_id IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.certificate_id = r.certificate_id)
-      ORDER BY r.completed_at NULLS LAST LIMIT 1`,
-  );
-  if (orphan.rows[0]) {
-    const id = orphan.rows[0].certificate_id;
-    return fail({ kind: 'missing', sequence: 0, certificateId: id, message: `a request refers to certificate ${id}, which is not in the ledger — it was deleted` });
+  const orphan = await createRequestRepository(pool).danglingCertificateLink();
+  if (orphan) {
+    return fail({ kind: 'missing', sequence: 0, certificateId: orphan, message: `a request refers to certificate ${orphan}, which is not in the ledger — it was deleted` });
   }
   return { ok: true, checked, head: prev };
 }

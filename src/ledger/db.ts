@@ -4,6 +4,9 @@ import type { Logger } from '../logger';
 
 export type { Pool, PoolClient };
 
+/** Either the pool or one client of it inside a transaction: ledger writes that must join a caller's transaction take this. */
+export type Queryable = Pool | PoolClient;
+
 export interface PoolOptions {
   /** A `postgres://` URL (the engine's `DATABASE_URL`). */
   connectionString: string;
@@ -47,6 +50,14 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
   } finally {
     client.release();
   }
+}
+
+/**
+ * Resolves when the database answers a trivial query (readiness checks).
+ * @example await pingDatabase(pool);
+ */
+export async function pingDatabase(db: Queryable): Promise<void> {
+  await db.query('SELECT 1');
 }
 
 /**

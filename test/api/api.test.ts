@@ -169,6 +169,12 @@ describe('HTTP API (dev server, real worker)', function () {
     const doc = (await anon('GET', '/openapi.json')).json;
     assert.equal(doc.openapi, '3.1.0');
     assert.ok(doc.paths['/erasures'].post.requestBody.content['application/json'].schema.properties.subject);
+    assert.ok(doc.paths['/erasures'].post.parameters.some((p: { name: string; in: string }) => p.name === 'Idempotency-Key' && p.in === 'header'));
+    const extend = doc.paths['/erasures/{id}/extend'].post;
+    assert.deepEqual(extend.security, [{ bearer: ['operator'] }, { apiKey: ['operator'] }]);
+    for (const status of ['202', '400', '401', '403', '404', '409', '503']) assert.ok(extend.responses[status], `extend documents ${status}`);
+    assert.equal(extend.responses['409'].content['application/problem+json'].schema.$ref, '#/components/schemas/Problem');
+    assert.equal(doc.paths['/healthz'].get.security, undefined, 'public routes need no key');
     const metrics = (await anon('GET', '/metrics')).text;
     assert.match(metrics, /erasure_http_requests_total\{method="POST",route="\/erasures",status="202"\} \d+/);
     assert.match(metrics, /erasure_open\{status="erasing"\} [1-9]\d*/);
@@ -179,6 +185,31 @@ describe('HTTP API (dev server, real worker)', function () {
     const all = stack.logs.join('\n');
     assert.ok(stack.logs.length > 20, 'the run logged');
     for (const v of identifiers) assert.ok(!all.includes(v), `logs contain ${v}`);
+  });
+
+  it('answers an operator action with 503 while Temporal is down and logs the 5xx with its cause, not the body', async () => {
+    const created = await submit({ subject, jurisdiction: 'GDPR' });
+    const id = created.json.requestId;
+    await eventually(async () => (await api('GET', `/erasures/${id}`)).json?.status === 'awaiting_confirmation', 'awaiting');
+    const reason = 'reason-that-stays-out-of-logs-7731';
+    await stack.stopTemporal();
+    try {
+      const res = await http(stack, keys.operator)('POST', `/erasures/${id}/extend`, { days: 5, reason });
+      assert.equal(res.status, 503, res.text);
+      assert.equal(res.headers.get('content-type')?.startsWith('application/problem+json'), true);
+      assert.match(res.json.detail, /Temporal did not answer/);
+      const lines = stack.logs.map((l) => JSON.parse(l)).filter((l) => l.reqId === res.json.requestId && l.level === 50);
+      assert.equal(lines.length, 1, 'one error line for the 5xx');
+      const [line] = lines;
+      assert.equal(line.status, 503);
+      assert.equal(line.route, '/erasures/:id/extend');
+      assert.match(line.err.message, /Temporal did not answer/);
+      assert.equal(typeof line.cause?.name, 'string', JSON.stringify(line));
+      assert.ok(line.cause.message.length > 0, 'the cause says what Temporal answered');
+      assert.ok(!JSON.stringify(line).includes(reason), 'the request body is not logged');
+    } finally {
+      await stack.startTemporal();
+    }
   });
 
   it('keeps a request accepted while Temporal is down and starts it once Temporal is back (outbox)', async () => {

@@ -1,0 +1,207 @@
+/**
+ * The route table: every endpoint of the API, declared once. Express serves it (./route.ts) and
+ * /openapi.json describes it (./openapi.ts). Handlers only translate HTTP to a use case and back.
+ */
+import type { z } from 'zod';
+import type { OperatorActionName } from '../domain';
+import { HttpError } from './errors';
+import { defineRoute, type RouteSpec } from './route';
+import {
+  acceptedSchema,
+  actionResultSchema,
+  consumerParamsSchema,
+  erasureRequestSchema,
+  idParamsSchema,
+  listPageSchema,
+  listQuerySchema,
+  operatorBodies,
+  readinessSchema,
+  submitHeadersSchema,
+  systemParamsSchema,
+} from './schemas';
+
+const links = (id: string) => ({ self: `/erasures/${id}`, certificate: `/erasures/${id}/certificate` });
+
+const publicRoutes: RouteSpec[] = [
+  defineRoute({
+    method: 'get',
+    path: '/healthz',
+    scope: 'public',
+    summary: 'Liveness',
+    responses: { 200: { description: 'Alive' } },
+    handler: () => ({ json: { ok: true } }),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/readyz',
+    scope: 'public',
+    summary: 'Readiness: database and Temporal reachable',
+    responses: { 200: { description: 'Ready', schema: readinessSchema }, 503: { description: 'Not ready (each failed check says why)', schema: readinessSchema } },
+    handler: async (_args, { useCases }) => {
+      const r = await useCases.readiness();
+      return { status: r.ready ? 200 : 503, json: r };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/openapi.json',
+    scope: 'public',
+    summary: 'This document (OpenAPI 3.1)',
+    responses: { 200: { description: 'The OpenAPI document' } },
+    handler: (_args, { openApi }) => ({ json: openApi() }),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/.well-known/jwks.json',
+    scope: 'public',
+    summary: 'Public keys that verify certificates (JWK set)',
+    responses: { 200: { description: 'JWKS' } },
+    handler: async (_args, { useCases }) => ({ json: await useCases.publicKeys() }),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/metrics',
+    scope: 'public',
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Metrics', contentType: 'text/plain' } },
+    handler: async (_args, { useCases }) => {
+      const { contentType, text } = await useCases.metrics();
+      return { text, contentType };
+    },
+  }),
+];
+
+const requestRoutes: RouteSpec[] = [
+  defineRoute({
+    method: 'post',
+    path: '/erasures',
+    scope: 'intake',
+    summary: 'Submit an erasure request',
+    input: { headers: submitHeadersSchema, body: erasureRequestSchema },
+    responses: {
+      202: { description: 'Accepted (status accepted, or queued while Temporal is unreachable)', schema: acceptedSchema },
+      200: { description: 'The same idempotency key and body again: the existing request', schema: acceptedSchema },
+    },
+    problems: { 409: 'Same idempotency key, different body' },
+    handler: async ({ headers, body }, { useCases }) => {
+      const key = headers['Idempotency-Key'];
+      if (key !== undefined && body.requestId !== undefined && body.requestId !== key) {
+        throw new HttpError(400, 'requestId in the body and the Idempotency-Key header differ');
+      }
+      const { created, record: r } = await useCases.submit({ ...body, requestId: key ?? body.requestId });
+      return {
+        status: created ? 202 : 200,
+        headers: { Location: `/erasures/${r.requestId}` },
+        json: { requestId: r.requestId, workflowId: r.workflowId, status: r.status, deadline: r.deadline, links: links(r.requestId) },
+      };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/erasures',
+    scope: 'read',
+    summary: 'List erasures through Temporal visibility (search attributes)',
+    input: { query: listQuerySchema },
+    responses: { 200: { description: 'One page of erasures', schema: listPageSchema } },
+    problems: { 503: 'Temporal visibility did not answer; try again' },
+    handler: async ({ query }, { useCases }) => {
+      const page = await useCases.list({ ...query, overdue: query.overdue === undefined ? undefined : query.overdue === 'true' });
+      return { json: { items: page.items.map((i) => ({ ...i, links: links(i.requestId) })), nextPageToken: page.nextPageToken } };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/erasures/:id',
+    scope: 'read',
+    summary: 'Status of one erasure: from its workflow while open, from the ledger once done',
+    input: { params: idParamsSchema },
+    responses: { 200: { description: 'Status (source says which)' } },
+    problems: { 404: 'Unknown request' },
+    handler: async ({ params }, { useCases }) => ({ json: { ...(await useCases.status(params.id)), links: links(params.id) } }),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/erasures/:id/certificate',
+    scope: 'read',
+    summary: 'The signed erasure certificate',
+    input: { params: idParamsSchema },
+    responses: { 200: { description: 'Certificate' } },
+    problems: { 404: 'Unknown request or no certificate yet' },
+    handler: async ({ params }, { useCases }) => ({ json: await useCases.certificate(params.id) }),
+  }),
+];
+
+/**
+ * An operator action: the HTTP twin of a signal, answered through the workflow's update. `payload`
+ * adds what the path carries (a consumer or system id) to the body.
+ */
+function operatorRoute<P extends z.ZodObject, B extends z.ZodType>(spec: {
+  method?: 'post' | 'delete';
+  path: string;
+  action: OperatorActionName;
+  summary: string;
+  params: P;
+  body: B;
+  payload?: (params: z.output<P>, body: z.output<B>) => unknown;
+}): RouteSpec {
+  return defineRoute({
+    method: spec.method ?? 'post',
+    path: spec.path,
+    scope: 'operator',
+    summary: spec.summary,
+    input: { params: spec.params, body: spec.body },
+    responses: { 202: { description: 'Accepted by the workflow', schema: actionResultSchema } },
+    problems: {
+      404: 'Unknown request',
+      409: 'The request state forbids this action (reason in detail)',
+      503: 'Temporal did not answer; try again',
+    },
+    handler: async ({ params, body }, { useCases }) => {
+      // The generic schemas keep their inferred types out of reach here; the route's schemas validated both.
+      const p = params as z.output<P> & { id: string };
+      const payload = spec.payload ? spec.payload(p, body as z.output<B>) : body;
+      const done = await useCases.operatorAction(p.id, spec.action, payload);
+      return { status: 202, json: { accepted: true, ...done } };
+    },
+  });
+}
+
+const operatorRoutes: RouteSpec[] = [
+  operatorRoute({
+    path: '/erasures/:id/confirmations',
+    action: 'confirmDeletion',
+    summary: 'Confirm a manual or webhook system erased the subject',
+    params: idParamsSchema,
+    body: operatorBodies.confirmations,
+  }),
+  operatorRoute({
+    path: '/erasures/:id/consumers/:consumer/complete',
+    action: 'consumerCompleted',
+    summary: 'A downstream consumer finished with the data',
+    params: consumerParamsSchema,
+    body: operatorBodies.consumerComplete,
+    payload: (p, b) => ({ consumer: p.consumer, ...b }),
+  }),
+  operatorRoute({ path: '/erasures/:id/legal-hold', action: 'placeLegalHold', summary: 'Place a legal hold', params: idParamsSchema, body: operatorBodies.placeLegalHold }),
+  operatorRoute({
+    method: 'delete',
+    path: '/erasures/:id/legal-hold',
+    action: 'releaseLegalHold',
+    summary: 'Release the legal hold',
+    params: idParamsSchema,
+    body: operatorBodies.releaseLegalHold,
+  }),
+  operatorRoute({ path: '/erasures/:id/extend', action: 'extendDeadline', summary: 'Extend the deadline (once, within the jurisdiction limit)', params: idParamsSchema, body: operatorBodies.extend }),
+  operatorRoute({ path: '/erasures/:id/cancel', action: 'cancel', summary: 'Withdraw the request during its grace period', params: idParamsSchema, body: operatorBodies.cancel }),
+  operatorRoute({
+    path: '/erasures/:id/systems/:system/retry',
+    action: 'retrySystem',
+    summary: 'Retry a system that needs attention',
+    params: systemParamsSchema,
+    body: operatorBodies.retry,
+    payload: (p, b) => ({ ...b, system: p.system }),
+  }),
+];
+
+/** Every route of the API, in registration order. */
+export const routes: readonly RouteSpec[] = [...publicRoutes, ...requestRoutes, ...operatorRoutes];

@@ -1,0 +1,234 @@
+/**
+ * The `requests` table: one row per erasure request, from intake to certificate. This repository and
+ * ./events.ts are the only places that write SQL for the ledger's requests and events; everything else
+ * (intake, relay, API, activities, shredder, issuer) goes through these methods.
+ * A row never holds identifiers: the subject appears as a keyed hash, and the queued workflow input is
+ * encrypted by the engine's payload codec.
+ */
+import { finalPhases, type Jurisdiction, type Phase } from '../domain';
+import type { Pool, Queryable } from './db';
+import { ledgerEventTypes } from './events';
+
+/** A request as the ledger holds it (no identifiers). */
+export interface RequestRecord {
+  requestId: string;
+  workflowId: string;
+  subjectRef: string;
+  jurisdiction: Jurisdiction;
+  /** `queued` until the workflow starts, then the workflow's phase (see `ledgerStatuses`). */
+  status: string;
+  receivedAt: string;
+  /** The legal deadline, moved by an accepted extension. */
+  deadline: string;
+  workflowStartedAt: string | null;
+  completedAt: string | null;
+  certificateId: string | null;
+}
+
+/** The workflow input while it waits in the ledger: a Temporal payload (encrypted), base64 fields. */
+export interface PendingInput {
+  metadata: Record<string, string>;
+  data: string;
+}
+
+/** What the intake writes for a new request. */
+export interface NewRequest {
+  requestId: string;
+  workflowId: string;
+  subjectRef: string;
+  jurisdiction: Jurisdiction;
+  /** Keyed fingerprint of the body: tells "same key, same body" from "same key, different body". */
+  bodyHash: string;
+  receivedAt: Date;
+  deadline: Date;
+  pendingInput: PendingInput;
+  /** Detail of the `received` audit event written with the row (no identifiers). */
+  receivedDetail: Record<string, unknown>;
+}
+
+export type InsertOutcome = { kind: 'created' | 'existing' | 'conflict'; record: RequestRecord };
+
+/** Open requests per status and how many of them are past their deadline. */
+export interface OpenCounts {
+  byStatus: Record<string, number>;
+  overdue: number;
+}
+
+interface RequestRow {
+  request_id: string;
+  workflow_id: string;
+  subject_ref: string;
+  jurisdiction: Jurisdiction;
+  status: string;
+  body_hash: string;
+  received_at: Date;
+  deadline: Date;
+  workflow_started_at: Date | null;
+  completed_at: Date | null;
+  certificate_id: string | null;
+}
+
+const columns = 'request_id, workflow_id, subject_ref, jurisdiction, status, body_hash, received_at, deadline, workflow_started_at, completed_at, certificate_id';
+
+function toRecord(r: RequestRow): RequestRecord {
+  return {
+    requestId: r.request_id,
+    workflowId: r.workflow_id,
+    subjectRef: r.subject_ref,
+    jurisdiction: r.jurisdiction,
+    status: r.status,
+    receivedAt: r.received_at.toISOString(),
+    deadline: r.deadline.toISOString(),
+    workflowStartedAt: r.workflow_started_at?.toISOString() ?? null,
+    completedAt: r.completed_at?.toISOString() ?? null,
+    certificateId: r.certificate_id,
+  };
+}
+
+export interface RequestRepository {
+  /** Records a new request as `queued` with its `received` event, in one statement; an existing id is returned as it is. */
+  insertQueued(req: NewRequest): Promise<InsertOutcome>;
+  find(requestId: string): Promise<RequestRecord | undefined>;
+  /** The workflow holds the input now: drop it from the ledger and leave `queued`. */
+  markStarted(requestId: string): Promise<void>;
+  /** Claims up to `batch` queued requests for `leaseSeconds` (skipping rows another relay holds) and returns their inputs. */
+  claimQueued(opts: { batch: number; leaseSeconds: number }): Promise<Array<{ requestId: string; pendingInput: PendingInput }>>;
+  /** Gives claimed requests back, to be claimed again in `retryInSeconds`. */
+  releaseClaims(requestIds: string[], retryInSeconds?: number): Promise<void>;
+  /** The workflow entered `phase`; a final phase also stamps the completion time (once). */
+  recordPhase(requestId: string, phase: Phase): Promise<void>;
+  /** Moves the deadline (an accepted extension). Idempotent; resolves true when the row changed. */
+  extendDeadline(requestId: string, deadline: Date): Promise<boolean>;
+  /** Links the issued certificate; takes the issuer's transaction client so it commits with the certificate. */
+  linkCertificate(db: Queryable, link: { requestId: string; certificateId: string; completedAt: string }): Promise<void>;
+  /** Requests not completed or cancelled, per status, and how many are past their (possibly extended) deadline. */
+  countOpen(): Promise<OpenCounts>;
+  /** Certified requests whose data key has not been destroyed yet, oldest completion first. */
+  certifiedWithLiveKeys(limit?: number): Promise<Array<{ requestId: string; workflowId: string; certificateId: string }>>;
+  /** A certificate id some request links to that the certificate ledger does not hold (it was deleted). */
+  danglingCertificateLink(): Promise<string | undefined>;
+}
+
+/**
+ * The ledger's requests, on `pool`.
+ * @example const requests = createRequestRepository(pool); const record = await requests.find('req-1');
+ */
+export function createRequestRepository(pool: Pool): RequestRepository {
+  const find = async (requestId: string, db: Queryable = pool) =>
+    (await db.query<RequestRow>(`SELECT ${columns} FROM requests WHERE request_id = $1`, [requestId])).rows[0];
+
+  return {
+    async insertQueued(req) {
+      // The request and its `received` event commit together or not at all.
+      const inserted = await pool.query<RequestRow>(
+        `WITH ins AS (
+           INSERT INTO requests (request_id, workflow_id, subject_ref, jurisdiction, status, body_hash, received_at, deadline, pending_input)
+           VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)
+           ON CONFLICT (request_id) DO NOTHING
+           RETURNING ${columns}
+         ), received AS (
+           INSERT INTO events (request_id, type, detail) SELECT request_id, $9, $10::jsonb FROM ins
+         )
+         SELECT * FROM ins`,
+        [
+          req.requestId,
+          req.workflowId,
+          req.subjectRef,
+          req.jurisdiction,
+          req.bodyHash,
+          req.receivedAt,
+          req.deadline,
+          JSON.stringify(req.pendingInput),
+          ledgerEventTypes.received,
+          JSON.stringify(req.receivedDetail),
+        ],
+      );
+      if (inserted.rows[0]) return { kind: 'created', record: toRecord(inserted.rows[0]) };
+      const existing = await find(req.requestId);
+      if (!existing) throw new Error(`request ${req.requestId} conflicted on insert but cannot be read back`);
+      return { kind: existing.body_hash === req.bodyHash ? 'existing' : 'conflict', record: toRecord(existing) };
+    },
+
+    async find(requestId) {
+      const row = await find(requestId);
+      return row ? toRecord(row) : undefined;
+    },
+
+    async markStarted(requestId) {
+      await pool.query(
+        `UPDATE requests SET workflow_started_at = now(), pending_input = NULL, status = CASE WHEN status = 'queued' THEN 'accepted' ELSE status END
+         WHERE request_id = $1`,
+        [requestId],
+      );
+    },
+
+    async claimQueued({ batch, leaseSeconds }) {
+      const { rows } = await pool.query<{ request_id: string; pending_input: PendingInput }>(
+        `UPDATE requests SET relay_claimed_until = now() + make_interval(secs => $2)
+         WHERE request_id IN (
+           SELECT request_id FROM requests
+           WHERE workflow_started_at IS NULL AND pending_input IS NOT NULL
+             AND (relay_claimed_until IS NULL OR relay_claimed_until < now())
+           ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING request_id, pending_input`,
+        [batch, leaseSeconds],
+      );
+      return rows.map((r) => ({ requestId: r.request_id, pendingInput: r.pending_input }));
+    },
+
+    async releaseClaims(requestIds, retryInSeconds = 5) {
+      if (requestIds.length === 0) return;
+      await pool.query(`UPDATE requests SET relay_claimed_until = now() + make_interval(secs => $2) WHERE request_id = ANY($1)`, [requestIds, retryInSeconds]);
+    },
+
+    async recordPhase(requestId, phase) {
+      await pool.query(
+        `UPDATE requests SET status = $2, completed_at = CASE WHEN $2 = ANY($3::text[]) THEN COALESCE(completed_at, now()) ELSE completed_at END
+         WHERE request_id = $1`,
+        [requestId, phase, finalPhases],
+      );
+    },
+
+    async extendDeadline(requestId, deadline) {
+      const { rowCount } = await pool.query('UPDATE requests SET deadline = $2 WHERE request_id = $1 AND deadline IS DISTINCT FROM $2', [requestId, deadline]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    async linkCertificate(db, link) {
+      await db.query('UPDATE requests SET certificate_id = $2, completed_at = COALESCE(completed_at, $3) WHERE request_id = $1', [link.requestId, link.certificateId, link.completedAt]);
+    },
+
+    async countOpen() {
+      const { rows } = await pool.query<{ status: string; n: string; overdue: string }>(
+        `SELECT status, count(*) AS n, count(*) FILTER (WHERE deadline < now()) AS overdue
+         FROM requests WHERE status <> ALL($1::text[]) GROUP BY status`,
+        [finalPhases],
+      );
+      return {
+        byStatus: Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])),
+        overdue: rows.reduce((sum, r) => sum + Number(r.overdue), 0),
+      };
+    },
+
+    async certifiedWithLiveKeys(limit = 100) {
+      const { rows } = await pool.query<{ request_id: string; workflow_id: string; certificate_id: string }>(
+        `SELECT r.request_id, r.workflow_id, r.certificate_id FROM requests r
+         WHERE r.certificate_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM destroyed_data_keys d WHERE d.request_id = r.request_id)
+         ORDER BY r.completed_at NULLS LAST LIMIT $1`,
+        [limit],
+      );
+      return rows.map((r) => ({ requestId: r.request_id, workflowId: r.workflow_id, certificateId: r.certificate_id }));
+    },
+
+    async danglingCertificateLink() {
+      const { rows } = await pool.query<{ certificate_id: string }>(
+        `SELECT r.certificate_id FROM requests r
+          WHERE r.certificate_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.certificate_id = r.certificate_id)
+          ORDER BY r.completed_at NULLS LAST LIMIT 1`,
+      );
+      return rows[0]?.certificate_id;
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/** What the use cases are built from: the ledger, Temporal, certificates and metrics, passed in once. */
+import type { Client } from '@temporalio/client';
+import type { IntakeDeps } from '../intake/intake';
+import type { RequestRepository } from '../ledger/requests';
+import type { Logger } from '../logger';
+import type { EngineMetrics } from '../metrics';
+
+/** Reads certificates and the public keys that verify them. */
+export interface CertificateReader {
+  get(requestId: string): Promise<unknown | undefined>;
+  jwks(): Promise<unknown>;
+}
+
+export interface UseCaseDeps {
+  requests: RequestRepository;
+  /** The intake (src/intake): records a request and starts its workflow, or leaves it queued. */
+  intake: IntakeDeps;
+  client: Client;
+  namespace: string;
+  certificates: CertificateReader;
+  metrics: EngineMetrics;
+  logger: Logger;
+  /** Resolves when the ledger database answers (readiness). */
+  pingDatabase(): Promise<void>;
+  /** How long to wait for Temporal, in ms (defaults: status query 5 s, operator action and list 10 s, readiness 2 s). */
+  timeouts?: { statusMs?: number; actionMs?: number; listMs?: number; readinessMs?: number };
+}
