@@ -10,17 +10,17 @@ import type { Catalog } from './catalog/schema';
 import { createCertificateIssuer, getCertificate, jwks, loadKeyRing, loadPublicKeys, loadSigningKey, type KeyRing } from './certificate';
 import { createDataConverter } from './codec/data-converter';
 import { loadMasterKey, openKeyStore, type KeyStore } from './codec/keys';
-import { loadConfig, type Config } from './config';
+import { loadConfig, type Config, type Environment } from './config';
 import { createPool, type Pool } from './ledger/db';
-import { createAuditLog } from './ledger/events';
+import { createActivityAudit } from './ledger/audit';
 import { migrate } from './ledger/migrate';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type EngineMetrics } from './metrics';
 import type { AuditLog, CertificateIssuer } from './activities';
 
 export interface Engine {
+  /** The validated configuration; the only place the process's environment is read from. */
   config: Config;
-  env: NodeJS.ProcessEnv;
   logger: Logger;
   pool: Pool;
   catalog: Catalog;
@@ -32,8 +32,9 @@ export interface Engine {
 }
 
 export interface OpenEngineOptions {
-  env?: NodeJS.ProcessEnv;
-  /** Where a local run keeps generated keys (signing key). */
+  /** The environment to configure from (default: the process's); validated by `loadConfig`. */
+  env?: Environment;
+  /** Where a generated signing key is kept; overrides `ERASURE_DATA_DIR`. */
   dataDir?: string;
   logger?: Logger;
   /** Name shown in pg_stat_activity and logs. */
@@ -43,22 +44,27 @@ export interface OpenEngineOptions {
 /**
  * Opens everything the worker and the API share; fails fast with a clear message on bad configuration,
  * an unreadable catalog, an unreachable database or a wrong master key.
- * @example const engine = await openEngine({ env: process.env, role: 'worker' });
+ * @example const engine = await openEngine({ role: 'worker' });
  */
 export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> {
-  const env = opts.env ?? process.env;
-  const config = loadConfig(env);
+  const config = loadConfig(opts.env ?? process.env);
   const logger = opts.logger ?? createLogger({ level: config.LOG_LEVEL, name: `erasure-${opts.role ?? 'engine'}` });
-  const catalog = loadCatalog(path.resolve(config.ERASURE_CATALOG), env);
-  const masterKey = loadMasterKey(env);
+  const catalog = loadCatalog(path.resolve(config.ERASURE_CATALOG), config.catalogEnv);
+  const masterKey = loadMasterKey(config);
+  const signingKey = {
+    pem: config.SIGNING_KEY_PEM,
+    file: config.SIGNING_KEY_FILE,
+    dataDir: opts.dataDir ?? config.ERASURE_DATA_DIR,
+    generate: config.NODE_ENV !== 'production',
+    logger,
+  };
   const pool = createPool({ connectionString: config.DATABASE_URL, applicationName: `erasure-${opts.role ?? 'engine'}`, logger });
   try {
     await migrate(pool);
     const keyStore = await openKeyStore({ pool, masterKey, logger });
-    const keyRing = await loadKeyRing(pool, loadSigningKey({ env, dataDir: opts.dataDir, logger }), logger);
+    const keyRing = await loadKeyRing(pool, loadSigningKey(signingKey), logger);
     return {
       config,
-      env,
       logger,
       pool,
       catalog,
@@ -81,25 +87,14 @@ export function engineClient(engine: Engine): Client {
 }
 
 /**
- * The ledger as the activities see it: audit events also move the request's status; certificates come
- * from the ledger's issuer (the shredder destroys the data key once the workflow has closed).
+ * The ledger as the activities see it: audit events also move the request's status and deadline
+ * (src/ledger/audit.ts); certificates come from the ledger's issuer (the shredder destroys the data key
+ * once the workflow has closed).
  */
 export function ledgerForActivities(engine: Engine): { audit: AuditLog; certificates: CertificateIssuer } {
   const { pool, logger } = engine;
-  const events = createAuditLog(pool);
   return {
-    audit: {
-      async recordEvent(e) {
-        await events.recordEvent(e);
-        if (!e.type.startsWith('phase.')) return;
-        const status = e.type.slice('phase.'.length);
-        await pool.query(
-          `UPDATE requests SET status = $2, completed_at = CASE WHEN $2 IN ('completed', 'cancelled') THEN COALESCE(completed_at, now()) ELSE completed_at END
-           WHERE request_id = $1`,
-          [e.requestId, status],
-        );
-      },
-    },
+    audit: createActivityAudit({ pool, logger }),
     // The issuer links the certificate to its request (certificate_id, completed_at) in its own transaction.
     certificates: createCertificateIssuer({ pool, keys: engine.keyRing, logger }),
   };

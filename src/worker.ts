@@ -53,8 +53,8 @@ export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptio
 }
 
 async function main(): Promise<void> {
-  const engine = await openEngine({ role: 'worker', dataDir: process.env.ERASURE_DATA_DIR });
-  const { defaultConnectors } = await import('./activities/connectors');
+  const engine = await openEngine({ role: 'worker' });
+  const { defaultConnectors } = await import('./systems/registry');
   const { worker, close } = await createEngineWorker(engine, { connectors: defaultConnectors });
   engine.logger.info({ taskQueue: engine.config.TASK_QUEUE, address: engine.config.TEMPORAL_ADDRESS, maxCachedWorkflows: worker.options.maxCachedWorkflows }, 'worker polling');
   await worker.run();

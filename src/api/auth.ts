@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
+import { formatIssues } from '../domain';
 import { HttpError } from './errors';
 
 export const scopes = ['intake', 'operator', 'read'] as const;
@@ -26,21 +27,44 @@ const keyEntrySchema = z.object({
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
 
-/**
- * Parses `API_KEYS`: entries separated by `;`, each `name:scope,scope:sha256hex`, or a JSON file path in
- * `API_KEYS_FILE` holding `[{name, hash, scopes}]`.
- * @example parseApiKeys('ops:operator,read:9f86d0…')
- */
-export function parseApiKeys(spec: string | undefined, file?: string): ApiKey[] {
-  const entries: unknown[] = [];
-  if (file) entries.push(...(JSON.parse(fs.readFileSync(file, 'utf8')) as unknown[]));
-  for (const part of (spec ?? '').split(';').map((s) => s.trim()).filter(Boolean)) {
-    const [name, scopeList, hash] = part.split(':');
-    entries.push({ name, hash, scopes: (scopeList ?? '').split(',').filter(Boolean) });
+/** Entries of an `API_KEYS_FILE`: a JSON array of `{name, hash, scopes}`. */
+function readKeyFile(file: string): unknown[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`API_KEYS_FILE (${file}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return entries.map((e, i) => {
-    const parsed = keyEntrySchema.safeParse(e);
-    if (!parsed.success) throw new Error(`API key entry ${i + 1}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new Error(`API_KEYS_FILE (${file}) is not JSON: expected [{"name", "hash", "scopes"}]`);
+  }
+  if (!Array.isArray(doc)) throw new Error(`API_KEYS_FILE (${file}) must hold a JSON array of {"name", "hash", "scopes"}`);
+  return doc;
+}
+
+/**
+ * Parses the API keys: `value` (the `API_KEYS` variable) holds entries separated by `;`, each
+ * `name:scope,scope:sha256hex`; `file` (`API_KEYS_FILE`) names a JSON file holding `[{name, hash, scopes}]`.
+ * Both may be given. A bad entry fails with where it is and what is wrong.
+ * @example parseApiKeys('ops:operator,read:9f86d0…', config.API_KEYS_FILE)
+ */
+export function parseApiKeys(value: string | undefined, file?: string): ApiKey[] {
+  const entries: Array<{ where: string; entry: unknown }> = [];
+  if (file) entries.push(...readKeyFile(file).map((entry, i) => ({ where: `API_KEYS_FILE (${file}) entry ${i + 1}`, entry })));
+  (value ?? '')
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .forEach((part, i) => {
+      const [name, scopeList, hash] = part.split(':');
+      entries.push({ where: `API_KEYS entry ${i + 1}`, entry: { name, hash, scopes: (scopeList ?? '').split(',').filter(Boolean) } });
+    });
+  return entries.map(({ where, entry }) => {
+    const parsed = keyEntrySchema.safeParse(entry);
+    if (!parsed.success) throw new Error(`${where}: ${formatIssues(parsed.error)}`);
     return parsed.data;
   });
 }

@@ -8,6 +8,9 @@ import { certificateReader, engineClient, openEngine, type Engine } from '../eng
 import type { IntakeDeps } from '../intake/intake';
 import { startRelay, type Relay } from '../intake/relay';
 import { defaultPolicies } from '../domain';
+import { pingDatabase } from '../ledger/db';
+import { createRequestRepository } from '../ledger/requests';
+import { createUseCases } from '../use-cases';
 import { createApp } from './app';
 import { findKey, parseApiKeys } from './auth';
 import { createCodecServer } from '../codec/server';
@@ -21,16 +24,28 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+export interface StartApiOptions {
+  /** 0 picks a free port (default: the configured PORT). */
+  port?: number;
+  /** A Temporal client to share (the caller closes it); default: a lazy client of the engine's. */
+  client?: Client;
+  /** How often the outbox relay and the shredder run (ms). */
+  relayIntervalMs?: number;
+  /** The intake's clock (tests: a request received days ago, already past its deadline). */
+  now?: () => Date;
+}
+
 /**
  * Starts the API on `port` (0 picks a free one).
  * @example const api = await startApi(engine, { port: 0 }); … await api.close();
  */
-export async function startApi(engine: Engine, opts: { port?: number; client?: Client; relayIntervalMs?: number } = {}): Promise<RunningApi> {
+export async function startApi(engine: Engine, opts: StartApiOptions = {}): Promise<RunningApi> {
   const client = opts.client ?? engineClient(engine);
-  const apiKeys = parseApiKeys(engine.env.API_KEYS, engine.env.API_KEYS_FILE);
+  const apiKeys = parseApiKeys(engine.config.API_KEYS, engine.config.API_KEYS_FILE);
   if (apiKeys.length === 0) engine.logger.warn('no API keys configured (API_KEYS / API_KEYS_FILE): every protected endpoint answers 401');
+  const requests = createRequestRepository(engine.pool);
   const intake: IntakeDeps = {
-    pool: engine.pool,
+    requests,
     client,
     taskQueue: engine.config.TASK_QUEUE,
     subjectSecret: engine.config.SUBJECT_HASH_SECRET,
@@ -38,23 +53,25 @@ export async function startApi(engine: Engine, opts: { port?: number; client?: C
     policies: defaultPolicies,
     logger: engine.logger,
     codec: engine.dataConverter.payloadCodecs?.[0],
+    now: opts.now,
   };
-  const app = createApp({
+  const useCases = createUseCases({
+    requests,
     intake,
     client,
-    pool: engine.pool,
     namespace: engine.config.TEMPORAL_NAMESPACE,
-    apiKeys,
-    logger: engine.logger,
-    metrics: engine.metrics,
     certificates: certificateReader(engine),
+    metrics: engine.metrics,
+    logger: engine.logger,
+    pingDatabase: () => pingDatabase(engine.pool),
   });
+  const app = createApp({ useCases, apiKeys, logger: engine.logger, metrics: engine.metrics });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(opts.port ?? engine.config.PORT, engine.config.HOST, () => resolve(s));
     s.once('error', reject);
   });
   const relay = startRelay(intake, { intervalMs: opts.relayIntervalMs });
-  const shredder = startShredder({ pool: engine.pool, client, keyStore: engine.keyStore, logger: engine.logger, intervalMs: opts.relayIntervalMs });
+  const shredder = startShredder({ pool: engine.pool, requests, client, keyStore: engine.keyStore, logger: engine.logger, intervalMs: opts.relayIntervalMs });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   engine.logger.info({ url }, 'API listening');
   return {
@@ -77,7 +94,7 @@ export async function startApi(engine: Engine, opts: { port?: number; client?: C
  * path segment (the UI sends no credentials), and CORS for the UI's origins.
  */
 export async function startCodecServer(engine: Engine, opts: { port: number; pathToken?: string; corsOrigins: string[] }): Promise<Server> {
-  const apiKeys = parseApiKeys(engine.env.API_KEYS, engine.env.API_KEYS_FILE);
+  const apiKeys = parseApiKeys(engine.config.API_KEYS, engine.config.API_KEYS_FILE);
   const app = createCodecServer({
     keyStore: engine.keyStore,
     auth: { pathToken: opts.pathToken, operatorKeys: (k) => Boolean(findKey(apiKeys, k)?.scopes.includes('operator')) },
@@ -91,12 +108,10 @@ export async function startCodecServer(engine: Engine, opts: { port: number; pat
 }
 
 async function main(): Promise<void> {
-  const engine = await openEngine({ role: 'api', dataDir: process.env.ERASURE_DATA_DIR });
+  const engine = await openEngine({ role: 'api' });
   const api = await startApi(engine);
-  const env = engine.env;
-  const codec = env.CODEC_PORT
-    ? await startCodecServer(engine, { port: Number(env.CODEC_PORT), pathToken: env.CODEC_PATH_TOKEN, corsOrigins: (env.CODEC_CORS_ORIGINS ?? 'http://localhost:8233').split(',') })
-    : undefined;
+  const { CODEC_PORT, CODEC_PATH_TOKEN, CODEC_CORS_ORIGINS } = engine.config;
+  const codec = CODEC_PORT !== undefined ? await startCodecServer(engine, { port: CODEC_PORT, pathToken: CODEC_PATH_TOKEN, corsOrigins: CODEC_CORS_ORIGINS }) : undefined;
   const stop = async () => {
     codec?.close();
     await api.close();

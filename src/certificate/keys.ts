@@ -89,27 +89,28 @@ export function signingKeyToPem(key: SigningKey): string {
 }
 
 export interface LoadSigningKeyOptions {
-  /** Reads `SIGNING_KEY_FILE` (path to a PEM file) or `SIGNING_KEY_PEM` (the PEM itself). */
-  env?: NodeJS.ProcessEnv;
-  /** Folder for the key generated on a first local start (e.g. `.data`). */
+  /** The PEM itself (`SIGNING_KEY_PEM`). */
+  pem?: string;
+  /** Path to a PEM file (`SIGNING_KEY_FILE`). */
+  file?: string;
+  /** Folder for the key generated on a first local start (`ERASURE_DATA_DIR`, e.g. `.data`). */
   dataDir?: string;
   /**
-   * Whether to generate a key when none is configured. Defaults to true unless NODE_ENV is
-   * `production`, where a missing key is a configuration error.
+   * Whether to generate a key in `dataDir` when none is configured (default true). The engine passes
+   * false when `NODE_ENV` is `production`, where a missing key is a configuration error.
    */
   generate?: boolean;
   logger?: Logger;
 }
 
 /**
- * Loads the signing key: `SIGNING_KEY_PEM`, else `SIGNING_KEY_FILE`, else (local runs) the key in the data
- * folder, generated there with a log line on the first start.
- * @example const key = loadSigningKey({ env: process.env, dataDir: '.data', logger });
+ * Loads the signing key: `pem`, else `file`, else (local runs) the key in the data folder, generated
+ * there with a log line on the first start. Messages name the variable, never the key material.
+ * @example const key = loadSigningKey({ pem: config.SIGNING_KEY_PEM, file: config.SIGNING_KEY_FILE, dataDir: '.data', logger });
  */
 export function loadSigningKey(opts: LoadSigningKeyOptions = {}): SigningKey {
-  const env = opts.env ?? process.env;
-  const pem = env.SIGNING_KEY_PEM?.trim();
-  const file = env.SIGNING_KEY_FILE?.trim();
+  const pem = opts.pem?.trim();
+  const file = opts.file?.trim();
   if (pem && file) throw new KeyError('both SIGNING_KEY_PEM and SIGNING_KEY_FILE are set; set only one');
   if (pem) {
     // Environment files often carry a PEM on one line with literal "\n" separators.
@@ -128,9 +129,11 @@ export function loadSigningKey(opts: LoadSigningKeyOptions = {}): SigningKey {
     opts.logger?.info({ keyId: key.keyId, source: file }, 'certificate signing key loaded');
     return key;
   }
-  const generate = opts.generate ?? env.NODE_ENV !== 'production';
-  if (!generate || !opts.dataDir) {
-    throw new KeyError('no certificate signing key: set SIGNING_KEY_FILE (path to an Ed25519 PEM private key) or SIGNING_KEY_PEM');
+  if (opts.generate === false || !opts.dataDir) {
+    throw new KeyError(
+      'no certificate signing key: set SIGNING_KEY_FILE (path to an Ed25519 PEM private key) or SIGNING_KEY_PEM' +
+        (opts.generate === false ? ' (generating one is off, as under NODE_ENV=production)' : ', or ERASURE_DATA_DIR to a folder where a generated key is kept'),
+    );
   }
   return loadOrGenerateLocalKey(opts.dataDir, opts.logger);
 }

@@ -17,6 +17,7 @@ import { certificateSchema, describeIssues } from '../certificate/schema';
 import { verifyCertificate } from '../certificate/sign';
 import { checkLedger } from '../ledger/check';
 import { createPool } from '../ledger/db';
+import { ConfigError, loadCliConfig, type CliConfig } from '../config';
 import { subjectIdentifiersSchema } from '../domain';
 
 /** Exit codes of the certificate commands. */
@@ -40,6 +41,7 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 export interface CliIo {
   out(line: string): void;
   err(line: string): void;
+  /** Where ERASURE_JWKS and DATABASE_URL come from when no option is given (validated by src/config). */
   env: NodeJS.ProcessEnv;
   setExitCode(code: number): void;
 }
@@ -116,12 +118,23 @@ export async function readPublicKeys(source: string): Promise<PublicKeyEntry[]> 
   }
 }
 
+/** The variables the commands fall back on (ERASURE_JWKS, DATABASE_URL), validated; read only when an option is missing. */
+function settings(io: CliIo): CliConfig {
+  try {
+    return loadCliConfig(io.env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliFailure(ExitCode.usage, err.message.replace(/\n\s*/g, ' '));
+    throw err;
+  }
+}
+
 /** Keys for `verify`: --jwks, else ERASURE_JWKS, else the ledger database's signing_keys. */
 async function trustedKeys(jwksOption: string | undefined, io: CliIo): Promise<PublicKeyEntry[]> {
-  const source = jwksOption ?? io.env.ERASURE_JWKS;
-  if (source) return readPublicKeys(source);
-  if (io.env.DATABASE_URL) {
-    const pool = createPool({ connectionString: io.env.DATABASE_URL, max: 1, applicationName: 'erasure-cli' });
+  if (jwksOption) return readPublicKeys(jwksOption);
+  const { ERASURE_JWKS, DATABASE_URL } = settings(io);
+  if (ERASURE_JWKS) return readPublicKeys(ERASURE_JWKS);
+  if (DATABASE_URL) {
+    const pool = createPool({ connectionString: DATABASE_URL, max: 1, applicationName: 'erasure-cli' });
     try {
       return await loadPublicKeys(pool);
     } catch (err) {
@@ -198,7 +211,7 @@ export function runVerifySubject(file: string, opts: SubjectOptions, io: CliIo):
     if (!subject.success) throw new CliFailure(ExitCode.usage, `identifiers: ${describeIssues(subject.error)}`);
 
     const input = await readCertificateFile(file);
-    const source = opts.jwks ?? io.env.ERASURE_JWKS;
+    const source = opts.jwks ?? settings(io).ERASURE_JWKS;
     let signatureNote = 'signature not checked (pass --jwks to check it)';
     if (source) {
       const outcome = await verifyCertificate(input, await readPublicKeys(source));
@@ -223,11 +236,11 @@ export function runVerifySubject(file: string, opts: SubjectOptions, io: CliIo):
 
 /**
  * `erasure ledger check`: walks the certificate chain and reports the first break.
- * @example await runLedgerCheck({ databaseUrl: process.env.DATABASE_URL }, processIo()) // 0 when intact
+ * @example await runLedgerCheck({ databaseUrl: 'postgres://127.0.0.1:5433/erasure_engine' }, processIo()) // 0 when intact
  */
 export function runLedgerCheck(opts: { databaseUrl?: string; jwks?: string }, io: CliIo): Promise<ExitCodeValue> {
   return run(io, async () => {
-    const url = opts.databaseUrl ?? io.env.DATABASE_URL;
+    const url = opts.databaseUrl ?? settings(io).DATABASE_URL;
     if (!url) throw new CliFailure(ExitCode.usage, 'no ledger database: set DATABASE_URL or pass --database-url');
     const keys = opts.jwks ? await readPublicKeys(opts.jwks) : undefined;
     const pool = createPool({ connectionString: url, max: 2, applicationName: 'erasure-cli' });

@@ -5,12 +5,14 @@
  *   verify-subject <certificate.json> check an identifier against a certificate's commitment
  *   ledger check                      walk the certificate hash chain
  *   bundle-workflows [--out FILE]     prebuild the workflow code for workers (WORKFLOW_BUNDLE)
+ *   config check | doc                validate this environment / print the variable reference
  */
 import { Command } from 'commander';
 import pkg from '../../package.json';
 import { registerBundleCommands } from './bundle';
 import { registerCatalogCommands } from './catalog';
 import { registerCertificateCommands } from './certificate';
+import { registerConfigCommands } from './config';
 
 /** Builds the program; tests call it with their own arguments. */
 export function buildProgram(): Command {
@@ -22,6 +24,7 @@ export function buildProgram(): Command {
   registerCatalogCommands(program);
   registerCertificateCommands(program);
   registerBundleCommands(program);
+  registerConfigCommands(program);
   return program;
 }
 

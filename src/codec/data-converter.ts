@@ -12,7 +12,7 @@ export const failureConverterPath = require.resolve('./failure-converter');
 /**
  * Builds the data converter for a process's key store.
  * @example
- * const keyStore = await openKeyStore({ pool, masterKey: loadMasterKey(process.env) });
+ * const keyStore = await openKeyStore({ pool, masterKey: loadMasterKey(config) });
  * const dataConverter = createDataConverter(keyStore);
  * await Worker.create({ connection, taskQueue, workflowsPath, activities, dataConverter });
  * new Client({ connection, namespace, dataConverter });

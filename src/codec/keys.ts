@@ -46,14 +46,23 @@ function decodeKeyText(text: string): Buffer | undefined {
   return undefined;
 }
 
+/** Where the master key comes from: the validated configuration's two variables (see src/config). */
+export interface MasterKeySettings {
+  /** The key itself, hex or base64. */
+  readonly ENGINE_MASTER_KEY?: string;
+  /** Path to a file holding it. */
+  readonly ENGINE_MASTER_KEY_FILE?: string;
+}
+
 /**
  * Reads the master key from `ENGINE_MASTER_KEY` (hex or base64) or from the file named by
- * `ENGINE_MASTER_KEY_FILE` (hex, base64, or 32 raw bytes). Fails with a message naming both variables.
- * @example const masterKey = loadMasterKey(process.env);
+ * `ENGINE_MASTER_KEY_FILE` (hex, base64, or 32 raw bytes). Fails with a message naming both variables,
+ * never with the value.
+ * @example const masterKey = loadMasterKey(loadConfig(process.env));
  */
-export function loadMasterKey(env: NodeJS.ProcessEnv = process.env): MasterKey {
-  const inline = env[MASTER_KEY_ENV];
-  const file = env[MASTER_KEY_FILE_ENV];
+export function loadMasterKey(settings: MasterKeySettings): MasterKey {
+  const inline = settings.ENGINE_MASTER_KEY;
+  const file = settings.ENGINE_MASTER_KEY_FILE;
   if (inline && file) {
     throw new MasterKeyError(`both ${MASTER_KEY_ENV} and ${MASTER_KEY_FILE_ENV} are set: set exactly one of them`);
   }
@@ -299,7 +308,7 @@ class PgKeyStore implements KeyStore {
  * Verifies the master key against the database's check value (adopting it on a fresh database), makes
  * sure the default key exists, and returns the process's key store. Run the ledger migrations first.
  * Throws {@link MasterKeyError} for a wrong master key, {@link KeyStoreError} when the tables are missing.
- * @example const keyStore = await openKeyStore({ pool, masterKey: loadMasterKey(process.env), logger });
+ * @example const keyStore = await openKeyStore({ pool, masterKey: loadMasterKey(config), logger });
  */
 export async function openKeyStore(opts: KeyStoreOptions): Promise<KeyStore> {
   await verifyMasterKey(opts.pool, opts.masterKey);

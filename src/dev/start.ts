@@ -11,13 +11,11 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { hashApiKey } from '../api/auth';
 import { startApi, startCodecServer } from '../api/main';
 import { generateMasterKey } from '../codec/keys';
+import { loadLocalRunConfig, type LocalRunConfig } from '../config';
 import { openEngine } from '../engine';
 import { createLogger } from '../logger';
 import { createEngineWorker } from '../worker';
 import { projectRoot, startPostgres, startTemporalDevServer } from './servers';
-
-const env = process.env;
-const num = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
 
 /** Reads a generated secret from the data folder, creating it on first start. */
 function secretFile(file: string, make: () => string, logger: ReturnType<typeof createLogger>, what: string): string {
@@ -46,8 +44,16 @@ async function seedDemo(url: string): Promise<void> {
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const logger = createLogger({ level: env.LOG_LEVEL ?? 'info', name: 'erasure-local' });
-  const dataDir = path.resolve(env.ERASURE_DATA_DIR ?? path.join(projectRoot, '.data'));
+  // Validated before anything starts: a bad port or data folder stops here with the variable's name.
+  let local: LocalRunConfig;
+  try {
+    local = loadLocalRunConfig(process.env);
+  } catch (err) {
+    process.stderr.write(`local run failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger({ level: local.LOG_LEVEL, name: 'erasure-local' });
+  const dataDir = path.resolve(local.ERASURE_DATA_DIR ?? path.join(projectRoot, '.data'));
   fs.mkdirSync(dataDir, { recursive: true });
   const stops: Array<() => Promise<unknown>> = [];
   let stopping = false;
@@ -62,18 +68,16 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stopAll(0));
 
   try {
-    const pg = await startPostgres({ dataDir: path.join(dataDir, 'postgres'), port: num('LOCAL_PG_PORT', 5433) });
+    const pg = await startPostgres({ dataDir: path.join(dataDir, 'postgres'), port: local.LOCAL_PG_PORT });
     stops.push(() => pg.stop());
     await pg.createDatabase('erasure_engine');
     await pg.createDatabase('demo');
     await seedDemo(pg.urlFor('demo'));
 
-    const apiPort = num('PORT', 3000);
-    const codecPort = num('CODEC_PORT', 8888);
-    const uiPort = num('TEMPORAL_UI_PORT', 8233);
+    const { PORT: apiPort, CODEC_PORT: codecPort, TEMPORAL_UI_PORT: uiPort } = local;
     const codecToken = secretFile(path.join(dataDir, 'codec-path-token'), () => randomBytes(18).toString('base64url'), logger, 'codec server path token');
     const temporal = await startTemporalDevServer({
-      port: num('TEMPORAL_PORT', 7233),
+      port: local.TEMPORAL_PORT,
       uiPort,
       dbFile: path.join(dataDir, 'temporal.db'),
       codecEndpoint: `http://localhost:${codecPort}/${codecToken}`,
@@ -81,18 +85,20 @@ async function main(): Promise<void> {
     stops.push(() => temporal.stop());
 
     const apiKey = secretFile(path.join(dataDir, 'api-key'), () => `local_${randomBytes(24).toString('base64url')}`, logger, 'an API key with every scope');
-    const runEnv: NodeJS.ProcessEnv = {
-      ...env,
-      DATABASE_URL: env.DATABASE_URL ?? pg.urlFor('erasure_engine'),
-      DEMO_DATABASE_URL: env.DEMO_DATABASE_URL ?? pg.urlFor('demo'),
-      DEMO_HMAC_KEY: env.DEMO_HMAC_KEY ?? secretFile(path.join(dataDir, 'demo-hmac-key'), () => randomBytes(24).toString('hex'), logger, 'the demo HMAC masking key'),
-      TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS ?? temporal.address,
-      ERASURE_CATALOG: env.ERASURE_CATALOG ?? path.join(projectRoot, 'examples', 'local-catalog.yaml'),
+    // The engine is configured like a worker or an API, from an environment: the process's, with what the
+    // local run provides in place of the values left unset. It is also what the local catalog's ${VAR}s read.
+    const runEnv: Record<string, string | undefined> = {
+      ...process.env,
+      DATABASE_URL: local.DATABASE_URL ?? pg.urlFor('erasure_engine'),
+      DEMO_DATABASE_URL: local.DEMO_DATABASE_URL ?? pg.urlFor('demo'),
+      DEMO_HMAC_KEY: local.DEMO_HMAC_KEY ?? secretFile(path.join(dataDir, 'demo-hmac-key'), () => randomBytes(24).toString('hex'), logger, 'the demo HMAC masking key'),
+      TEMPORAL_ADDRESS: local.TEMPORAL_ADDRESS ?? temporal.address,
+      ERASURE_CATALOG: local.ERASURE_CATALOG ?? path.join(projectRoot, 'examples', 'local-catalog.yaml'),
       PORT: String(apiPort),
-      API_KEYS: [env.API_KEYS, `local:intake,operator,read:${hashApiKey(apiKey)}`].filter(Boolean).join(';'),
-      SUBJECT_HASH_SECRET: env.SUBJECT_HASH_SECRET ?? secretFile(path.join(dataDir, 'subject-hash-secret'), () => randomBytes(24).toString('hex'), logger, 'a subject hash secret'),
+      API_KEYS: [local.API_KEYS, `local:intake,operator,read:${hashApiKey(apiKey)}`].filter(Boolean).join(';'),
+      SUBJECT_HASH_SECRET: local.SUBJECT_HASH_SECRET ?? secretFile(path.join(dataDir, 'subject-hash-secret'), () => randomBytes(24).toString('hex'), logger, 'a subject hash secret'),
     };
-    if (!runEnv.ENGINE_MASTER_KEY && !runEnv.ENGINE_MASTER_KEY_FILE) {
+    if (!local.ENGINE_MASTER_KEY && !local.ENGINE_MASTER_KEY_FILE) {
       const file = path.join(dataDir, 'master.key');
       secretFile(file, generateMasterKey, logger, 'a payload master key');
       runEnv.ENGINE_MASTER_KEY_FILE = file;
@@ -100,7 +106,7 @@ async function main(): Promise<void> {
 
     const engine = await openEngine({ env: runEnv, dataDir, logger, role: 'local' });
     stops.push(() => engine.close());
-    const { defaultConnectors } = await import('../activities/connectors');
+    const { defaultConnectors } = await import('../systems/registry');
     const connection = await NativeConnection.connect({ address: engine.config.TEMPORAL_ADDRESS });
     const { worker, close } = await createEngineWorker(engine, { connectors: defaultConnectors, connection });
     const running = worker.run();

@@ -1,0 +1,107 @@
+/**
+ * Loaders: each process validates its environment once, at start-up, and passes typed values down.
+ * A bad value stops the process with the variable's name and what is wrong, never with the value.
+ */
+import { z } from 'zod';
+import { formatIssues } from '../domain';
+import { configSchema, variableDocs } from './schema';
+
+/** The environment as a process received it (what the catalog's `${VAR}` references may read). */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** Raised when the environment does not describe a runnable engine; lists every problem at once. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const engineSchema = configSchema.extend({
+  DATABASE_URL: configSchema.shape.DATABASE_URL.nonoptional('is required: the postgres:// URL of the engine database'),
+});
+
+/** What the worker and the API run on. */
+export type Config = z.infer<typeof engineSchema> & {
+  /**
+   * The environment the catalog's `${VAR}` references are resolved from: the one given to
+   * {@link loadConfig} without the engine's own keys and secrets (master key, signing key, API keys,
+   * subject secret, codec token), so no catalog entry can carry them to a system.
+   */
+  readonly catalogEnv: Environment;
+};
+
+/**
+ * An empty value counts as unset: env files and compose files write `NAME=` for "not configured".
+ * Only the schema's own keys are kept, so unrelated variables never matter.
+ */
+function presentValues(env: Environment, keys: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of keys) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') out[key] = value;
+  }
+  return out;
+}
+
+/** `env` less the engine's own secrets: variables marked secret or filed under keys and secrets, unless meant for the catalog. */
+function withoutEngineSecrets(env: Environment): Environment {
+  const withheld = new Set(
+    Object.entries(configSchema.shape)
+      .filter(([, schema]) => {
+        const doc = variableDocs.get(schema);
+        return !doc?.forCatalog && (doc?.secret || doc?.group === 'Keys and secrets');
+      })
+      .map(([name]) => name),
+  );
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !withheld.has(name)));
+}
+
+/**
+ * Validates `env` against one of the schemas derived from {@link configSchema}.
+ * @example const local = parseEnvironment(localRunSchema, process.env);
+ */
+export function parseEnvironment<S extends z.ZodObject>(schema: S, env: Environment): z.infer<S> {
+  const result = schema.safeParse(presentValues(env, Object.keys(schema.shape)));
+  if (!result.success) throw new ConfigError(`invalid configuration:\n  ${formatIssues(result.error, { separator: '\n  ' })}`);
+  return result.data;
+}
+
+/**
+ * Reads and validates the configuration of the worker and the API from an environment.
+ * @example const config = loadConfig(process.env); createPool({ connectionString: config.DATABASE_URL });
+ */
+export function loadConfig(env: Environment = process.env): Config {
+  return { ...parseEnvironment(engineSchema, env), catalogEnv: withoutEngineSecrets(env) };
+}
+
+/** What `npm start` reads before it starts its servers; unset values are left for it to fill in. */
+const localRunSchema = configSchema
+  .pick({ LOG_LEVEL: true, ERASURE_DATA_DIR: true, PORT: true, LOCAL_PG_PORT: true, TEMPORAL_PORT: true, TEMPORAL_UI_PORT: true, DEMO_DATABASE_URL: true, DEMO_HMAC_KEY: true })
+  .extend({
+    CODEC_PORT: configSchema.shape.CODEC_PORT.unwrap().default(8888),
+    DATABASE_URL: configSchema.shape.DATABASE_URL,
+    TEMPORAL_ADDRESS: configSchema.shape.TEMPORAL_ADDRESS.unwrap().optional(),
+    ERASURE_CATALOG: configSchema.shape.ERASURE_CATALOG.unwrap().optional(),
+    SUBJECT_HASH_SECRET: configSchema.shape.SUBJECT_HASH_SECRET.unwrap().optional(),
+    ENGINE_MASTER_KEY: configSchema.shape.ENGINE_MASTER_KEY,
+    ENGINE_MASTER_KEY_FILE: configSchema.shape.ENGINE_MASTER_KEY_FILE,
+    API_KEYS: configSchema.shape.API_KEYS,
+  });
+export type LocalRunConfig = z.infer<typeof localRunSchema>;
+
+/**
+ * The local run's own settings (ports, data folder) and the engine values it generates when unset.
+ * @example const local = loadLocalRunConfig(process.env); startPostgres({ port: local.LOCAL_PG_PORT, … });
+ */
+export function loadLocalRunConfig(env: Environment = process.env): LocalRunConfig {
+  return parseEnvironment(localRunSchema, env);
+}
+
+const cliSchema = configSchema.pick({ DATABASE_URL: true, ERASURE_JWKS: true });
+export type CliConfig = z.infer<typeof cliSchema>;
+
+/**
+ * What the `erasure` commands read from the environment (their options win over it).
+ * @example const { ERASURE_JWKS } = loadCliConfig(process.env);
+ */
+export function loadCliConfig(env: Environment = process.env): CliConfig {
+  return parseEnvironment(cliSchema, env);
+}
