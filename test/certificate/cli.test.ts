@@ -2,28 +2,19 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { ExitCode, registerCertificateCommands, runLedgerCheck, runVerify, runVerifySubject, type CliIo } from '../../src/cli/certificate';
+import { ExitCode, registerCertificateCommands, runLedgerCheck, runVerify, runVerifySubject } from '../../src/cli/certificate';
 import { createCertificateIssuer, generateSigningKey, getCertificate, jwks, loadKeyRing, publicKeysFromJwks, type ErasureCertificate } from '../../src/certificate';
-import { asSuperuserBypassingTriggers, startLedgerServer, type LedgerDb, type LedgerServer } from '../ledger/harness';
+import { captureIo } from '../harness/cli-io';
+import { asSuperuserBypassingTriggers, useLedgerDatabase } from '../harness/ledger';
+import { serve } from '../harness/serve';
 import { certificateRequest, identifierValues, subjectOf } from './fixtures';
 
-/** An IO that records what a command printed and how it would exit. */
-function capture(env: NodeJS.ProcessEnv = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  let code: number | undefined;
-  const io: CliIo = { out: (l) => out.push(l), err: (l) => err.push(l), env, setExitCode: (c) => (code = c) };
-  return { io, out, err, code: () => code };
-}
-
 describe('erasure CLI: verify, verify-subject, ledger check', function () {
-  let pg: LedgerServer;
-  let db: LedgerDb;
+  // The suite's database holds the three certificates every test verifies; ledger check makes its own.
+  const db = useLedgerDatabase();
   let dir: string;
   let certificate: ErasureCertificate;
   let certFile: string;
@@ -35,8 +26,6 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
   };
 
   before(async () => {
-    pg = await startLedgerServer();
-    db = await pg.freshDb();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-cli-'));
     const keys = await loadKeyRing(db.pool, generateSigningKey());
     const issuer = createCertificateIssuer({ pool: db.pool, keys });
@@ -45,13 +34,13 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
     certFile = write('certificate.json', certificate);
     jwksFile = write('jwks.json', jwks(keys));
   });
-  after(async () => {
-    await pg?.stop();
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   describe('verify', () => {
     it('exits 0 with a one-line summary for a valid certificate', async () => {
-      const c = capture();
+      const c = captureIo();
       assert.equal(await runVerify(certFile, { jwks: jwksFile }, c.io), ExitCode.ok);
       assert.equal(c.code(), 0);
       assert.equal(c.out.length, 1);
@@ -70,7 +59,7 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
         [certFile, write('bad-jwks.json', '{"keys": 3}'), ExitCode.unavailable, /not a JWKS document/],
       ];
       for (const [file, keys, expected, message] of cases) {
-        const c = capture();
+        const c = captureIo();
         assert.equal(await runVerify(file, { jwks: keys }, c.io), expected, `${path.basename(file)}: ${c.err.join()}`);
         assert.equal(c.err.length, 1);
         assert.match(c.err[0], message);
@@ -87,7 +76,7 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
         tampered[i] ^= 0x04;
         const file = path.join(dir, 'flipped.json');
         fs.writeFileSync(file, tampered);
-        const c = capture();
+        const c = captureIo();
         assert.notEqual(await runVerify(file, { jwks: jwksFile }, c.io), ExitCode.ok, `byte ${i}`);
         tried++;
       }
@@ -95,12 +84,11 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
     });
 
     it('takes the keys from a JWKS URL, a PEM public key, $ERASURE_JWKS or the ledger database', async () => {
-      const server = http.createServer((req, res) => {
+      const keyServer = await serve((req, res) => {
         if (req.url === '/.well-known/jwks.json') res.writeHead(200, { 'content-type': 'application/json' }).end(fs.readFileSync(jwksFile));
         else res.writeHead(404).end();
       });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const base = keyServer.url;
       try {
         const [published] = publicKeysFromJwks(JSON.parse(fs.readFileSync(jwksFile, 'utf8')));
         const pem = write('public.pem', published.publicKey.export({ format: 'pem', type: 'spki' }).toString());
@@ -110,16 +98,16 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
           [{}, { ERASURE_JWKS: jwksFile }],
           [{}, { DATABASE_URL: db.url }],
         ] as Array<[{ jwks?: string }, NodeJS.ProcessEnv]>) {
-          const c = capture(env);
+          const c = captureIo(env);
           assert.equal(await runVerify(certFile, opts, c.io), ExitCode.ok, c.err.join());
         }
-        const c = capture();
+        const c = captureIo();
         assert.equal(await runVerify(certFile, { jwks: `${base}/nope` }, c.io), ExitCode.unavailable);
         assert.match(c.err[0], /HTTP 404/);
       } finally {
-        server.close();
+        await keyServer.close();
       }
-      const none = capture();
+      const none = captureIo();
       assert.equal(await runVerify(certFile, {}, none.io), ExitCode.usage);
       assert.match(none.err[0], /no public keys to verify with: pass --jwks/);
     });
@@ -128,11 +116,11 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
   describe('verify-subject', () => {
     it("exits 0 when the person's identifiers match, normalised as the engine does", async () => {
       const s = subjectOf(2);
-      const c = capture();
+      const c = captureIo();
       const code = await runVerifySubject(certFile, { email: `  ${s.email!.toUpperCase()} `, userId: s.userId, custom: [`loyaltyCard=${s.custom!.loyaltyCard}`], jwks: jwksFile }, c.io);
       assert.equal(code, ExitCode.ok, c.err.join());
       assert.match(c.out[0], /^match: email matches, userId matches, custom\.loyaltyCard matches — certificate .* for request req-2; signature valid/);
-      const phone = capture();
+      const phone = captureIo();
       assert.equal(await runVerifySubject(certFile, { phone: s.phone!.replace(/^(\+\d{2})(\d{3})/, '$1 ($2) ') }, phone.io), ExitCode.ok, phone.err.join());
       assert.match(phone.out[0], /signature not checked/);
     });
@@ -144,7 +132,7 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
         [{ custom: ['employeeNo=4711'] }, /^no match: custom\.employeeNo not in the certificate/],
       ];
       for (const [opts, message] of cases) {
-        const c = capture();
+        const c = captureIo();
         assert.equal(await runVerifySubject(certFile, opts, c.io), ExitCode.failed);
         assert.match(c.err[0], message);
         for (const v of [...identifierValues(subjectOf(3)), 'someone-else', '4711']) assert.ok(!c.err[0].includes(v));
@@ -152,16 +140,16 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
     });
 
     it('exits 2 for unusable identifiers and 1 for a tampered certificate when keys are given', async () => {
-      const bad = capture();
+      const bad = captureIo();
       assert.equal(await runVerifySubject(certFile, { email: 'not-an-email-secret' }, bad.io), ExitCode.usage);
       assert.match(bad.err[0], /^identifiers: email: /);
       assert.ok(!bad.err[0].includes('not-an-email-secret'));
-      const none = capture();
+      const none = captureIo();
       assert.equal(await runVerifySubject(certFile, {}, none.io), ExitCode.usage);
       assert.match(none.err[0], /at least one identifier is required/);
 
       const altered = write('altered-subject.json', { ...certificate, request: { ...certificate.request, jurisdiction: 'CCPA' } });
-      const c = capture();
+      const c = captureIo();
       assert.equal(await runVerifySubject(altered, { email: subjectOf(2).email, jwks: jwksFile }, c.io), ExitCode.failed);
       assert.match(c.err[0], /^invalid: the signature does not match/);
     });
@@ -169,26 +157,26 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
 
   describe('ledger check', () => {
     it('exits 0 for an intact ledger, 1 with the break once a certificate is deleted, 2 without a database', async () => {
-      const other = await pg.freshDb();
+      const other = await db.fresh();
       const keys = await loadKeyRing(other.pool, generateSigningKey());
       const issuer = createCertificateIssuer({ pool: other.pool, keys });
-      const empty = capture({ DATABASE_URL: other.url });
+      const empty = captureIo({ DATABASE_URL: other.url });
       assert.equal(await runLedgerCheck({}, empty.io), ExitCode.ok);
       assert.deepEqual(empty.out, ['ledger intact: no certificates issued yet']);
 
       for (let i = 1; i <= 4; i++) await issuer.issue(certificateRequest(i));
-      const intact = capture();
+      const intact = captureIo();
       assert.equal(await runLedgerCheck({ databaseUrl: other.url }, intact.io), ExitCode.ok);
       assert.match(intact.out[0], /^ledger intact: 4 certificates, head #4 cert_\S+ sha256:[0-9a-f]{64}$/);
 
       await asSuperuserBypassingTriggers(other.pool, [['DELETE FROM certificates WHERE sequence = 2']]);
-      const broken = capture({ DATABASE_URL: other.url });
+      const broken = captureIo({ DATABASE_URL: other.url });
       assert.equal(await runLedgerCheck({}, broken.io), ExitCode.failed);
       assert.match(broken.err[0], /^ledger broken \(missing\) at #3: .*#2 was deleted; 1 certificate before it intact$/);
 
-      const noDb = capture();
+      const noDb = captureIo();
       assert.equal(await runLedgerCheck({}, noDb.io), ExitCode.usage);
-      const unreachable = capture();
+      const unreachable = captureIo();
       assert.equal(await runLedgerCheck({ databaseUrl: 'postgres://nobody@127.0.0.1:1/none' }, unreachable.io), ExitCode.unavailable);
       assert.match(unreachable.err[0], /^cannot check the ledger: /);
     });
@@ -197,7 +185,7 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
   describe('as commands', () => {
     it('parses the command lines through commander', async () => {
       const run = async (...args: string[]) => {
-        const c = capture({ DATABASE_URL: db.url });
+        const c = captureIo({ DATABASE_URL: db.url });
         const program = registerCertificateCommands(new Command('erasure').exitOverride(), c.io);
         await program.parseAsync(['node', 'erasure', ...args]);
         return c;

@@ -16,20 +16,14 @@ import {
 import { checkLedger } from '../../src/ledger/check';
 import { createPool } from '../../src/ledger/db';
 import { listEvents } from '../../src/ledger/events';
-import { startLedgerServer, type LedgerServer } from '../ledger/harness';
+import { useLedgerDatabase } from '../harness/ledger';
 import { certificateRequest, identifierValues, subjectOf } from './fixtures';
 
 describe('certificate issuer (real PostgreSQL)', function () {
-  let pg: LedgerServer;
-  before(async () => {
-    pg = await startLedgerServer();
-  });
-  after(async () => {
-    await pg?.stop();
-  });
+  const databases = useLedgerDatabase();
 
   async function setup() {
-    const db = await pg.freshDb({ max: 20 });
+    const db = await databases.fresh({ max: 20 });
     const keys = await loadKeyRing(db.pool, generateSigningKey());
     return { ...db, keys, issuer: createCertificateIssuer({ pool: db.pool, keys, engineVersion: '9.9.9' }) };
   }

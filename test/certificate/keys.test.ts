@@ -4,8 +4,6 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { createLogger } from '../../src/logger';
 import {
   GENERATED_KEY_FILE,
   generateSigningKey,
@@ -13,21 +11,12 @@ import {
   keyIdOf,
   KeyError,
   loadSigningKey,
+  type LoadSigningKeyOptions,
   publicKeyFromPem,
   publicKeysFromJwks,
   signingKeyToPem,
 } from '../../src/certificate';
-
-function capturingLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      done();
-    },
-  });
-  return { logger: createLogger({ destination, level: 'debug' }), lines };
-}
+import { capturingLogger } from '../harness/logs';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-keys-'));
 
@@ -35,7 +24,7 @@ describe('certificate signing keys', () => {
   it('generates a key on the first local start, says so in the log, and reuses it afterwards', async () => {
     const dataDir = path.join(tmp(), 'data');
     const { logger, lines } = capturingLogger();
-    const first = loadSigningKey({ env: {}, dataDir, logger });
+    const first = loadSigningKey({ dataDir, logger });
     await new Promise((r) => setImmediate(r));
     const file = path.join(dataDir, GENERATED_KEY_FILE);
     assert.ok(fs.existsSync(file));
@@ -46,7 +35,7 @@ describe('certificate signing keys', () => {
     assert.equal(generated.keyId, first.keyId);
     assert.match(String(generated.msg), /SIGNING_KEY_FILE/);
 
-    const second = loadSigningKey({ env: {}, dataDir, logger });
+    const second = loadSigningKey({ dataDir, logger });
     assert.equal(second.keyId, first.keyId);
     assert.equal(lines.filter((l) => String(l.msg).startsWith('generated')).length, 1);
     assert.ok(!fs.readdirSync(dataDir).some((f) => f.endsWith('.tmp')), 'no temporary files left');
@@ -57,24 +46,25 @@ describe('certificate signing keys', () => {
     const pem = signingKeyToPem(key);
     const file = path.join(tmp(), 'key.pem');
     fs.writeFileSync(file, pem);
-    assert.equal(loadSigningKey({ env: { SIGNING_KEY_FILE: file } }).keyId, key.keyId);
-    assert.equal(loadSigningKey({ env: { SIGNING_KEY_PEM: pem } }).keyId, key.keyId);
-    assert.equal(loadSigningKey({ env: { SIGNING_KEY_PEM: pem.trim().replace(/\n/g, '\\n') } }).keyId, key.keyId);
+    assert.equal(loadSigningKey({ file }).keyId, key.keyId);
+    assert.equal(loadSigningKey({ pem }).keyId, key.keyId);
+    assert.equal(loadSigningKey({ pem: pem.trim().replace(/\n/g, '\\n') }).keyId, key.keyId);
   });
 
   it('refuses keys it cannot sign with, without repeating the key material', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     const dir = tmp();
-    const cases: Array<[NodeJS.ProcessEnv, RegExp]> = [
-      [{ SIGNING_KEY_PEM: rsa }, /rsa key; certificates are signed with Ed25519/],
-      [{ SIGNING_KEY_PEM: 'not a key, secret-material-123' }, /SIGNING_KEY_PEM does not hold a PEM private key/],
-      [{ SIGNING_KEY_FILE: path.join(dir, 'missing.pem') }, /cannot be read \(ENOENT\)/],
-      [{ SIGNING_KEY_FILE: path.join(dir, 'x.pem'), SIGNING_KEY_PEM: rsa }, /set only one/],
-      [{ NODE_ENV: 'production' }, /no certificate signing key: set SIGNING_KEY_FILE/],
+    // generate: false is what the engine passes under NODE_ENV=production.
+    const cases: Array<[LoadSigningKeyOptions, RegExp]> = [
+      [{ pem: rsa }, /rsa key; certificates are signed with Ed25519/],
+      [{ pem: 'not a key, secret-material-123' }, /SIGNING_KEY_PEM does not hold a PEM private key/],
+      [{ file: path.join(dir, 'missing.pem') }, /cannot be read \(ENOENT\)/],
+      [{ file: path.join(dir, 'x.pem'), pem: rsa }, /set only one/],
+      [{ generate: false }, /no certificate signing key: set SIGNING_KEY_FILE/],
     ];
-    for (const [env, message] of cases) {
+    for (const [source, message] of cases) {
       assert.throws(
-        () => loadSigningKey({ env, dataDir: dir }),
+        () => loadSigningKey({ ...source, dataDir: dir }),
         (err: unknown) => err instanceof KeyError && message.test(err.message) && !err.message.includes('secret-material') && !err.message.includes('PRIVATE KEY'),
       );
     }

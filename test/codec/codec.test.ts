@@ -4,7 +4,8 @@ import { EncryptionCodec, ENCODING_ENCRYPTED, isShreddedPayload, METADATA_KEY_ID
 import { DataKeyDestroyedError, PayloadAuthenticationError, UnknownDataKeyError } from '../../src/codec/errors';
 import { shredRequestKey } from '../../src/codec/shred';
 import { findIdentifiers } from './pii-scan';
-import { freshKeyStore, startLedgerServer, type LedgerServer } from './harness';
+import { useLedgerDatabase } from '../harness/ledger';
+import { freshKeyStore } from './harness';
 
 const subject = { email: 'grace.hopper@example.net', userId: 'user-19061209', phone: '+15550100123' };
 const toPayload = (v: unknown) => defaultPayloadConverter.toPayload(v);
@@ -12,13 +13,7 @@ const text = (b: Uint8Array | null | undefined) => Buffer.from(b ?? []).toString
 const keyIdOf = (p: Payload) => text(p.metadata?.[METADATA_KEY_ID]);
 
 describe('EncryptionCodec (real PostgreSQL key store)', () => {
-  let ledger: LedgerServer;
-  before(async () => {
-    ledger = await startLedgerServer();
-  });
-  after(async () => {
-    await ledger?.stop();
-  });
+  const ledger = useLedgerDatabase();
 
   it("encrypts a payload naming a request under that request's key, and decodes it back exactly", async () => {
     const { keyStore } = await freshKeyStore(ledger);

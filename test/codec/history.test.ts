@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { promisify } from 'node:util';
 import { Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -15,10 +13,12 @@ import { shredRequestKey } from '../../src/codec/shred';
 import { toolPaths } from '../../src/dev/servers';
 import type { Pool } from '../../src/ledger/db';
 import { ErasureStatusKey, workflowIdFor, type ErasureInput, type ErasureResult } from '../../src/workflows/definitions';
+import { useLedgerDatabase } from '../harness/ledger';
+import { serve, type Served } from '../harness/serve';
 import { devServerEnv } from '../harness/temporal';
 import { describeHits, findIdentifiers, payloadsOf, unencryptedPayloads } from './pii-scan';
 import { finishProbeSignal, type ProbeActivities } from './probe-workflow';
-import { freshKeyStore, startLedgerServer, type LedgerServer } from './harness';
+import { keyStoreOn } from './harness';
 
 const run = promisify(execFile);
 const codecToken = `codec-${randomBytes(12).toString('hex')}`;
@@ -33,26 +33,22 @@ async function workflowShow(address: string, workflowId: string, codecEndpoint?:
 
 describe('Temporal history holds no plaintext identifiers (dev server, real worker, real temporal CLI)', function () {
   this.timeout(180_000);
-  let ledger: LedgerServer;
+  const ledger = useLedgerDatabase();
   let env: TestWorkflowEnvironment;
   let keyStore: KeyStore;
   let pool: Pool;
-  let codecServer: Server;
+  let codecServer: Served;
   let codecEndpoint: string;
 
   before(async () => {
-    [ledger, env] = await Promise.all([startLedgerServer(), devServerEnv()]);
-    ({ keyStore, db: { pool } } = await freshKeyStore(ledger));
-    const app = createCodecServer({ keyStore, auth: { bearerToken: codecToken }, corsOrigins: ['http://localhost:8233'] });
-    codecServer = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    codecEndpoint = `http://127.0.0.1:${(codecServer.address() as AddressInfo).port}`;
+    env = await devServerEnv();
+    ({ keyStore, db: { pool } } = await keyStoreOn(ledger));
+    codecServer = await serve(createCodecServer({ keyStore, auth: { bearerToken: codecToken }, corsOrigins: ['http://localhost:8233'] }));
+    codecEndpoint = codecServer.url;
   });
   after(async () => {
-    await new Promise((r) => codecServer?.close(r));
+    await codecServer?.close();
     await env?.teardown();
-    await ledger?.stop();
   });
 
   it('shows only ciphertext before and after shredding; the codec server decodes an open request, then reports it shredded', async () => {

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { KeyStoreError, MasterKeyError } from '../../src/codec/errors';
 import { generateMasterKey, loadMasterKey, openKeyStore } from '../../src/codec/keys';
-import { freshKeyStore, freshMasterKey, startLedgerServer, type LedgerServer } from './harness';
+import { useLedgerDatabase } from '../harness/ledger';
+import { freshKeyStore, freshMasterKey } from './harness';
 
 describe('master key loading', () => {
   const key = generateMasterKey();
@@ -50,13 +51,7 @@ describe('master key loading', () => {
 });
 
 describe('key store (real PostgreSQL)', () => {
-  let ledger: LedgerServer;
-  before(async () => {
-    ledger = await startLedgerServer();
-  });
-  after(async () => {
-    await ledger?.stop();
-  });
+  const ledger = useLedgerDatabase();
 
   it('adopts the master key on a fresh database and fails at start-up with a clear message under another one', async () => {
     const { db, masterKey } = await freshKeyStore(ledger);
@@ -76,7 +71,7 @@ describe('key store (real PostgreSQL)', () => {
   });
 
   it('says to run the migrations when the key tables are missing', async () => {
-    const db = await ledger.freshDb({ migrate: false });
+    const db = await ledger.fresh({ migrate: false });
     await assert.rejects(openKeyStore({ pool: db.pool, masterKey: freshMasterKey() }), (err: Error) => {
       assert.ok(err instanceof KeyStoreError);
       assert.match(err.message, /run the ledger migrations \(020_data_keys.sql\)/);

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { EncryptionCodec } from '../../src/codec/codec';
 import type { KeyStore } from '../../src/codec/keys';
 import { createCodecServer } from '../../src/codec/server';
 import { shredRequestKey } from '../../src/codec/shred';
 import type { Pool } from '../../src/ledger/db';
 import { findIdentifiers } from './pii-scan';
-import { freshKeyStore, startLedgerServer, type LedgerServer } from './harness';
+import { useLedgerDatabase } from '../harness/ledger';
+import { serve, type Served } from '../harness/serve';
+import { fromWire, keyStoreOn, toWire, type WirePayload } from './harness';
 
 const uiOrigin = 'http://localhost:8233';
 const bearerToken = 'codec-test-token-0123456789';
@@ -16,19 +16,9 @@ const operatorKey = 'operator-key-abcdefghijklmnop';
 const pathToken = 'ui-path-token-0123456789abcdef';
 const subject = { email: 'mary.jackson@example.com', userId: 'mj-1921', phone: '+15550100777' };
 
-type WirePayload = { metadata: Record<string, string>; data: string };
-const toWire = (p: Payload): WirePayload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-  data: Buffer.from(p.data ?? []).toString('base64'),
-});
-const fromWire = (w: WirePayload): Payload => ({
-  metadata: Object.fromEntries(Object.entries(w.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-  data: Buffer.from(w.data, 'base64'),
-});
-
 describe('codec server (remote codec protocol, real PostgreSQL)', () => {
-  let ledger: LedgerServer;
-  let server: Server;
+  const ledger = useLedgerDatabase();
+  let server: Served;
   let base: string;
   let keyStore: KeyStore;
   let pool: Pool;
@@ -39,24 +29,21 @@ describe('codec server (remote codec protocol, real PostgreSQL)', () => {
   const auth = { authorization: `Bearer ${bearerToken}` };
 
   before(async () => {
-    ledger = await startLedgerServer();
-    ({ keyStore, db: { pool } } = await freshKeyStore(ledger));
-    const app = createCodecServer({
-      keyStore,
-      auth: { bearerToken, operatorKeys: (k) => k === operatorKey, pathToken },
-      corsOrigins: [uiOrigin],
-    });
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ keyStore, db: { pool } } = await keyStoreOn(ledger));
+    server = await serve(
+      createCodecServer({
+        keyStore,
+        auth: { bearerToken, operatorKeys: (k) => k === operatorKey, pathToken },
+        corsOrigins: [uiOrigin],
+      }),
+    );
+    base = server.url;
     const codec = new EncryptionCodec(keyStore);
     const plain = [{ requestId: 'req-ui', subject, subjectRef: 'ref' }, { status: 'completed', receipts: [] }].map((v) => defaultPayloadConverter.toPayload(v));
     encrypted = (await codec.encode(plain)).map(toWire);
   });
   after(async () => {
-    await new Promise((r) => server?.close(r));
-    await ledger?.stop();
+    await server?.close();
   });
 
   it('refuses to start without any way to authorise callers', () => {

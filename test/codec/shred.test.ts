@@ -5,18 +5,13 @@ import { EncryptionCodec, isShreddedPayload } from '../../src/codec/codec';
 import { openKeyStore } from '../../src/codec/keys';
 import { DATA_KEY_DESTROYED_EVENT, shredRequestKey } from '../../src/codec/shred';
 import { listEvents } from '../../src/ledger/events';
-import { freshKeyStore, startLedgerServer, type LedgerServer } from './harness';
+import { useLedgerDatabase } from '../harness/ledger';
+import { freshKeyStore } from './harness';
 
 const subject = { email: 'katherine.johnson@example.com', userId: 'kj-1918' };
 
 describe('shredRequestKey (crypto-shredding, real PostgreSQL)', () => {
-  let ledger: LedgerServer;
-  before(async () => {
-    ledger = await startLedgerServer();
-  });
-  after(async () => {
-    await ledger?.stop();
-  });
+  const ledger = useLedgerDatabase();
 
   it('deletes the key row, leaves a tombstone and records data_key.destroyed in the audit trail', async () => {
     const { db, keyStore } = await freshKeyStore(ledger);

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { EncryptionCodec } from '../../src/codec/codec';
 import { createCodecServer } from '../../src/codec/server';
 import { freePort, startTemporalDevServer, type TemporalDevServer } from '../../src/dev/servers';
-import { freshKeyStore, startLedgerServer, type LedgerServer } from './harness';
+import { useLedgerDatabase } from '../harness/ledger';
+import { serve, type Served } from '../harness/serve';
+import { keyStoreOn, toWire } from './harness';
 
 /**
  * The local run's wiring: `temporal server start-dev --ui-codec-endpoint <codec server>/<path token>`. The Web
@@ -14,27 +14,22 @@ import { freshKeyStore, startLedgerServer, type LedgerServer } from './harness';
  */
 describe('Web UI wiring of the codec server (real dev server with its UI)', function () {
   this.timeout(120_000);
-  let ledger: LedgerServer;
+  const ledger = useLedgerDatabase();
   let temporal: TemporalDevServer;
-  let codecServer: Server;
+  let codecServer: Served;
 
   after(async () => {
-    await new Promise((r) => codecServer?.close(r));
+    await codecServer?.close();
     await temporal?.stop();
-    await ledger?.stop();
   });
 
   it("hands the Web UI the codec endpoint, and the codec server answers the browser's calls from the UI's origin", async () => {
-    ledger = await startLedgerServer();
-    const { keyStore } = await freshKeyStore(ledger);
+    const { keyStore } = await keyStoreOn(ledger);
     const uiPort = await freePort();
     const uiOrigins = [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`];
     const pathToken = randomBytes(18).toString('base64url');
-    const app = createCodecServer({ keyStore, auth: { pathToken }, corsOrigins: uiOrigins });
-    codecServer = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    const codecEndpoint = `http://127.0.0.1:${(codecServer.address() as AddressInfo).port}/${pathToken}`;
+    codecServer = await serve(createCodecServer({ keyStore, auth: { pathToken }, corsOrigins: uiOrigins }));
+    const codecEndpoint = `${codecServer.url}/${pathToken}`;
     temporal = await startTemporalDevServer({ uiPort, codecEndpoint });
 
     // What the UI's browser code reads at start-up.
@@ -50,7 +45,7 @@ describe('Web UI wiring of the codec server (real dev server with its UI)', func
 
     // What the browser then does for each event: a CORS preflight, then POST <endpoint>/decode.
     const [enc] = await new EncryptionCodec(keyStore).encode([defaultPayloadConverter.toPayload({ requestId: 'req-ui', subject: { email: 'ui@example.com' } })]);
-    const wire = { payloads: [{ metadata: Object.fromEntries(Object.entries(enc.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(enc.data!).toString('base64') }] };
+    const wire = { payloads: [toWire(enc)] };
     const origin = uiOrigins[0];
     const preflight = await fetch(`${settings.Codec.Endpoint}/decode`, {
       method: 'OPTIONS',

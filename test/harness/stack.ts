@@ -1,22 +1,22 @@
 /**
- * The whole engine on real servers, in-process: PostgreSQL, the go-installed Temporal dev server, the
- * worker and the API on port 0. Logs are captured so tests can scan them.
+ * The whole engine on real servers, in-process: a fresh database on the process's shared PostgreSQL, the
+ * go-installed Temporal dev server, the worker and the API on port 0. Logs are captured so tests can scan them.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { hashApiKey } from '../../src/api/auth';
 import { startApi, type RunningApi } from '../../src/api/main';
-import type { ConnectorFactory } from '../../src/activities';
+import type { ConnectorFactory } from '../../src/systems/registry';
 import type { SystemConfig } from '../../src/catalog/schema';
-import { startPostgres, startTemporalDevServer, type PostgresServer, type TemporalDevServer } from '../../src/dev/servers';
+import { startTemporalDevServer, type PostgresServer, type TemporalDevServer } from '../../src/dev/servers';
 import { openEngine, type Engine } from '../../src/engine';
-import { createLogger } from '../../src/logger';
 import { createEngineWorker } from '../../src/worker';
+import { capturingLogger } from './logs';
+import { freshDatabase, sharedPostgres } from './postgres';
 
 export const keys = {
   intake: 'test-intake-key-0123456789',
@@ -26,6 +26,7 @@ export const keys = {
 };
 
 export interface Stack {
+  /** The shared server; the stack's database on it is `env.DATABASE_URL`. */
   pg: PostgresServer;
   temporal: TemporalDevServer;
   engine: Engine;
@@ -56,22 +57,15 @@ export async function startStack(
   opts: { catalog?: string; connectors?: Partial<Record<SystemConfig['kind'], ConnectorFactory>>; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Stack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-stack-'));
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logs.push(...chunk.toString().split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  const logger = createLogger({ level: 'debug', destination: sink });
-  const pg = await startPostgres({ dataDir: path.join(dataDir, 'pg') });
-  await pg.createDatabase('engine');
+  const { logger, raw: logs } = capturingLogger();
+  const pg = await sharedPostgres();
+  const database = await freshDatabase(pg, 'engine');
   const dbFile = path.join(dataDir, 'temporal.db');
   let temporal = await startTemporalDevServer({ dbFile });
   const catalogFile = path.join(dataDir, 'catalog.yaml');
   fs.writeFileSync(catalogFile, opts.catalog ?? manualCatalog);
   const env: NodeJS.ProcessEnv = {
-    DATABASE_URL: pg.urlFor('engine'),
+    DATABASE_URL: pg.urlFor(database),
     TEMPORAL_ADDRESS: temporal.address,
     TASK_QUEUE: `erasure-test-${randomBytes(4).toString('hex')}`,
     ERASURE_CATALOG: catalogFile,
@@ -97,7 +91,6 @@ export async function startStack(
     await connection?.close().catch(() => undefined);
     await engine?.close().catch(() => undefined);
     await temporal.stop();
-    await pg.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
@@ -129,7 +122,6 @@ export async function startStack(
       await connection!.close().catch(() => undefined);
       await engine!.close();
       await temporal.stop();
-      await pg.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   } as Stack;

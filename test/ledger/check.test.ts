@@ -8,20 +8,14 @@ import type { Pool } from 'pg';
 import { createCertificateIssuer, generateSigningKey, loadKeyRing } from '../../src/certificate';
 import { checkLedger } from '../../src/ledger/check';
 import { certificateRequest } from '../certificate/fixtures';
-import { asSuperuserBypassingTriggers, startLedgerServer, type LedgerServer } from './harness';
+import { asSuperuserBypassingTriggers, useLedgerDatabase } from '../harness/ledger';
 
 describe('ledger check', function () {
-  let pg: LedgerServer;
-  before(async () => {
-    pg = await startLedgerServer();
-  });
-  after(async () => {
-    await pg?.stop();
-  });
+  const ledger = useLedgerDatabase();
 
   /** A ledger of `n` certificates issued one after another. */
   async function ledgerOf(n: number): Promise<{ pool: Pool; ids: string[] }> {
-    const { pool } = await pg.freshDb();
+    const { pool } = await ledger.fresh();
     const keys = await loadKeyRing(pool, generateSigningKey());
     const issuer = createCertificateIssuer({ pool, keys });
     const ids: string[] = [];

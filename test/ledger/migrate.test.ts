@@ -8,7 +8,7 @@ import { defaultMigrationsDir, migrate, MigrationError, readMigrations } from '.
 import { createAuditLog, listEvents } from '../../src/ledger/events';
 import { generateSigningKey } from '../../src/certificate';
 import { registerSigningKey } from '../../src/certificate/issuer';
-import { startLedgerServer, type LedgerServer } from './harness';
+import { useLedgerDatabase } from '../harness/ledger';
 
 /** A copy of the engine's migrations plus extra files, as other parts of the engine add 010+ and 020+. */
 function migrationsWith(extra: Record<string, string>): string {
@@ -21,17 +21,11 @@ function migrationsWith(extra: Record<string, string>): string {
 const refused = (code = '42501') => (err: unknown) => (err as { code?: string }).code === code;
 
 describe('ledger database', function () {
-  let pg: LedgerServer;
-  before(async () => {
-    pg = await startLedgerServer();
-  });
-  after(async () => {
-    await pg?.stop();
-  });
+  const ledger = useLedgerDatabase();
 
   describe('migrations', () => {
     it('creates the requests, events, certificates and signing_keys tables, recording each version', async () => {
-      const { pool } = await pg.freshDb();
+      const { pool } = await ledger.fresh();
       const { rows } = await pool.query<{ column_name: string; data_type: string; is_nullable: string }>(
         "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'requests' ORDER BY ordinal_position",
       );
@@ -63,7 +57,7 @@ describe('ledger database', function () {
     });
 
     it('applies nothing the second time, and each version once when five processes start together', async () => {
-      const db = await pg.freshDb({ migrate: false });
+      const db = await ledger.fresh({ migrate: false });
       const pools = Array.from({ length: 5 }, () => createPool({ connectionString: db.url, max: 1 }));
       try {
         const results = await Promise.all(pools.map((p) => migrate(p)));
@@ -77,7 +71,7 @@ describe('ledger database', function () {
     });
 
     it("picks up other parts' migrations in number order, and applies none when one of them fails", async () => {
-      const db = await pg.freshDb({ migrate: false });
+      const db = await ledger.fresh({ migrate: false });
       const good = migrationsWith({ '900_fixture_outbox.sql': 'CREATE TABLE outbox (id bigserial PRIMARY KEY, request_id text REFERENCES requests);' });
       const bad = migrationsWith({
         '900_fixture_outbox.sql': 'CREATE TABLE outbox (id bigserial PRIMARY KEY);',
@@ -93,7 +87,7 @@ describe('ledger database', function () {
     });
 
     it('refuses a migration edited after it was applied, and badly named files', async () => {
-      const db = await pg.freshDb({ migrate: false });
+      const db = await ledger.fresh({ migrate: false });
       const dir = migrationsWith({ '900_fixture_outbox.sql': 'CREATE TABLE outbox (id bigserial PRIMARY KEY);' });
       await migrate(db.pool, { dir });
       fs.appendFileSync(path.join(dir, '900_fixture_outbox.sql'), '\nALTER TABLE outbox ADD COLUMN x int;');
@@ -106,7 +100,7 @@ describe('ledger database', function () {
 
   describe('append-only tables', () => {
     it('refuses UPDATE, DELETE and TRUNCATE of certificates', async () => {
-      const { pool } = await pg.freshDb();
+      const { pool } = await ledger.fresh();
       await pool.query(
         `INSERT INTO certificates (sequence, certificate_id, request_id, certificate, hash, previous_hash, key_id, issued_at)
          VALUES (1, 'cert_1', 'req-1', '{}', $1, NULL, 'k', now())`,
@@ -120,7 +114,7 @@ describe('ledger database', function () {
     });
 
     it('refuses a second certificate claiming the same predecessor or place (no fork, even without the lock)', async () => {
-      const { pool } = await pg.freshDb();
+      const { pool } = await ledger.fresh();
       const insert = (seq: number, id: string, hash: string, prev: string | null) =>
         pool.query(
           `INSERT INTO certificates (sequence, certificate_id, request_id, certificate, hash, previous_hash, key_id, issued_at)
@@ -135,7 +129,7 @@ describe('ledger database', function () {
     });
 
     it('keeps signing keys forever: only retired_at may change', async () => {
-      const { pool } = await pg.freshDb();
+      const { pool } = await ledger.fresh();
       const a = generateSigningKey();
       const b = generateSigningKey();
       assert.deepEqual(await registerSigningKey(pool, a), { registered: true });
@@ -154,7 +148,7 @@ describe('ledger database', function () {
 
   describe('audit log', () => {
     it("appends each request's events in order, with their details", async () => {
-      const { pool } = await pg.freshDb();
+      const { pool } = await ledger.fresh();
       const audit = createAuditLog(pool);
       await audit.recordEvent({ requestId: 'req-1', type: 'request.accepted', detail: { subjectRef: 'subj_1', systems: 3 } });
       await audit.recordEvent({ requestId: 'req-2', type: 'request.accepted' });
