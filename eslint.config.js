@@ -25,10 +25,29 @@ module.exports = tseslint.config(
           patterns: [
             { group: ['node:*'], message: 'workflow code must not import Node built-ins' },
             { group: ['@aws-sdk/*', '@elastic/*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'], message: 'workflow code may import only @temporalio/workflow and @temporalio/common' },
-            { group: ['../activities/*', '../activities', '!../activities/types'], message: 'import activity types only (import type)', allowTypeImports: true },
+            // Beside its own folder, workflow code may load only the pure domain model; everything else (activity
+            // and system types, the registry) comes in with `import type`, which the bundle never sees.
+            { group: ['../*', '!../domain', '!../domain/*'], message: 'workflow code loads only ./ and ../domain at run time; use import type for the rest', allowTypeImports: true },
           ],
         },
       ],
     },
   },
+  {
+    // The domain model is imported by workflow code and by every process: pure types, lists and schemas.
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ioModules.map((name) => ({ name, message: 'the domain model is pure: no I/O' })),
+          patterns: [
+            { group: ['node:*'], message: 'the domain model must not import Node built-ins' },
+            { group: ['@*'], message: 'the domain model depends on zod only' },
+            { group: ['../*'], message: 'the domain model imports nothing of the engine at run time (import type is fine)', allowTypeImports: true },
+          ],
+        },
+      ],
+    },
+  }
 );

@@ -4,6 +4,7 @@
  * format error with a clear path rather than a confusing signature failure.
  */
 import { z } from 'zod';
+import { formatIssues } from '../domain';
 
 export const CERTIFICATE_FORMAT = 'erasure-certificate/v1';
 
@@ -104,9 +105,5 @@ export type ErasureCertificate = z.infer<typeof certificateSchema>;
 /** A certificate before signing. */
 export type UnsignedCertificate = Omit<ErasureCertificate, 'signature'>;
 
-/** Formats a schema failure as `path: message` lines; values are never echoed. */
-export function describeIssues(error: z.ZodError, limit = 5): string {
-  const lines = error.issues.slice(0, limit).map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
-  if (error.issues.length > limit) lines.push(`… and ${error.issues.length - limit} more`);
-  return lines.join('; ');
-}
+/** Formats a schema failure as `path: message` lines (at most five); values are never echoed. */
+export const describeIssues = (error: z.ZodError): string => formatIssues(error, { limit: 5 });
