@@ -15,7 +15,7 @@ import { loadPublicKeys } from '../certificate/issuer';
 import { matchSubject } from '../certificate/commitment';
 import { certificateSchema, describeIssues } from '../certificate/schema';
 import { verifyCertificate } from '../certificate/sign';
-import { checkLedger } from '../ledger/check';
+import { checkLedger } from '../certificate/chain';
 import { createPool } from '../ledger/db';
 import { ConfigError, loadCliConfig, type CliConfig } from '../config';
 import { subjectIdentifiersSchema } from '../domain';

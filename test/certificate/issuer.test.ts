@@ -13,7 +13,7 @@ import {
   verifyCertificate,
   type ErasureCertificate,
 } from '../../src/certificate';
-import { checkLedger } from '../../src/ledger/check';
+import { checkLedger } from '../../src/certificate/chain';
 import { createPool } from '../../src/ledger/db';
 import { listEvents } from '../../src/ledger/events';
 import { useLedgerDatabase } from '../harness/ledger';

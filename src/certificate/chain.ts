@@ -7,13 +7,13 @@
  * (the predecessor sits elsewhere). A deletion at the very end leaves no dangling link, so the trail of
  * `certificate.issued` events and the requests' `certificate_id` are checked against the ledger too.
  */
-import { certificateHash, verifyCertificate } from '../certificate/sign';
-import { loadPublicKeys } from '../certificate/issuer';
-import type { PublicKeyEntry } from '../certificate/keys';
-import type { ErasureCertificate } from '../certificate/schema';
-import type { Pool } from './db';
-import { issuedCertificateMissing } from './events';
-import { createRequestRepository } from './requests';
+import { certificateHash, verifyCertificate } from './sign';
+import { loadPublicKeys } from './issuer';
+import type { PublicKeyEntry } from './keys';
+import type { ErasureCertificate } from './schema';
+import type { Pool } from '../ledger/db';
+import { issuedCertificateMissing } from '../ledger/events';
+import { createRequestRepository } from '../ledger/requests';
 
 export type LedgerBreakKind = 'missing' | 'reordered' | 'altered' | 'unknown_key' | 'malformed';
 

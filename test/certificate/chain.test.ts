@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import type { Pool } from 'pg';
 import { createCertificateIssuer, generateSigningKey, loadKeyRing } from '../../src/certificate';
-import { checkLedger } from '../../src/ledger/check';
-import { certificateRequest } from '../certificate/fixtures';
+import { checkLedger } from '../../src/certificate/chain';
+import { certificateRequest } from './fixtures';
 import { asSuperuserBypassingTriggers, useLedgerDatabase } from '../harness/ledger';
 
 describe('ledger check', function () {
