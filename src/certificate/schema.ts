@@ -4,7 +4,7 @@
  * format error with a clear path rather than a confusing signature failure.
  */
 import { z } from 'zod';
-import { formatIssues } from '../domain';
+import { formatIssues, identifierNamePattern } from '../domain';
 
 export const CERTIFICATE_FORMAT = 'erasure-certificate/v1';
 
@@ -21,7 +21,7 @@ export const subjectCommitmentSchema = z.strictObject({
   salt: base64url.length(43),
   /** One digest per identifier the erasure used, in the engine's fixed identifier order. */
   identifiers: z
-    .array(z.strictObject({ type: z.string().regex(/^(email|userId|phone|custom\.[A-Za-z][A-Za-z0-9_]{0,63})$/), digest: hex64 }))
+    .array(z.strictObject({ type: z.string().regex(identifierNamePattern), digest: hex64 }))
     .min(1),
 });
 

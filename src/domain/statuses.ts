@@ -20,6 +20,7 @@ export type LedgerStatus = (typeof ledgerStatuses)[number];
 
 /** Phases after which nothing more happens to a request. */
 export const finalPhases = ['completed', 'cancelled'] as const satisfies readonly Phase[];
+export type FinalPhase = (typeof finalPhases)[number];
 
 export const systemStatuses = ['pending', 'soft_deleted', 'erasing', 'awaiting_confirmation', 'needs_attention', 'erased', 'verified'] as const;
 export type SystemStatus = (typeof systemStatuses)[number];

@@ -14,6 +14,7 @@ import type {
   ErasureState,
   ErasureStatusView,
   ExtendDeadline,
+  FinalPhase,
   OperatorActionName,
   OperatorActionResult,
   PlaceLegalHold,
@@ -73,7 +74,7 @@ export interface ErasureInput {
 
 /** Result of a completed erasure workflow. */
 export interface ErasureResult {
-  status: 'completed' | 'cancelled';
+  status: FinalPhase;
   certificateId?: string;
   receipts: Receipt[];
 }
