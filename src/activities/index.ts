@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from '../logger';
 import type { EngineMetrics } from '../metrics';
 import type { Catalog } from '../catalog/schema';
-import { failureTypes, type EraseResult } from '../domain';
+import { escalationEventType, failureTypes, type EraseResult } from '../domain';
 import type { Connector } from '../systems/connector-kit';
 import { defaultConnectors, hasConnector, type ConnectorFactory, type SystemKind } from '../systems/registry';
 import type { AuditEvent, CertificateRequest, ConsumerAnnouncement, ErasureActivities, Escalation, Reminder } from './types';
@@ -136,7 +136,7 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
     },
     async escalate(e) {
       await deps.notifier.escalate(e);
-      await deps.audit.recordEvent({ requestId: e.requestId, type: `escalated.${e.reason}`, detail: { systems: e.systemIds, consumers: e.consumerIds } });
+      await deps.audit.recordEvent({ requestId: e.requestId, type: escalationEventType(e.reason), detail: { systems: e.systemIds, consumers: e.consumerIds } });
     },
     async recordEvent(e) {
       await deps.audit.recordEvent(e);

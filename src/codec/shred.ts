@@ -3,13 +3,14 @@
  * copy of the request's payloads that Temporal (or a backup of it) still holds.
  */
 import { randomBytes } from 'node:crypto';
+import { auditEventTypes } from '../domain';
 import { inTransaction, type Pool } from '../ledger/db';
 import { appendEvent } from '../ledger/events';
 import type { Logger } from '../logger';
 import { DATA_KEY_LOCK_CLASS, type DestroyedKey, type KeyStore } from './keys';
 
 /** Audit event type recorded with every destruction. */
-export const DATA_KEY_DESTROYED_EVENT = 'data_key.destroyed';
+export const DATA_KEY_DESTROYED_EVENT = auditEventTypes.dataKeyDestroyed;
 
 export interface ShredOptions {
   /** The process's key store, so its cache forgets the key at once (other processes: within their cache TTL). */

@@ -8,3 +8,4 @@ export * from './plan';
 export * from './request';
 export * from './statuses';
 export * from './subject';
+export * from './events';

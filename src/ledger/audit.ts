@@ -5,13 +5,11 @@
  */
 import { z } from 'zod';
 import type { AuditLog } from '../activities';
-import { formatIssues, phases, type Phase } from '../domain';
+import { formatIssues, phaseNamedBy, phases, type Phase } from '../domain';
 import type { Logger } from '../logger';
 import type { Pool } from './db';
 import { appendEvent, ledgerEventTypes } from './events';
 import { createRequestRepository, type RequestRepository } from './requests';
-
-const PHASE_PREFIX = 'phase.';
 
 /** What the workflow records after an accepted extension; only `deadline` moves the row. */
 const deadlineExtendedSchema = z.object({ deadline: z.iso.datetime({ offset: true }) });
@@ -28,8 +26,8 @@ export function createActivityAudit(deps: { pool: Pool; logger?: Logger; request
   return {
     async recordEvent(e) {
       await appendEvent(deps.pool, e);
-      if (e.type.startsWith(PHASE_PREFIX)) {
-        const phase = e.type.slice(PHASE_PREFIX.length);
+      const phase = phaseNamedBy(e.type);
+      if (phase !== undefined) {
         if (isPhase(phase)) await requests.recordPhase(e.requestId, phase);
         else deps.logger?.warn({ requestId: e.requestId, type: e.type }, 'audit event names no known phase; request status unchanged');
         return;

@@ -5,16 +5,14 @@
  */
 import type { AuditEvent } from '../activities/types';
 import type { AuditLog } from '../activities';
+import { auditEventTypes } from '../domain';
 import type { Pool, Queryable } from './db';
 
-/** Event types the ledger itself writes or reacts to. */
+/** Event types the ledger itself writes or reacts to (the names live in the domain model). */
 export const ledgerEventTypes = {
-  /** Written by the intake with the request row. */
-  received: 'received',
-  /** Written by the certificate issuer in its transaction. */
-  certificateIssued: 'certificate.issued',
-  /** Written by the workflow after an accepted extension; moves the request's deadline (see ./audit.ts). */
-  deadlineExtended: 'deadline.extended',
+  received: auditEventTypes.received,
+  certificateIssued: auditEventTypes.certificateIssued,
+  deadlineExtended: auditEventTypes.deadlineExtended,
 } as const;
 
 /** One recorded event as read back. */

@@ -4,7 +4,7 @@
  * deadline ahead clears `overdue` (in the extendDeadline rule) and the watcher starts counting again.
  */
 import * as wf from '@temporalio/workflow';
-import type { ErasureState } from '../domain';
+import { auditEventTypes, type ErasureState } from '../domain';
 import type { Run } from './run';
 import { isFinished, iso, pendingSystems } from './state';
 
@@ -44,7 +44,7 @@ export async function recordExtension(run: Run): Promise<void> {
   const accepted = state.actions.find((a) => a.signal === 'extendDeadline' && a.accepted)?.detail;
   await run.recordEvent({
     requestId: state.requestId,
-    type: 'deadline.extended',
+    type: auditEventTypes.deadlineExtended,
     detail: { deadline: iso(state.deadlineAt), from: accepted?.from, days: accepted?.days },
   });
   state.extensionRecorded = true;

@@ -11,7 +11,7 @@
  * `Date.now()` here is the workflow sandbox's deterministic clock.
  */
 import * as wf from '@temporalio/workflow';
-import { DAY_MS, type Phase, type Receipt, type SystemState } from '../domain';
+import { auditEventTypes, DAY_MS, phaseEventType, type Phase, type Receipt, type SystemState } from '../domain';
 import { dependenciesErased, eraseOnce, resetForRetry, verifyOnce } from './automated-lane';
 import { awaitConfirmation, requestConfirmation } from './confirmation-lane';
 import { recordExtension, watchDeadline } from './deadline-watcher';
@@ -41,7 +41,7 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   const setPhase = async (phase: Phase) => {
     state.phase = phase;
     run.sync();
-    await run.recordEvent({ requestId: state.requestId, type: `phase.${phase}` });
+    await run.recordEvent({ requestId: state.requestId, type: phaseEventType(phase) });
   };
 
   run.sync();
@@ -49,7 +49,7 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   void recordExtension(run);
 
   if (state.phase === 'accepted') {
-    await run.recordEvent({ requestId: state.requestId, type: 'accepted', detail: { deadline: iso(state.deadlineAt) } });
+    await run.recordEvent({ requestId: state.requestId, type: auditEventTypes.accepted, detail: { deadline: iso(state.deadlineAt) } });
     await setPhase(state.graceEndsAt !== undefined ? 'grace_period' : 'coordinating');
   }
   if (state.phase === 'grace_period') {

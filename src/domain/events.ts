@@ -1,0 +1,30 @@
+/**
+ * The names of the audit events a request's trail holds, written once: the workflow records them, the
+ * ledger reacts to some, and the certificate chain check reads one. Details never carry identifiers.
+ */
+import type { EscalationReason, Phase } from './statuses';
+
+export const auditEventTypes = {
+  /** The intake stored the request (written with its row). */
+  received: 'received',
+  /** The workflow started and fixed the deadline. */
+  accepted: 'accepted',
+  /** An accepted extension; the ledger moves the request's deadline to `detail.deadline`. */
+  deadlineExtended: 'deadline.extended',
+  /** The certificate was stored (in the issuer's transaction). */
+  certificateIssued: 'certificate.issued',
+  /** The request's data key was destroyed after its workflow closed (crypto-shredding). */
+  dataKeyDestroyed: 'data_key.destroyed',
+} as const;
+
+const PHASE_PREFIX = 'phase.';
+const ESCALATION_PREFIX = 'escalated.';
+
+/** The event recorded when a request enters `phase`; the ledger moves the request's status with it. */
+export const phaseEventType = (phase: Phase): string => `${PHASE_PREFIX}${phase}`;
+
+/** The phase a `phase.*` event names, unchecked (undefined for other events). */
+export const phaseNamedBy = (type: string): string | undefined => (type.startsWith(PHASE_PREFIX) ? type.slice(PHASE_PREFIX.length) : undefined);
+
+/** The event recorded when the workflow escalates. */
+export const escalationEventType = (reason: EscalationReason): string => `${ESCALATION_PREFIX}${reason}`;
