@@ -4,11 +4,12 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
+import { processIo, type CliIo } from './io';
 
 export const defaultBundleFile = '.build/workflow-bundle.js';
 
 /** Adds `bundle-workflows` to the program. */
-export function registerBundleCommands(program: Command): void {
+export function registerBundleCommands(program: Command, io: CliIo = processIo()): void {
   program
     .command('bundle-workflows')
     .description('prebuild the workflow code for workers (then set WORKFLOW_BUNDLE to the file)')
@@ -19,9 +20,7 @@ export function registerBundleCommands(program: Command): void {
       const started = Date.now();
       const { file, bytes, digest } = await writeWorkflowBundle(options.out);
       const shown = path.relative(process.cwd(), file).startsWith('..') ? file : path.relative(process.cwd(), file);
-      process.stdout.write(
-        `wrote ${shown} (${Math.round(bytes / 1024)} KiB, sources sha256 ${digest.slice(0, 12)}…) in ${((Date.now() - started) / 1000).toFixed(1)} s\n` +
-          `start workers with WORKFLOW_BUNDLE=${file}\n`,
-      );
+      io.out(`wrote ${shown} (${Math.round(bytes / 1024)} KiB, sources sha256 ${digest.slice(0, 12)}…) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      io.out(`start workers with WORKFLOW_BUNDLE=${file}`);
     });
 }

@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { CatalogError, loadCatalog } from '../catalog/load';
 import type { Catalog } from '../catalog/schema';
 import { checkSystem, type SystemKind } from '../systems/registry';
+import { processIo, type CliIo } from './io';
 
 export interface SystemCheck {
   id: string;
@@ -50,25 +51,8 @@ export function formatChecks(results: SystemCheck[]): string[] {
   });
 }
 
-/** Where the command writes and how it ends; tests pass their own. */
-export interface CatalogCliIo {
-  out(line: string): void;
-  err(line: string): void;
-  env: NodeJS.ProcessEnv;
-  setExitCode(code: number): void;
-}
-
-const processIo: CatalogCliIo = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-  env: process.env,
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-};
-
 /** Runs `catalog check`; returns the exit code it set. */
-export async function runCatalogCheck(file: string, opts: { connect?: boolean; timeoutMs?: number }, io: CatalogCliIo = processIo): Promise<number> {
+export async function runCatalogCheck(file: string, opts: { connect?: boolean; timeoutMs?: number }, io: CliIo = processIo()): Promise<number> {
   let catalog: Catalog;
   try {
     catalog = loadCatalog(file, io.env);
@@ -94,7 +78,7 @@ export async function runCatalogCheck(file: string, opts: { connect?: boolean; t
 }
 
 /** Adds `catalog check <file>` to the program. */
-export function registerCatalogCommands(program: Command, io: CatalogCliIo = processIo): void {
+export function registerCatalogCommands(program: Command, io: CliIo = processIo()): void {
   const catalog = program.command('catalog').description('work with the systems catalog');
   catalog
     .command('check')

@@ -19,6 +19,7 @@ import { checkLedger } from '../certificate/chain';
 import { createPool } from '../ledger/db';
 import { ConfigError, loadCliConfig, type CliConfig } from '../config';
 import { subjectIdentifiersSchema } from '../domain';
+import { processIo, type CliIo } from './io';
 
 /** Exit codes of the certificate commands. */
 export const ExitCode = {
@@ -36,24 +37,6 @@ export const ExitCode = {
   unavailable: 5,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
-
-/** Where the commands write and how they end; tests pass their own. */
-export interface CliIo {
-  out(line: string): void;
-  err(line: string): void;
-  /** Where ERASURE_JWKS and DATABASE_URL come from when no option is given (validated by src/config). */
-  env: NodeJS.ProcessEnv;
-  setExitCode(code: number): void;
-}
-
-export const processIo = (): CliIo => ({
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-  env: process.env,
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-});
 
 /** A failure that ends a command with an exit code and a message. */
 class CliFailure extends Error {

@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, variableNames } from '../config';
 import { configurationTable, writeConfigurationTable } from '../config/doc';
-import { processIo, type CliIo } from './certificate';
+import { processIo, type CliIo } from './io';
 
 /**
  * `erasure config check`: exit 0 when the environment describes a runnable worker and API, 1 with every

@@ -13,26 +13,31 @@ import { registerBundleCommands } from './bundle';
 import { registerCatalogCommands } from './catalog';
 import { registerCertificateCommands } from './certificate';
 import { registerConfigCommands } from './config';
+import { processIo, type CliIo } from './io';
 
-/** Builds the program; tests call it with their own arguments. */
-export function buildProgram(): Command {
+/**
+ * Builds the program; every command writes through `io`.
+ * @example await buildProgram().parseAsync(['node', 'erasure', 'config', 'check']);
+ */
+export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('erasure').description('GDPR/CCPA erasure engine on Temporal').version(pkg.version);
   // Usage mistakes exit 2, so they never look like a failed check (exit 1).
   program.exitOverride((err) => {
     process.exit(err.exitCode === 0 ? 0 : 2);
   });
-  registerCatalogCommands(program);
-  registerCertificateCommands(program);
-  registerBundleCommands(program);
-  registerConfigCommands(program);
+  registerCatalogCommands(program, io);
+  registerCertificateCommands(program, io);
+  registerBundleCommands(program, io);
+  registerConfigCommands(program, io);
   return program;
 }
 
 if (require.main === module || process.argv[1]?.endsWith('erasure.js') || process.argv[1]?.endsWith('erasure')) {
-  buildProgram()
+  const io = processIo();
+  buildProgram(io)
     .parseAsync(process.argv)
     .catch((err: Error) => {
-      process.stderr.write(`erasure: ${err.message}\n`);
-      process.exitCode = 2;
+      io.err(`erasure: ${err.message}`);
+      io.setExitCode(2);
     });
 }

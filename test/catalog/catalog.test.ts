@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CatalogError, buildPlan, loadCatalog, parseCatalog, systemPlan } from '../../src/catalog/load';
-import { runCatalogCheck, type CatalogCliIo } from '../../src/cli/catalog';
+import { runCatalogCheck } from '../../src/cli/catalog';
 import { defaultPolicies } from '../../src/domain';
 import { elasticsearch, esClientFor, freshDatabase, minio, s3ClientFor, warmUp } from '../connectors/servers';
+import { captureIo } from '../harness/cli-io';
+import { serve, type Served } from '../harness/serve';
 
 warmUp('postgres', 'minio', 'es7');
 
@@ -38,19 +38,6 @@ const exampleEnv = {
   SEARCH_PASSWORD: 'search-password',
   CRM_WEBHOOK_SECRET: 'crm-webhook-secret-123',
 };
-
-function capture(env: NodeJS.ProcessEnv = {}): CatalogCliIo & { outLines: string[]; errLines: string[]; code?: number } {
-  const io = {
-    outLines: [] as string[],
-    errLines: [] as string[],
-    code: undefined as number | undefined,
-    env,
-    out: (l: string) => io.outLines.push(l),
-    err: (l: string) => io.errLines.push(l),
-    setExitCode: (c: number) => (io.code = c),
-  };
-  return io;
-}
 
 describe('systems catalog', () => {
   it('the documented example is valid, with ${ENV} secrets filled in', () => {
@@ -178,7 +165,7 @@ describe('systems catalog', () => {
 
   describe('catalog check (real PostgreSQL, MinIO, Elasticsearch and an HTTP receiver)', function () {
     let file: string;
-    let receiver: http.Server;
+    let receiver: Served;
     let env: NodeJS.ProcessEnv;
 
     before(async () => {
@@ -191,15 +178,14 @@ describe('systems catalog', () => {
       const esClient = esClientFor(es);
       await esClient.indices.create({ index: 'check-docs', mappings: { properties: { user_id: { type: 'keyword' } } } });
       await esClient.close();
-      receiver = http.createServer((_, res) => res.end());
-      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      receiver = await serve((_, res) => res.end());
       env = {
         DB_URL: url,
         S3_URL: m.endpoint,
         S3_KEY: m.accessKeyId,
         S3_SECRET: m.secretAccessKey,
         ES_URL: es.url,
-        HOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/erase`,
+        HOOK_URL: `${receiver.url}/erase`,
       };
       file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'catalog-check-')), 'catalog.yaml');
       fs.writeFileSync(file, [
@@ -218,12 +204,12 @@ describe('systems catalog', () => {
     after(() => receiver?.close());
 
     it('prints one line per system and fails when one cannot be used', async () => {
-      const io = capture(env);
-      const code = await runCatalogCheck(file, {}, io);
+      const c = captureIo(env);
+      const code = await runCatalogCheck(file, {}, c.io);
       assert.equal(code, 1);
-      assert.equal(io.code, 1);
-      assert.equal(io.outLines[0], `${file}: valid, 6 systems, 0 consumers`);
-      const lines = io.outLines.slice(1);
+      assert.equal(c.code(), 1);
+      assert.equal(c.out[0], `${file}: valid, 6 systems, 0 consumers`);
+      const lines = c.out.slice(1);
       assert.equal(lines.length, 6);
       assert.match(lines[0], /^ok {2}\s*customers-db\s+postgres\s+1 table with every declared column \(\d+ ms\)$/);
       assert.match(lines[1], /^ok {2}\s*documents\s+s3\s+bucket "check-docs" reachable/);
@@ -231,15 +217,15 @@ describe('systems catalog', () => {
       assert.match(lines[3], /^ok {2}\s*search\s+elasticsearch\s+index "check-docs" reachable \(0 documents\)/);
       assert.match(lines[4], /^ok {2}\s*crm\s+webhook\s+127\.0\.0\.1:\d+ accepts connections \(response mode\)/);
       assert.match(lines[5], /^skip\s+billing\s+manual\s+confirmed by a person \(owner billing-team\)$/);
-      assert.deepEqual(io.errLines, ['1 of 6 systems failed the check']);
+      assert.deepEqual(c.err, ['1 of 6 systems failed the check']);
     });
 
     it('exits 1 listing every mistake, contacting nothing, when the file is invalid', async () => {
-      const io = capture({});
-      assert.equal(await runCatalogCheck(file, {}, io), 1);
-      assert.equal(io.outLines.length, 0);
-      assert.ok(io.errLines.some((l) => l.includes('systems[0].connection: environment variable DB_URL is not set')));
-      assert.match(io.errLines.at(-1)!, /: 9 problems; nothing was contacted$/);
+      const c = captureIo({});
+      assert.equal(await runCatalogCheck(file, {}, c.io), 1);
+      assert.equal(c.out.length, 0);
+      assert.ok(c.err.some((l) => l.includes('systems[0].connection: environment variable DB_URL is not set')));
+      assert.match(c.err.at(-1)!, /: 9 problems; nothing was contacted$/);
     });
 
     it('runs as `erasure catalog check <file>` from the command line', async () => {

@@ -4,8 +4,6 @@
  * a versioned S3 bucket, an Elasticsearch index and a webhook receiver at once.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { CreateBucketCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Client as EsClient } from '@elastic/elasticsearch';
@@ -14,6 +12,7 @@ import { buildPlan, parseCatalog } from '../../src/catalog/load';
 import { createLogger } from '../../src/logger';
 import { defaultPolicies } from '../../src/domain';
 import type { SubjectIdentifiers } from '../../src/domain';
+import { serve, type Served } from '../harness/serve';
 import { elasticsearch, esClientFor, freshDatabase, minio, s3ClientFor, warmUp } from './servers';
 
 warmUp('postgres', 'minio', 'es7');
@@ -57,7 +56,7 @@ describe('every kind of system through createActivities (real PostgreSQL, MinIO,
   let db: pg.Client;
   let s3: S3Client;
   let es: EsClient;
-  let hook: http.Server;
+  let hook: Served;
   const hookCalls: string[] = [];
   let env: NodeJS.ProcessEnv;
 
@@ -85,7 +84,7 @@ describe('every kind of system through createActivities (real PostgreSQL, MinIO,
       { index: { _index: 'everywhere', _id: 'a2' } }, { user_id: 'u-anna', text: 'Anna 2' },
       { index: { _index: 'everywhere', _id: 'b1' } }, { user_id: 'u-ben', text: 'Ben 1' },
     ] });
-    hook = http.createServer((req, res) => {
+    hook = await serve((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
@@ -93,7 +92,6 @@ describe('every kind of system through createActivities (real PostgreSQL, MinIO,
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ found: 1, erased: 1 }));
       });
     });
-    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
     env = {
       SHOP_DB: url,
       SHOP_HMAC: 'everywhere-hmac-key-0123',
@@ -101,12 +99,12 @@ describe('every kind of system through createActivities (real PostgreSQL, MinIO,
       S3_KEY: m.accessKeyId,
       S3_SECRET: m.secretAccessKey,
       ES_URL: esServer.url,
-      HOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/erase`,
+      HOOK_URL: `${hook.url}/erase`,
       HOOK_SECRET: 'everywhere-hook-secret-01',
     };
   });
   after(async () => {
-    hook?.close();
+    await hook?.close();
     s3?.destroy();
     await es?.close();
     await db?.end();

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
 import { postgresConnector, REDACTED } from '../../src/systems/postgres/connector';
 import type { PostgresSystem } from '../../src/systems/postgres';
 import { freePort } from '../../src/dev/servers';
@@ -213,16 +212,18 @@ describe('PostgreSQL connector (real server)', function () {
     });
 
     it('bad credentials are permanent', async () => {
-      const server = await postgres();
-      // Password authentication for one role; everything else keeps the test server's trust.
-      const hba = path.join(server.dataDir, 'pg_hba.conf');
+      // Password authentication for one role; everything else keeps the shared test server's trust.
+      const { rows } = await db.query<{ hba_file: string }>('SHOW hba_file');
+      const hba = rows[0].hba_file;
       if (!fs.readFileSync(hba, 'utf8').includes('erasure_pw')) {
         fs.writeFileSync(hba, `host all erasure_pw 127.0.0.1/32 scram-sha-256\n${fs.readFileSync(hba, 'utf8')}`);
         await db.query(`CREATE ROLE erasure_pw LOGIN PASSWORD 'right-password'`);
         await db.query('SELECT pg_reload_conf()');
       }
-      const bad = `postgres://erasure_pw:wrong-password@127.0.0.1:${server.port}/connector_pg`;
-      const entry = catalogEntry(bad);
+      const bad = new URL(url);
+      bad.username = 'erasure_pw';
+      bad.password = 'wrong-password';
+      const entry = catalogEntry(bad.href);
       const conn = postgresConnector(entry);
       const err = await failure(conn.verify(taskFor(entry, alice)));
       await conn.close();
@@ -251,7 +252,8 @@ describe('PostgreSQL connector (real server)', function () {
     it('a lock held past lock_timeout is retryable, and nothing waits forever', async () => {
       const entry = catalogEntry(url, { lockTimeoutMs: 300 });
       const conn = postgresConnector(entry);
-      const holder = (await freshDatabase('connector_pg')).client;
+      const holder = new pg.Client({ connectionString: url });
+      await holder.connect();
       await db.query('INSERT INTO customers (email, name) VALUES ($1, $2)', ['erin@example.com', 'Erin']);
       await holder.query('BEGIN');
       await holder.query('SELECT * FROM customers WHERE email = $1 FOR UPDATE', ['erin@example.com']);

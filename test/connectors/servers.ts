@@ -1,7 +1,8 @@
 /**
  * Real servers for the connector tests, started once per mocha run on first use and stopped by a
- * root-level `after` hook: PostgreSQL, MinIO and two Elasticsearch nodes (7.17 with the reindex module,
- * 8.19 without it). Nothing is skipped: a server that cannot start fails the tests that need it.
+ * root-level `after` hook: MinIO and two Elasticsearch nodes (7.17 with the reindex module, 8.19 without
+ * it), and the run's one PostgreSQL, which test/harness/postgres.ts starts and stops for every suite.
+ * Nothing is skipped: a server that cannot start fails the tests that need it.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,12 +10,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Client as EsClient } from '@elastic/elasticsearch';
-import { startMinio, startPostgres, type MinioServer, type PostgresServer } from '../../src/dev/servers';
+import { startMinio, type MinioServer, type PostgresServer } from '../../src/dev/servers';
 import { startElasticsearch, type ElasticsearchMajor, type ElasticsearchServer } from '../../src/dev/elasticsearch';
-
-export interface TestPostgres extends PostgresServer {
-  dataDir: string;
-}
+import { freshDatabase as createFreshDatabase, sharedPostgres } from '../harness/postgres';
 
 const started: Array<{ stop(): Promise<void> }> = [];
 const cache = new Map<string, Promise<unknown>>();
@@ -31,23 +29,9 @@ function once<T extends { stop(): Promise<void> }>(key: string, start: () => Pro
   return p;
 }
 
-/** PostgreSQL; each test file creates its own database on it. */
-export function postgres(): Promise<TestPostgres> {
-  return once('postgres', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-conn-pg-'));
-    const server = await startPostgres({ dataDir });
-    return { ...removingDataDir(server, dataDir), dataDir };
-  });
-}
-
-/** Last resort when the process exits abruptly: signal the postmaster itself (runuser does not pass signals on). */
-function stopPostmaster(dataDir: string): void {
-  try {
-    const pid = parseInt(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0], 10);
-    if (pid > 0) process.kill(pid, 'SIGINT');
-  } catch {
-    // not running
-  }
+/** The run's PostgreSQL (shared with every other suite); each test file creates its own database on it. */
+export function postgres(): Promise<PostgresServer> {
+  return sharedPostgres();
 }
 
 /** Stops a server, then deletes its data folder. */
@@ -77,11 +61,13 @@ export function elasticsearch(major: ElasticsearchMajor): Promise<ElasticsearchS
   });
 }
 
-/** A fresh database on the shared server, and a client connected to it. */
-export async function freshDatabase(name: string): Promise<{ url: string; client: pg.Client }> {
+/**
+ * A database no other suite uses (named `prefix_<pid>_<n>`) on the shared server, and a client connected to it.
+ * @example const { url, client } = await freshDatabase('connector_pg');
+ */
+export async function freshDatabase(prefix: string): Promise<{ url: string; client: pg.Client }> {
   const server = await postgres();
-  await server.createDatabase(name);
-  const url = server.urlFor(name);
+  const url = server.urlFor(await createFreshDatabase(server, prefix));
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   return { url, client };
@@ -117,7 +103,8 @@ export function warmUp(...names: ServerName[]): void {
 }
 
 // Root-level hook: runs once after every test file, whichever imported this module first. Servers still
-// booting (warmed up but never awaited) are waited for, so that none is left running.
+// booting (warmed up but never awaited) are waited for, so that none is left running. PostgreSQL is not
+// among them: test/harness/postgres.ts stops it, and signals its postmaster on an abrupt exit.
 after(async function () {
   this.timeout(120_000);
   await Promise.allSettled([...cache.values()]);
@@ -126,8 +113,5 @@ after(async function () {
 
 // mocha --exit ends the process without waiting; make sure no server outlives it.
 process.once('exit', () => {
-  for (const s of started as Array<{ process?: { kill(sig: string): void }; dataDir?: string }>) {
-    if (s.dataDir) stopPostmaster(s.dataDir);
-    s.process?.kill('SIGKILL');
-  }
+  for (const s of started as Array<{ process?: { kill(sig: string): void } }>) s.process?.kill('SIGKILL');
 });

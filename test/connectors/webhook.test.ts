@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook, webhookConnector, type WebhookPayload } from '../../src/systems/webhook/connector';
 import type { WebhookSystem } from '../../src/systems/webhook';
 import { freePort } from '../../src/dev/servers';
+import { serve } from '../harness/serve';
 import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, system, taskFor } from './helpers';
 
 const secret = 'webhook-signing-secret-0123';
@@ -16,7 +16,7 @@ interface Received {
 /** A real HTTP receiver on loopback; `answer` decides each response. */
 async function receiver(answer: (req: Received, n: number) => { status: number; body?: string; delayMs?: number }) {
   const received: Received[] = [];
-  const server = http.createServer((req, res) => {
+  const served = await serve((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -29,16 +29,7 @@ async function receiver(answer: (req: Received, n: number) => { status: number; 
       }, a.delayMs ?? 0);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/gdpr/erase`;
-  return {
-    url,
-    received,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+  return { url: `${served.url}/gdpr/erase`, received, close: served.close };
 }
 
 const entry = (url: string, extra: Record<string, unknown> = {}): WebhookSystem =>

@@ -1,19 +1,9 @@
 /** A CLI io that records what a command printed and how it would exit, for the CLI commands' tests. */
-
-/**
- * The shape every CLI command of the engine writes through (the certificate and catalog commands'
- * `CliIo`/`CatalogCliIo`); declared here so one capture serves them all.
- */
-export interface CapturableIo {
-  out(line: string): void;
-  err(line: string): void;
-  env: NodeJS.ProcessEnv;
-  setExitCode(code: number): void;
-}
+import type { CliIo } from '../../src/cli/io';
 
 export interface CapturedIo {
-  /** Pass this to the command. */
-  io: CapturableIo;
+  /** Pass this to the command: the io every command of the `erasure` CLI writes through. */
+  io: CliIo;
   /** Lines written to stdout and stderr, in order. */
   out: string[];
   err: string[];
