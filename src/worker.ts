@@ -1,6 +1,7 @@
 /**
  * The worker: polls the erasure task queue, runs the workflow and the activities. Run with `npm run worker`.
  */
+import v8 from 'node:v8';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, logNotifier, type ConnectorFactory } from './activities';
 import type { SystemConfig } from './catalog/schema';
@@ -12,6 +13,28 @@ export interface EngineWorkerOptions {
   /** Task queue override (tests). */
   taskQueue?: string;
   connection?: NativeConnection;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The old-generation heap limit in MiB: the last `--max-old-space-size` of NODE_OPTIONS and the command line
+ * (which Node applies in that order), else V8's whole heap limit.
+ */
+export function oldGenerationLimitMiB(nodeOptions: string | undefined, execArgv: readonly string[] = process.execArgv): number {
+  const flags = [...(nodeOptions ?? '').split(/\s+/), ...execArgv];
+  const sizes = flags.map((f) => /^--max[-_]old[-_]space[-_]size=(\d+)$/.exec(f)?.[1]).filter((n): n is string => n !== undefined);
+  return sizes.length > 0 ? Number(sizes[sizes.length - 1]) : v8.getHeapStatistics().heap_size_limit / MiB;
+}
+
+/**
+ * How many workflow runs fit in the cache: the SDK's own rule (about 600 per GiB above 200 MiB, at least 10),
+ * applied to the old generation, where cached runs live. The SDK applies it to V8's whole limit, which also
+ * counts the young generation: 3 × 16 MiB on Node 20 and 22 but 3 × 64 MiB on Node 24, so the same
+ * `--max-old-space-size` would allow more runs on 24 than the heap can hold.
+ */
+export function defaultWorkflowCacheSize(oldGenerationMiB: number): number {
+  return Math.max(Math.floor((Math.max(oldGenerationMiB - 200, 0) * 600) / 1024), 10);
 }
 
 /**
@@ -40,8 +63,8 @@ export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptio
     dataConverter: engine.dataConverter,
     // Open erasures wait for days and the cache is bounded either way (evicted runs replay when they wake).
     // A fixed size larger than the heap allows kills the workflow thread (measured: 1,000 runs do not fit in
-    // a 600 MiB heap), so unless configured the SDK derives it from the heap limit.
-    ...(engine.config.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: engine.config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
+    // a 600 MiB heap), so unless configured it is derived from the old-generation heap limit.
+    maxCachedWorkflows: engine.config.WORKER_MAX_CACHED_WORKFLOWS ?? defaultWorkflowCacheSize(oldGenerationLimitMiB(engine.config.NODE_OPTIONS)),
   });
   return {
     worker,

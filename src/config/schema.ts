@@ -164,10 +164,16 @@ export const configSchema = z.object({
     default: 'unset: the worker bundles at start-up',
   }),
   WORKER_MAX_CACHED_WORKFLOWS: variable(z.coerce.number().int('must be a whole number').min(2, 'must be at least 2').optional(), {
-    doc: 'Workflow runs a worker keeps in memory; evicted runs replay from history when they wake. Unset, the SDK allows about 600 per GiB of V8 heap above 200 MiB, so bound the memory with `NODE_OPTIONS=--max-old-space-size=MiB` and the cache follows.',
+    doc: 'Workflow runs a worker keeps in memory; evicted runs replay from history when they wake. Unset, the worker allows about 600 per GiB of old-generation heap above 200 MiB, so bound the memory with `NODE_OPTIONS=--max-old-space-size=MiB` and the cache follows.',
     group: 'Worker',
     readBy: ['worker', 'npm start'],
     default: 'from the heap limit',
+  }),
+  NODE_OPTIONS: variable(z.string().optional(), {
+    doc: "Node's own options. The worker reads `--max-old-space-size=MiB` from it (or from its command line) to size the workflow cache from the old-generation heap, which holds the cached runs; the young generation, larger on Node 24 than on 22, does not count.",
+    group: 'Worker',
+    readBy: ['worker', 'npm start'],
+    default: 'unset (V8 sizes the heap from the machine)',
   }),
 
   LOG_LEVEL: variable(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), {
