@@ -44,8 +44,7 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
   const apiKeys = parseApiKeys(engine.config.API_KEYS, engine.config.API_KEYS_FILE);
   if (apiKeys.length === 0) engine.logger.warn('no API keys configured (API_KEYS / API_KEYS_FILE): every protected endpoint answers 401');
   const requests = createRequestRepository(engine.pool);
-  const intake: IntakeDeps = {
-    requests,
+  const intake: Omit<IntakeDeps, 'requests'> = {
     client,
     taskQueue: engine.config.TASK_QUEUE,
     subjectSecret: engine.config.SUBJECT_HASH_SECRET,
@@ -70,7 +69,7 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
     const s = app.listen(opts.port ?? engine.config.PORT, engine.config.HOST, () => resolve(s));
     s.once('error', reject);
   });
-  const relay = startRelay(intake, { intervalMs: opts.relayIntervalMs });
+  const relay = startRelay({ ...intake, requests }, { intervalMs: opts.relayIntervalMs });
   const shredder = startShredder({ pool: engine.pool, requests, client, keyStore: engine.keyStore, logger: engine.logger, intervalMs: opts.relayIntervalMs });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   engine.logger.info({ url }, 'API listening');

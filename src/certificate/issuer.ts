@@ -9,9 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CertificateIssuer } from '../activities';
 import type { CertificateRequest } from '../activities/types';
+import { auditEventTypes } from '../domain';
 import type { Logger } from '../logger';
 import { advisoryLocks, inTransaction, type Pool, type PoolClient } from '../ledger/db';
-import { appendEvent, ledgerEventTypes } from '../ledger/events';
+import { appendEvent } from '../ledger/events';
 import { createRequestRepository } from '../ledger/requests';
 import pkg from '../../package.json';
 import { buildCertificate, CertificateRequestError } from './build';
@@ -136,7 +137,7 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
         await requests.linkCertificate(c, { requestId: req.requestId, certificateId: certificate.certificateId, completedAt: certificate.request.completedAt });
         await appendEvent(c, {
           requestId: req.requestId,
-          type: ledgerEventTypes.certificateIssued,
+          type: auditEventTypes.certificateIssued,
           detail: { certificateId: certificate.certificateId, sequence, hash, keyId: keys.signing.keyId },
         });
         return { certificateId: certificate.certificateId, sequence, fresh: true };

@@ -9,9 +9,6 @@ import { appendEvent } from '../ledger/events';
 import type { Logger } from '../logger';
 import { DATA_KEY_LOCK_CLASS, type DestroyedKey, type KeyStore } from './keys';
 
-/** Audit event type recorded with every destruction. */
-export const DATA_KEY_DESTROYED_EVENT = auditEventTypes.dataKeyDestroyed;
-
 export interface ShredOptions {
   /** The process's key store, so its cache forgets the key at once (other processes: within their cache TTL). */
   keyStore?: KeyStore;
@@ -46,7 +43,7 @@ export async function shredRequestKey(pool: Pool, requestId: string, opts: Shred
     const keyId = hadKey ? deleted.rows[0].key_id : `dk_${randomBytes(16).toString('base64url')}`;
     const tomb = await c.query<{ destroyed_at: Date }>('INSERT INTO destroyed_data_keys (key_id, request_id) VALUES ($1, $2) RETURNING destroyed_at', [keyId, requestId]);
     const detail = { keyId, hadKey, ...(opts.certificateId ? { certificateId: opts.certificateId } : {}) };
-    await appendEvent(c, { requestId, type: DATA_KEY_DESTROYED_EVENT, detail });
+    await appendEvent(c, { requestId, type: auditEventTypes.dataKeyDestroyed, detail });
     return { keyId, requestId, destroyedAt: tomb.rows[0].destroyed_at.toISOString(), destroyedNow: true, hadKey };
   });
   opts.keyStore?.markDestroyed({ keyId: result.keyId, requestId, destroyedAt: result.destroyedAt });

@@ -9,7 +9,7 @@ import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@tempo
 import { buildPlan } from '../catalog/load';
 import { canonicalJson } from '../certificate/canonical';
 import type { Catalog } from '../catalog/schema';
-import type { PendingInput, RequestRecord, RequestRepository } from '../ledger/requests';
+import type { InsertOutcome, PendingInput, RequestRecord, RequestRepository } from '../ledger/requests';
 import type { Logger } from '../logger';
 import { subjectRef } from '../subject';
 import { erasureWorkflow } from '../workflows';
@@ -44,11 +44,6 @@ export interface ErasureSubmission {
   notes?: string;
 }
 
-export type SubmitOutcome =
-  | { kind: 'created'; record: RequestRecord }
-  | { kind: 'existing'; record: RequestRecord }
-  | { kind: 'conflict'; record: RequestRecord };
-
 async function sealInput(deps: IntakeDeps, input: ErasureInput): Promise<PendingInput> {
   let payload = defaultPayloadConverter.toPayload(input);
   if (deps.codec) [payload] = await deps.codec.encode([payload]);
@@ -69,10 +64,11 @@ export async function unsealInput(deps: Pick<IntakeDeps, 'codec'>, sealed: Pendi
 }
 
 /**
- * Accepts one erasure request: records it, then starts its workflow (or leaves it queued).
+ * Accepts one erasure request: records it, then starts its workflow (or leaves it queued). The record
+ * returned is the ledger's row as it stands afterwards.
  * @example const outcome = await submitErasure(deps, body);
  */
-export async function submitErasure(deps: IntakeDeps, body: ErasureSubmission): Promise<SubmitOutcome> {
+export async function submitErasure(deps: IntakeDeps, body: ErasureSubmission): Promise<InsertOutcome> {
   const requestId = body.requestId ?? randomUUID();
   const workflowId = workflowIdFor(requestId);
   const now = deps.now?.() ?? new Date();
@@ -103,19 +99,16 @@ export async function submitErasure(deps: IntakeDeps, body: ErasureSubmission): 
   });
   if (outcome.kind !== 'created') return outcome;
   const started = await startQueued(deps, requestId, input);
-  const record = outcome.record;
-  if (started) {
-    record.status = 'accepted';
-    record.workflowStartedAt = new Date().toISOString();
-  }
-  return { kind: 'created', record };
+  return { kind: 'created', record: started ?? outcome.record };
 }
 
 /**
- * Starts the workflow of a queued request and marks it started. Returns false (and leaves it queued)
- * when Temporal cannot be reached in time. Safe to call twice: the workflow id deduplicates.
+ * Starts the workflow of a queued request and marks it started. Resolves to the request as the ledger
+ * now holds it, or to undefined (leaving it queued) when Temporal cannot be reached in time. Safe to call
+ * twice: the workflow id deduplicates.
+ * @example if (!(await startQueued(deps, requestId, input))) releaseLater(requestId);
  */
-export async function startQueued(deps: IntakeDeps, requestId: string, input: ErasureInput): Promise<boolean> {
+export async function startQueued(deps: IntakeDeps, requestId: string, input: ErasureInput): Promise<RequestRecord | undefined> {
   const workflowId = workflowIdFor(requestId);
   try {
     await deps.client.connection.withDeadline(Date.now() + (deps.startTimeoutMs ?? 3000), () =>
@@ -135,11 +128,12 @@ export async function startQueued(deps: IntakeDeps, requestId: string, input: Er
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
       deps.logger.warn({ requestId, err: { name: (err as Error).name, message: (err as Error).message } }, 'workflow not started yet; request stays queued');
-      return false;
+      return undefined;
     }
   }
   // The identifiers leave the ledger as soon as Temporal (encrypted) holds them.
-  await deps.requests.markStarted(requestId);
+  const started = await deps.requests.markStarted(requestId);
+  if (!started) throw new Error(`request ${requestId} started its workflow but is missing from the ledger`);
   deps.logger.info({ requestId, workflowId }, 'erasure workflow started');
-  return true;
+  return started;
 }

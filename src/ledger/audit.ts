@@ -5,10 +5,10 @@
  */
 import { z } from 'zod';
 import type { AuditLog } from '../activities';
-import { formatIssues, phaseNamedBy, phases, type Phase } from '../domain';
+import { auditEventTypes, formatIssues, phaseNamedBy, phases, type Phase } from '../domain';
 import type { Logger } from '../logger';
 import type { Pool } from './db';
-import { appendEvent, ledgerEventTypes } from './events';
+import { appendEvent } from './events';
 import { createRequestRepository, type RequestRepository } from './requests';
 
 /** What the workflow records after an accepted extension; only `deadline` moves the row. */
@@ -32,7 +32,7 @@ export function createActivityAudit(deps: { pool: Pool; logger?: Logger; request
         else deps.logger?.warn({ requestId: e.requestId, type: e.type }, 'audit event names no known phase; request status unchanged');
         return;
       }
-      if (e.type === ledgerEventTypes.deadlineExtended) {
+      if (e.type === auditEventTypes.deadlineExtended) {
         const parsed = deadlineExtendedSchema.safeParse(e.detail ?? {});
         if (!parsed.success) {
           deps.logger?.warn({ requestId: e.requestId, problem: formatIssues(parsed.error, { prefix: 'detail' }) }, 'deadline.extended without a valid deadline; ledger deadline unchanged');

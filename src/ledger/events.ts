@@ -4,16 +4,8 @@
  * Details never carry identifiers; callers pass subject references, counts and system ids.
  */
 import type { AuditEvent } from '../activities/types';
-import type { AuditLog } from '../activities';
 import { auditEventTypes } from '../domain';
-import type { Pool, Queryable } from './db';
-
-/** Event types the ledger itself writes or reacts to (the names live in the domain model). */
-export const ledgerEventTypes = {
-  received: auditEventTypes.received,
-  certificateIssued: auditEventTypes.certificateIssued,
-  deadlineExtended: auditEventTypes.deadlineExtended,
-} as const;
+import type { Queryable } from './db';
 
 /** One recorded event as read back. */
 export interface RecordedEvent {
@@ -30,15 +22,6 @@ export interface RecordedEvent {
  */
 export async function appendEvent(db: Queryable, e: AuditEvent): Promise<void> {
   await db.query('INSERT INTO events (request_id, type, detail) VALUES ($1, $2, $3)', [e.requestId, e.type, JSON.stringify(e.detail ?? {})]);
-}
-
-/**
- * The plain {@link AuditLog}: one row per event, nothing else (the activities get ./audit.ts, which also
- * moves the request's status and deadline).
- * @example const audit = createAuditLog(pool); await audit.recordEvent({ requestId, type: 'system.erased', detail: { system: 'crm' } });
- */
-export function createAuditLog(pool: Pool): AuditLog {
-  return { recordEvent: (e) => appendEvent(pool, e) };
 }
 
 /**
@@ -65,7 +48,7 @@ export async function issuedCertificateMissing(db: Queryable): Promise<{ certifi
       WHERE e.type = $1
         AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.certificate_id = e.detail->>'certificateId')
       ORDER BY e.id LIMIT 1`,
-    [ledgerEventTypes.certificateIssued],
+    [auditEventTypes.certificateIssued],
   );
   return rows[0] ? { certificateId: rows[0].certificate_id, sequence: Number(rows[0].sequence ?? 0) } : undefined;
 }

@@ -5,9 +5,8 @@
  * A row never holds identifiers: the subject appears as a keyed hash, and the queued workflow input is
  * encrypted by the engine's payload codec.
  */
-import { finalPhases, type Jurisdiction, type Phase } from '../domain';
+import { auditEventTypes, finalPhases, type Jurisdiction, type LedgerStatus, type Phase } from '../domain';
 import type { Pool, Queryable } from './db';
-import { ledgerEventTypes } from './events';
 
 /** A request as the ledger holds it (no identifiers). */
 export interface RequestRecord {
@@ -15,8 +14,8 @@ export interface RequestRecord {
   workflowId: string;
   subjectRef: string;
   jurisdiction: Jurisdiction;
-  /** `queued` until the workflow starts, then the workflow's phase (see `ledgerStatuses`). */
-  status: string;
+  /** `queued` until the workflow starts, then the workflow's phase. */
+  status: LedgerStatus;
   receivedAt: string;
   /** The legal deadline, moved by an accepted extension. */
   deadline: string;
@@ -59,7 +58,7 @@ interface RequestRow {
   workflow_id: string;
   subject_ref: string;
   jurisdiction: Jurisdiction;
-  status: string;
+  status: LedgerStatus;
   body_hash: string;
   received_at: Date;
   deadline: Date;
@@ -89,8 +88,8 @@ export interface RequestRepository {
   /** Records a new request as `queued` with its `received` event, in one statement; an existing id is returned as it is. */
   insertQueued(req: NewRequest): Promise<InsertOutcome>;
   find(requestId: string): Promise<RequestRecord | undefined>;
-  /** The workflow holds the input now: drop it from the ledger and leave `queued`. */
-  markStarted(requestId: string): Promise<void>;
+  /** The workflow holds the input now: drop it from the ledger and leave `queued`. Resolves to the updated request (undefined: no such request). */
+  markStarted(requestId: string): Promise<RequestRecord | undefined>;
   /** Claims up to `batch` queued requests for `leaseSeconds` (skipping rows another relay holds) and returns their inputs. */
   claimQueued(opts: { batch: number; leaseSeconds: number }): Promise<Array<{ requestId: string; pendingInput: PendingInput }>>;
   /** Gives claimed requests back, to be claimed again in `retryInSeconds`. */
@@ -139,7 +138,7 @@ export function createRequestRepository(pool: Pool): RequestRepository {
           req.receivedAt,
           req.deadline,
           JSON.stringify(req.pendingInput),
-          ledgerEventTypes.received,
+          auditEventTypes.received,
           JSON.stringify(req.receivedDetail),
         ],
       );
@@ -155,11 +154,13 @@ export function createRequestRepository(pool: Pool): RequestRepository {
     },
 
     async markStarted(requestId) {
-      await pool.query(
+      const { rows } = await pool.query<RequestRow>(
         `UPDATE requests SET workflow_started_at = now(), pending_input = NULL, status = CASE WHEN status = 'queued' THEN 'accepted' ELSE status END
-         WHERE request_id = $1`,
+         WHERE request_id = $1
+         RETURNING ${columns}`,
         [requestId],
       );
+      return rows[0] ? toRecord(rows[0]) : undefined;
     },
 
     async claimQueued({ batch, leaseSeconds }) {
@@ -199,7 +200,7 @@ export function createRequestRepository(pool: Pool): RequestRepository {
     },
 
     async countOpen() {
-      const { rows } = await pool.query<{ status: string; n: string; overdue: string }>(
+      const { rows } = await pool.query<{ status: LedgerStatus; n: string; overdue: string }>(
         `SELECT status, count(*) AS n, count(*) FILTER (WHERE deadline < now()) AS overdue
          FROM requests WHERE status <> ALL($1::text[]) GROUP BY status`,
         [finalPhases],

@@ -12,9 +12,13 @@ export interface CertificateReader {
 }
 
 export interface UseCaseDeps {
+  /** The ledger's requests; the intake uses these too. */
   requests: RequestRepository;
-  /** The intake (src/intake): records a request and starts its workflow, or leaves it queued. */
-  intake: IntakeDeps;
+  /**
+   * The intake's settings (src/intake), without its repository: the intake gets {@link UseCaseDeps.requests},
+   * as in `submitErasure({ ...deps.intake, requests: deps.requests }, body)`.
+   */
+  intake: Omit<IntakeDeps, 'requests'>;
   client: Client;
   namespace: string;
   certificates: CertificateReader;

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { EncryptionCodec, isShreddedPayload } from '../../src/codec/codec';
 import { openKeyStore } from '../../src/codec/keys';
-import { DATA_KEY_DESTROYED_EVENT, shredRequestKey } from '../../src/codec/shred';
+import { shredRequestKey } from '../../src/codec/shred';
+import { auditEventTypes } from '../../src/domain';
 import { listEvents } from '../../src/ledger/events';
 import { useLedgerDatabase } from '../harness/ledger';
 import { freshKeyStore } from './harness';
@@ -22,7 +23,7 @@ describe('shredRequestKey (crypto-shredding, real PostgreSQL)', () => {
     assert.equal((await db.pool.query('SELECT 1 FROM data_keys WHERE key_id = $1', [keyId])).rowCount, 0);
     assert.equal((await db.pool.query('SELECT 1 FROM destroyed_data_keys WHERE key_id = $1', [keyId])).rowCount, 1);
     const events = await listEvents(db.pool, 'req-1');
-    assert.deepEqual(events.map((e) => [e.type, e.detail]), [[DATA_KEY_DESTROYED_EVENT, { keyId, hadKey: true, certificateId: 'cert-1' }]]);
+    assert.deepEqual(events.map((e) => [e.type, e.detail]), [[auditEventTypes.dataKeyDestroyed, { keyId, hadKey: true, certificateId: 'cert-1' }]]);
   });
 
   it('is idempotent: a second call changes nothing and records nothing', async () => {

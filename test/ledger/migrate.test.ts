@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createPool } from '../../src/ledger/db';
 import { defaultMigrationsDir, migrate, MigrationError, readMigrations } from '../../src/ledger/migrate';
-import { createAuditLog, listEvents } from '../../src/ledger/events';
+import { appendEvent, listEvents } from '../../src/ledger/events';
 import { generateSigningKey } from '../../src/certificate';
 import { registerSigningKey } from '../../src/certificate/issuer';
 import { useLedgerDatabase } from '../harness/ledger';
@@ -149,10 +149,9 @@ describe('ledger database', function () {
   describe('audit log', () => {
     it("appends each request's events in order, with their details", async () => {
       const { pool } = await ledger.fresh();
-      const audit = createAuditLog(pool);
-      await audit.recordEvent({ requestId: 'req-1', type: 'request.accepted', detail: { subjectRef: 'subj_1', systems: 3 } });
-      await audit.recordEvent({ requestId: 'req-2', type: 'request.accepted' });
-      await audit.recordEvent({ requestId: 'req-1', type: 'system.erased', detail: { system: 'crm', erased: 4 } });
+      await appendEvent(pool, { requestId: 'req-1', type: 'request.accepted', detail: { subjectRef: 'subj_1', systems: 3 } });
+      await appendEvent(pool, { requestId: 'req-2', type: 'request.accepted' });
+      await appendEvent(pool, { requestId: 'req-1', type: 'system.erased', detail: { system: 'crm', erased: 4 } });
       const trail = await listEvents(pool, 'req-1');
       assert.deepEqual(trail.map((e) => [e.type, e.detail]), [
         ['request.accepted', { subjectRef: 'subj_1', systems: 3 }],

@@ -53,12 +53,14 @@ describe('ledger requests (real PostgreSQL)', () => {
     assert.equal((await requests.claimQueued({ batch: 10, leaseSeconds: 60 })).length, 0, 'a leased request is not claimed twice');
     await requests.releaseClaims(['req-q'], 0);
     assert.equal((await requests.claimQueued({ batch: 10, leaseSeconds: 60 })).length, 1, 'released, it can be claimed again');
-    await requests.markStarted('req-q');
+    const marked = await requests.markStarted('req-q');
     await requests.releaseClaims(['req-q'], 0);
     assert.equal((await requests.claimQueued({ batch: 10, leaseSeconds: 60 })).length, 0);
     const started = await requests.find('req-q');
     assert.equal(started?.status, 'accepted');
     assert.ok(started?.workflowStartedAt);
+    assert.deepEqual(marked, started, 'markStarted answers with the row as the ledger holds it');
+    assert.equal(await requests.markStarted('req-unknown'), undefined);
   });
 
   it('moves the status on phase events and stamps the completion once', async () => {
