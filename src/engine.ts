@@ -10,7 +10,7 @@ import type { Catalog } from './catalog/schema';
 import { createCertificateIssuer, getCertificate, jwks, loadKeyRing, loadPublicKeys, loadSigningKey, type KeyRing } from './certificate';
 import { createDataConverter } from './codec/data-converter';
 import { loadMasterKey, openKeyStore, type KeyStore } from './codec/keys';
-import { loadConfig, type Config, type Environment } from './config';
+import { loadConfig, signingKeySource, withheldFromCatalog, type Config, type Environment } from './config';
 import { createPool, type Pool } from './ledger/db';
 import { createActivityAudit } from './ledger/audit';
 import { migrate } from './ledger/migrate';
@@ -49,15 +49,9 @@ export interface OpenEngineOptions {
 export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> {
   const config = loadConfig(opts.env ?? process.env);
   const logger = opts.logger ?? createLogger({ level: config.LOG_LEVEL, name: `erasure-${opts.role ?? 'engine'}` });
-  const catalog = loadCatalog(path.resolve(config.ERASURE_CATALOG), config.catalogEnv);
+  const catalog = loadCatalog(path.resolve(config.ERASURE_CATALOG), config.catalogEnv, { withheld: withheldFromCatalog });
   const masterKey = loadMasterKey(config);
-  const signingKey = {
-    pem: config.SIGNING_KEY_PEM,
-    file: config.SIGNING_KEY_FILE,
-    dataDir: opts.dataDir ?? config.ERASURE_DATA_DIR,
-    generate: config.NODE_ENV !== 'production',
-    logger,
-  };
+  const signingKey = { ...signingKeySource(config, opts.dataDir ?? config.ERASURE_DATA_DIR), logger };
   const pool = createPool({ connectionString: config.DATABASE_URL, applicationName: `erasure-${opts.role ?? 'engine'}`, logger });
   try {
     await migrate(pool);

@@ -53,19 +53,26 @@ export function validationError(err: ZodError, where = 'body'): HttpError {
   return new HttpError(400, `invalid request ${where}: ${formatIssues(err, { prefix: where })}`, { errors });
 }
 
-const statusOfKind: Record<UseCaseErrorKind, number> = { not_found: 404, conflict: 409, unavailable: 503 };
+const statusOfKind: Record<UseCaseErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503 };
 
 /** A use case's outcome as HTTP; the use case error stays the cause, so a 503 logs what Temporal said. */
 function fromUseCase(err: UseCaseError): HttpError {
   return new HttpError(statusOfKind[err.kind], err.message, { ...err.detail }, { cause: err.cause ?? err });
 }
 
-/** Names and messages down a cause chain (a few levels): enough to find the fault, never a payload. */
+/** Longest message logged from a cause: enough to find the fault, too short to carry a payload. */
+const MAX_LOGGED_MESSAGE = 200;
+const clip = (s: string) => (s.length > MAX_LOGGED_MESSAGE ? `${s.slice(0, MAX_LOGGED_MESSAGE)}…` : s);
+
+/**
+ * Names and (clipped) messages down a cause chain, a few levels. A thrown value that is not an Error is
+ * logged by its type only, since it could be anything, a payload included.
+ */
 function describe(err: unknown, depth = 0): Record<string, unknown> | undefined {
   if (err === undefined || err === null) return undefined;
-  if (!(err instanceof Error)) return { message: String(err) };
+  if (!(err instanceof Error)) return { type: typeof err };
   const cause = depth < 3 ? describe(err.cause, depth + 1) : undefined;
-  return { name: err.name, message: err.message, ...(cause ? { cause } : {}) };
+  return { name: err.name, message: clip(err.message), ...(cause ? { cause } : {}) };
 }
 
 /** The HTTP error for anything a route or middleware threw; `undefined` for our own faults. */
@@ -84,10 +91,11 @@ function toHttpError(err: any): HttpError | undefined {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let httpError = toHttpError(err);
-    const where = { reqId: res.locals.reqId, method: req.method, route: (req.route?.path as string | undefined) ?? 'unmatched', path: req.path };
+    // The route pattern, never the path: path segments (consumer and system ids) are the caller's free text.
+    const where = { reqId: res.locals.reqId, method: req.method, route: (req.route?.path as string | undefined) ?? 'unmatched' };
     // The cause goes in a key of its own: pino's `err` serializer would fold a nested cause into one message.
     if (!httpError) {
-      logger.error({ ...where, status: 500, err: { name: err?.name, message: err?.message, stack: err?.stack }, cause: describe(err?.cause) }, 'unhandled error');
+      logger.error({ ...where, status: 500, err: { name: err?.name, message: clip(String(err?.message)), stack: err?.stack }, cause: describe(err?.cause) }, 'unhandled error');
       httpError = new HttpError(500, 'internal error; the request id in this answer finds it in the logs');
     } else if (httpError.status >= 500) {
       logger.error({ ...where, status: httpError.status, err: { name: httpError.name, message: httpError.message }, cause: describe(httpError.cause) }, 'request failed');

@@ -66,6 +66,11 @@ export interface RouteSpec<I extends RouteInput = RouteInput> {
   responses: Record<number, ResponseSpec>;
   /** Problem answers this route gives besides the ones its input and scope imply (400, 401, 403, 413, 415). */
   problems?: Record<number, string>;
+  /**
+   * Runs once the path is valid and before the rest of the input is: a route about one request answers
+   * 404 for an unknown request before it judges the body.
+   */
+  exists?(params: Out<I['params']>, ctx: RouteContext): Promise<void>;
   handler(args: RouteArgs<I>, ctx: RouteContext): Promise<Reply> | Reply;
 }
 
@@ -103,15 +108,18 @@ function send(res: Response, reply: Reply): void {
 }
 
 /**
- * Registers every route of the table on the app: scope check, then validation, then the handler.
+ * Registers every route of the table on the app: scope check, the path, `exists`, the rest of the input,
+ * then the handler.
  * @example registerRoutes(app, routes, { apiKeys, context });
  */
 export function registerRoutes(app: Express, routes: readonly RouteSpec[], opts: { apiKeys: readonly ApiKey[]; context: RouteContext }): void {
   for (const route of routes) {
     const run: RequestHandler = async (req, res) => {
       const input = route.input ?? {};
+      const params = parse(input.params, req.params, 'params');
+      await route.exists?.(params as Out<RouteInput['params']>, opts.context);
       const args = {
-        params: parse(input.params, req.params, 'params'),
+        params,
         query: parse(input.query, req.query, 'query'),
         headers: parse(input.headers, declaredHeaders(req, input.headers), 'headers'),
         body: parse(input.body, req.body, 'body'),

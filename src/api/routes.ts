@@ -156,6 +156,9 @@ function operatorRoute<P extends z.ZodObject, B extends z.ZodType>(spec: {
       409: 'The request state forbids this action (reason in detail)',
       503: 'Temporal did not answer; try again',
     },
+    exists: async (params, { useCases }) => {
+      await useCases.find((params as { id: string }).id);
+    },
     handler: async ({ params, body }, { useCases }) => {
       // The generic schemas keep their inferred types out of reach here; the route's schemas validated both.
       const p = params as z.output<P> & { id: string };

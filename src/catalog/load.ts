@@ -22,21 +22,30 @@ export class CatalogError extends Error {
   }
 }
 
+/** The variables a catalog's `${VAR}` references read (the engine passes its config's `catalogEnv`). */
+export type CatalogEnvironment = Readonly<Record<string, string | undefined>>;
+
+export interface CatalogOptions {
+  /** Variables the catalog may not read (the engine's own secrets): named as such when referenced. */
+  withheld?: ReadonlySet<string>;
+}
+
 /** Replaces `${NAME}` in every string with the environment's value; a missing variable is an error. */
-function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: PropertyKey[], problems: Problem[]): unknown {
+function interpolate(value: unknown, env: CatalogEnvironment, opts: CatalogOptions, at: PropertyKey[], problems: Problem[]): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-      const v = env[name];
+      const v = opts.withheld?.has(name) ? undefined : env[name];
       if (v === undefined) {
-        problems.push({ path: at, message: `environment variable ${name} is not set` });
+        const why = opts.withheld?.has(name) ? "is one of the engine's own secrets, which a catalog cannot read" : 'is not set';
+        problems.push({ path: at, message: `environment variable ${name} ${why}` });
         return '';
       }
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...at, i], problems));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, opts, [...at, i], problems));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...at, k], problems)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, opts, [...at, k], problems)]));
   }
   return value;
 }
@@ -82,11 +91,11 @@ function locate(doc: Document, lines: LineCounter, path: PropertyKey[]): string 
 }
 
 /**
- * Parses catalog text. `env: false` keeps `${VAR}` references (used for plan snapshots).
+ * Parses catalog text, resolving `${VAR}` from `env` (`false` keeps the references as they are).
  * Problems read `file:line:col path: message`.
- * @example const catalog = parseCatalog(yamlText, 'catalog.yaml', process.env);
+ * @example const catalog = parseCatalog(yamlText, 'catalog.yaml', config.catalogEnv, { withheld: withheldFromCatalog });
  */
-export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv | false = process.env): Catalog {
+export function parseCatalog(text: string, file: string, env: CatalogEnvironment | false, opts: CatalogOptions = {}): Catalog {
   const lines = new LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -100,7 +109,7 @@ export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv 
   }
   const raw: unknown = doc.toJS() ?? {};
   const problems: Problem[] = [];
-  const data = env === false ? raw : interpolate(raw, env, [], problems);
+  const data = env === false ? raw : interpolate(raw, env, opts, [], problems);
   const result = catalogSchema.safeParse(data);
   if (!result.success) {
     // A variable that is not set was reported already; the empty string it left behind would only add noise.
@@ -119,15 +128,18 @@ export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv 
   return result.data!;
 }
 
-/** Reads and validates a catalog file. */
-export function loadCatalog(file: string, env: NodeJS.ProcessEnv = process.env): Catalog {
+/**
+ * Reads and validates a catalog file.
+ * @example const catalog = loadCatalog('catalog.yaml', config.catalogEnv, { withheld: withheldFromCatalog });
+ */
+export function loadCatalog(file: string, env: CatalogEnvironment, opts: CatalogOptions = {}): Catalog {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     throw new CatalogError(file, [`${file}: cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
-  return parseCatalog(text, file, env);
+  return parseCatalog(text, file, env, opts);
 }
 
 /** A request's plan: the catalog's systems and consumers and the jurisdiction's policy, frozen at intake. */

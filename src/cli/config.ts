@@ -4,10 +4,13 @@
  *   config doc [--write FILE]     the variable reference, generated from src/config/schema.ts
  *
  * `check` validates everything the engine reads before it connects anywhere (formats, the master key,
- * the signing key, the API keys) and lists which variables are set; it never prints a value.
+ * the signing key, the API keys, the catalog with its `${VAR}`s) and lists which variables are set; it never
+ * prints a value.
  */
 import type { Command } from 'commander';
-import { ConfigError, loadConfig, variableNames } from '../config';
+import path from 'node:path';
+import { loadCatalog } from '../catalog/load';
+import { ConfigError, loadConfig, signingKeySource, variableNames, withheldFromCatalog } from '../config';
 import { configurationTable, writeConfigurationTable } from '../config/doc';
 import { processIo, type CliIo } from './io';
 
@@ -31,9 +34,12 @@ export async function runConfigCheck(io: CliIo): Promise<number> {
     };
     attempt(() => loadMasterKey(config));
     attempt(() => parseApiKeys(config.API_KEYS, config.API_KEYS_FILE));
-    // Without a data folder the loader can only load or refuse, so a check never writes a key.
-    const generated = !config.SIGNING_KEY_PEM && !config.SIGNING_KEY_FILE && config.NODE_ENV !== 'production' && config.ERASURE_DATA_DIR;
-    if (!generated) attempt(() => loadSigningKey({ pem: config.SIGNING_KEY_PEM, file: config.SIGNING_KEY_FILE, generate: config.NODE_ENV !== 'production' }));
+    // Checked without the data folder, so a check never writes a key: a key the engine would generate there is fine.
+    const source = signingKeySource(config);
+    const wouldGenerate = !source.pem && !source.file && source.generate && source.dataDir;
+    if (!wouldGenerate) attempt(() => loadSigningKey({ ...source, dataDir: undefined }));
+    // The catalog as the worker would load it (its secrets withheld), without contacting any system.
+    attempt(() => loadCatalog(path.resolve(config.ERASURE_CATALOG), config.catalogEnv, { withheld: withheldFromCatalog }));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(err.message);

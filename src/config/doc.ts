@@ -44,7 +44,7 @@ export function configurationTable(): string {
     const rows = described.filter((v) => v.group === group);
     if (rows.length === 0) continue;
     out.push(`### ${group}`, '', '| variable | default | read by | what |', '| --- | --- | --- | --- |');
-    for (const v of rows) out.push(`| \`${v.name}\` | ${cell(v.default)} | ${v.readBy.join(', ')} | ${cell(v.doc)}${v.secret ? ' **Secret.**' : ''} |`);
+    for (const v of rows) out.push(`| \`${v.name}\` | ${cell(v.default)} | ${v.readBy.join(', ')} | ${cell(v.doc)}${v.secret ? ' **Secret.**' : ''}${v.withheldFromCatalog ? ' Withheld from the catalog.' : ''} |`);
     out.push('');
   }
   return out.join('\n');

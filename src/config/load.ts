@@ -22,8 +22,8 @@ const engineSchema = configSchema.extend({
 export type Config = z.infer<typeof engineSchema> & {
   /**
    * The environment the catalog's `${VAR}` references are resolved from: the one given to
-   * {@link loadConfig} without the engine's own keys and secrets (master key, signing key, API keys,
-   * subject secret, codec token), so no catalog entry can carry them to a system.
+   * {@link loadConfig} without the engine's own secrets ({@link withheldFromCatalog}), so no catalog entry
+   * can carry them to a system.
    */
   readonly catalogEnv: Environment;
 };
@@ -41,17 +41,23 @@ function presentValues(env: Environment, keys: readonly string[]): Record<string
   return out;
 }
 
-/** `env` less the engine's own secrets: variables marked secret or filed under keys and secrets, unless meant for the catalog. */
-function withoutEngineSecrets(env: Environment): Environment {
-  const withheld = new Set(
-    Object.entries(configSchema.shape)
-      .filter(([, schema]) => {
-        const doc = variableDocs.get(schema);
-        return !doc?.forCatalog && (doc?.secret || doc?.group === 'Keys and secrets');
-      })
-      .map(([name]) => name),
-  );
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !withheld.has(name)));
+/**
+ * The engine's own secrets and credentials (ledger URL, master key, signing key, subject secret, API keys,
+ * codec token, and the files holding them): the catalog's `${VAR}` references cannot read them.
+ */
+export const withheldFromCatalog: ReadonlySet<string> = new Set(
+  Object.entries(configSchema.shape)
+    .filter(([, schema]) => variableDocs.get(schema)?.withheldFromCatalog)
+    .map(([name]) => name),
+);
+
+/**
+ * What a catalog's `${VAR}` references may read: `env` without {@link withheldFromCatalog}. The engine and
+ * `erasure catalog check` both resolve catalogs with it, so the check accepts exactly what the engine does.
+ * @example loadCatalog(file, catalogEnvironment(process.env), { withheld: withheldFromCatalog });
+ */
+export function catalogEnvironment(env: Environment): Environment {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !withheldFromCatalog.has(name)));
 }
 
 /**
@@ -69,7 +75,16 @@ export function parseEnvironment<S extends z.ZodObject>(schema: S, env: Environm
  * @example const config = loadConfig(process.env); createPool({ connectionString: config.DATABASE_URL });
  */
 export function loadConfig(env: Environment = process.env): Config {
-  return { ...parseEnvironment(engineSchema, env), catalogEnv: withoutEngineSecrets(env) };
+  return { ...parseEnvironment(engineSchema, env), catalogEnv: catalogEnvironment(env) };
+}
+
+/**
+ * Where the certificate signing key comes from: `SIGNING_KEY_PEM` or `SIGNING_KEY_FILE`, else one generated
+ * in the data folder, never in production (`NODE_ENV=production`). The engine and `config check` both use it.
+ * @example loadSigningKey({ ...signingKeySource(config), logger });
+ */
+export function signingKeySource(config: Pick<Config, 'SIGNING_KEY_PEM' | 'SIGNING_KEY_FILE' | 'ERASURE_DATA_DIR' | 'NODE_ENV'>, dataDir = config.ERASURE_DATA_DIR) {
+  return { pem: config.SIGNING_KEY_PEM, file: config.SIGNING_KEY_FILE, dataDir, generate: config.NODE_ENV !== 'production' };
 }
 
 /** What `npm start` reads before it starts its servers; unset values are left for it to fill in. */
@@ -77,6 +92,8 @@ const localRunSchema = configSchema
   .pick({ LOG_LEVEL: true, ERASURE_DATA_DIR: true, PORT: true, LOCAL_PG_PORT: true, TEMPORAL_PORT: true, TEMPORAL_UI_PORT: true, DEMO_DATABASE_URL: true, DEMO_HMAC_KEY: true })
   .extend({
     CODEC_PORT: configSchema.shape.CODEC_PORT.unwrap().default(8888),
+    CODEC_PATH_TOKEN: configSchema.shape.CODEC_PATH_TOKEN,
+    CODEC_CORS_ORIGINS: configSchema.shape.CODEC_CORS_ORIGINS.unwrap().optional(),
     DATABASE_URL: configSchema.shape.DATABASE_URL,
     TEMPORAL_ADDRESS: configSchema.shape.TEMPORAL_ADDRESS.unwrap().optional(),
     ERASURE_CATALOG: configSchema.shape.ERASURE_CATALOG.unwrap().optional(),

@@ -19,10 +19,10 @@ export interface VariableDoc {
   readBy: readonly Reader[];
   /** How the default reads in docs; derived from the schema's default when omitted. */
   default?: string;
-  /** Holds a secret: its value is never shown in a message. */
+  /** Holds a secret: marked **Secret** in the documentation (no message ever shows any variable's value). */
   secret?: boolean;
-  /** Read by the catalog's `${VAR}` references (the local run's demo catalog), so never withheld from it. */
-  forCatalog?: boolean;
+  /** One of the engine's own secrets or credentials: the catalog's `${VAR}` references cannot read it. */
+  withheldFromCatalog?: boolean;
 }
 
 /** Documentation of each variable's schema; filled by {@link variable} as the schema is built. */
@@ -74,6 +74,7 @@ export const configSchema = z.object({
     doc: "The engine's own PostgreSQL database: ledger, certificates, outbox, wrapped data keys. The CLI's `verify` and `ledger check` read keys and certificates from it.",
     group: 'Database and catalog',
     readBy: ['worker', 'api', 'npm start', 'cli'],
+    withheldFromCatalog: true,
     default: 'required by the worker and the API (npm start: its local PostgreSQL)',
   }),
   ERASURE_CATALOG: variable(text().default('catalog.yaml'), {
@@ -87,6 +88,7 @@ export const configSchema = z.object({
     doc: 'Secret salt of the subject references in logs, events and request rows (at least 16 characters). Set it in production.',
     group: 'Keys and secrets',
     readBy: engine,
+    withheldFromCatalog: true,
     secret: true,
     default: 'a development value (npm start: generated in `.data/subject-hash-secret`)',
   }),
@@ -94,6 +96,7 @@ export const configSchema = z.object({
     doc: 'Payload master key: 32 bytes as base64 or 64 hex characters (`openssl rand -base64 32`). Wraps every data key; set it or `ENGINE_MASTER_KEY_FILE`.',
     group: 'Keys and secrets',
     readBy: engine,
+    withheldFromCatalog: true,
     secret: true,
     default: 'required, or its file (npm start: generated in `.data/master.key`)',
   }),
@@ -101,15 +104,22 @@ export const configSchema = z.object({
     doc: 'Path to a file holding the master key (base64, hex, or 32 raw bytes), instead of `ENGINE_MASTER_KEY`.',
     group: 'Keys and secrets',
     readBy: engine,
+    withheldFromCatalog: true,
   }),
   SIGNING_KEY_PEM: variable(text().optional(), {
     doc: 'Certificate signing key: an Ed25519 private key in PEM (PKCS#8); one line with literal `\\n` separators is accepted. Or `SIGNING_KEY_FILE`.',
     group: 'Keys and secrets',
     readBy: engine,
+    withheldFromCatalog: true,
     secret: true,
     default: 'generated in `ERASURE_DATA_DIR` on the first start, unless `NODE_ENV=production`',
   }),
-  SIGNING_KEY_FILE: variable(text().optional(), { doc: 'Path to the PEM file of the signing key, instead of `SIGNING_KEY_PEM`.', group: 'Keys and secrets', readBy: engine }),
+  SIGNING_KEY_FILE: variable(text().optional(), {
+    doc: 'Path to the PEM file of the signing key, instead of `SIGNING_KEY_PEM`.',
+    group: 'Keys and secrets',
+    readBy: engine,
+    withheldFromCatalog: true,
+  }),
   ERASURE_DATA_DIR: variable(text().optional(), {
     doc: 'Folder where a process without a configured signing key keeps the one it generates (`signing-key.pem`); `npm start` keeps all its generated keys and databases there.',
     group: 'Keys and secrets',
@@ -128,6 +138,7 @@ export const configSchema = z.object({
     doc: 'API keys as `name:scope,scope:sha256hex` entries separated by `;` (scopes: intake, operator, read; the key itself is never configured, only its SHA-256).',
     group: 'HTTP API',
     readBy: api,
+    withheldFromCatalog: true,
     secret: true,
     default: 'none: protected endpoints answer 401 (npm start: adds a generated key with every scope)',
   }),
@@ -135,6 +146,7 @@ export const configSchema = z.object({
     doc: 'Path to a JSON file `[{"name", "hash", "scopes"}]` of more API keys; used together with `API_KEYS`.',
     group: 'HTTP API',
     readBy: api,
+    withheldFromCatalog: true,
   }),
 
   CODEC_PORT: variable(port().optional(), {
@@ -147,6 +159,7 @@ export const configSchema = z.object({
     doc: "Secret first path segment that authorises the codec server's callers (the Web UI sends no credentials): `http://host:CODEC_PORT/<token>`. Without it only operator API keys are accepted.",
     group: 'Codec server',
     readBy: api,
+    withheldFromCatalog: true,
     secret: true,
     default: 'unset (npm start: generated in `.data/codec-path-token`)',
   }),
@@ -189,7 +202,6 @@ export const configSchema = z.object({
     doc: 'The demo database of `examples/local-catalog.yaml` (the catalog reads it as `${DEMO_DATABASE_URL}`).',
     group: 'Local run (npm start)',
     readBy: ['npm start'],
-    forCatalog: true,
     default: 'the `demo` database of the local PostgreSQL',
   }),
   DEMO_HMAC_KEY: variable(text().optional(), {
@@ -197,7 +209,6 @@ export const configSchema = z.object({
     group: 'Local run (npm start)',
     readBy: ['npm start'],
     secret: true,
-    forCatalog: true,
     default: 'generated in `.data/demo-hmac-key`',
   }),
 

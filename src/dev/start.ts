@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     await seedDemo(pg.urlFor('demo'));
 
     const { PORT: apiPort, CODEC_PORT: codecPort, TEMPORAL_UI_PORT: uiPort } = local;
-    const codecToken = secretFile(path.join(dataDir, 'codec-path-token'), () => randomBytes(18).toString('base64url'), logger, 'codec server path token');
+    const codecToken = local.CODEC_PATH_TOKEN ?? secretFile(path.join(dataDir, 'codec-path-token'), () => randomBytes(18).toString('base64url'), logger, 'codec server path token');
     const temporal = await startTemporalDevServer({
       port: local.TEMPORAL_PORT,
       uiPort,
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     const codecServer = await startCodecServer(engine, {
       port: codecPort,
       pathToken: codecToken,
-      corsOrigins: [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`],
+      corsOrigins: local.CODEC_CORS_ORIGINS ?? [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`],
     });
     stops.push(() => new Promise((r) => codecServer.close(r)));
 
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
         `  API key        ${apiKey}`,
         `  Temporal       ${temporal.address}   (namespace default, task queue ${engine.config.TASK_QUEUE})`,
         `  Web UI         ${temporal.uiUrl}   (payloads decoded by the codec server)`,
-        `  Codec server   http://localhost:${codecPort}/<token>   (token in .data/codec-path-token)`,
+        `  Codec server   http://localhost:${codecPort}/<token>   (token ${local.CODEC_PATH_TOKEN ? 'from CODEC_PATH_TOKEN' : 'in .data/codec-path-token'})`,
         `  PostgreSQL     ${pg.urlFor('erasure_engine')}   (demo data: ${pg.urlFor('demo')})`,
         '',
         'Try it:',

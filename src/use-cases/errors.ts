@@ -4,8 +4,11 @@
  * another entry point (a message consumer, the CLI) maps it its own way.
  */
 
-/** `not_found`: no such request; `conflict`: the request's state forbids it; `unavailable`: a dependency did not answer. */
-export type UseCaseErrorKind = 'not_found' | 'conflict' | 'unavailable';
+/**
+ * `invalid`: the caller's input cannot be used; `not_found`: no such request; `conflict`: the request's
+ * state forbids it; `unavailable`: a dependency did not answer.
+ */
+export type UseCaseErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unavailable';
 
 export class UseCaseError extends Error {
   override readonly name = 'UseCaseError';

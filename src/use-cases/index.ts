@@ -7,7 +7,7 @@ import type { ErasureSubmission } from '../intake/intake';
 import type { OperatorActionName } from '../domain';
 import { metricsExposition, publicKeys, readiness } from './health';
 import { operatorAction } from './operate';
-import { listRequests, requestCertificate, requestStatus, type ListFilter } from './read';
+import { findRequest, listRequests, requestCertificate, requestStatus, type ListFilter } from './read';
 import { submit } from './submit';
 import type { UseCaseDeps } from './types';
 
@@ -23,6 +23,7 @@ export type { CertificateReader, UseCaseDeps } from './types';
 export function createUseCases(deps: UseCaseDeps) {
   return {
     submit: (submission: ErasureSubmission) => submit(deps, submission),
+    find: (requestId: string) => findRequest(deps, requestId),
     status: (requestId: string) => requestStatus(deps, requestId),
     certificate: (requestId: string) => requestCertificate(deps, requestId),
     list: (filter: ListFilter) => listRequests(deps, filter),

@@ -2,8 +2,9 @@
  * Reading requests: one request's status (from its workflow while open, from the ledger otherwise), its
  * certificate, and lists through Temporal visibility (search attributes).
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
-import { finalPhases, type ErasureStatus, type ErasureStatusView, type Jurisdiction } from '../domain';
+import { erasureStatuses, finalPhases, jurisdictions, type ErasureStatus, type ErasureStatusView, type Jurisdiction } from '../domain';
 import type { RequestRecord } from '../ledger/requests';
 import {
   ERASURE_WORKFLOW_TYPE,
@@ -82,8 +83,42 @@ export async function requestCertificate(deps: UseCaseDeps, requestId: string): 
   return certificate;
 }
 
-/** The visibility query for a filter. Values come from closed lists (validated by the caller's schema), never free text. */
+/** gRPC's INVALID_ARGUMENT: Temporal refused the query. */
+const GRPC_INVALID_ARGUMENT = 3;
+
+/** Bytes of the keyed tag in front of Temporal's own page token. */
+const TOKEN_TAG_BYTES = 16;
+
+const tokenTag = (secret: string, query: string, raw: Uint8Array) =>
+  createHmac('sha256', secret).update('erasure-list-page\0').update(query).update('\0').update(raw).digest().subarray(0, TOKEN_TAG_BYTES);
+
+/**
+ * A page token as callers see it: Temporal's token behind a keyed tag over it and the query it belongs
+ * to, so a token the list never gave out, or one reused with other filters, is refused at once (400)
+ * instead of reaching Temporal, which answers such tokens with an internal error.
+ */
+function sealPageToken(secret: string, query: string, raw: Uint8Array): string {
+  return Buffer.concat([tokenTag(secret, query, raw), raw]).toString('base64url');
+}
+
+function openPageToken(secret: string, query: string, token: string): Buffer {
+  const sealed = Buffer.from(token, 'base64url');
+  const raw = sealed.subarray(TOKEN_TAG_BYTES);
+  const tag = sealed.subarray(0, TOKEN_TAG_BYTES);
+  if (raw.length === 0 || !timingSafeEqual(tag, tokenTag(secret, query, raw))) {
+    throw new UseCaseError('invalid', 'the page token is not one this list gave out for these filters');
+  }
+  return raw;
+}
+
+/**
+ * The visibility query for a filter. Values are interpolated into Temporal's query language, so each is
+ * checked against its closed list here too, whatever the caller validated.
+ */
 function visibilityQuery(f: ListFilter): string {
+  if (f.status !== undefined && !(erasureStatuses as readonly string[]).includes(f.status)) throw new UseCaseError('invalid', `unknown status "${f.status}"`);
+  if (f.jurisdiction !== undefined && !(jurisdictions as readonly string[]).includes(f.jurisdiction)) throw new UseCaseError('invalid', `unknown jurisdiction "${f.jurisdiction}"`);
+  if (f.overdue !== undefined && typeof f.overdue !== 'boolean') throw new UseCaseError('invalid', 'overdue must be true or false');
   const clauses = [`WorkflowType = '${ERASURE_WORKFLOW_TYPE}'`];
   if (f.status) clauses.push(`${ErasureStatusKey.name} = '${f.status}'`);
   if (f.overdue !== undefined) clauses.push(`${ErasureOverdueKey.name} = ${f.overdue}`);
@@ -97,17 +132,21 @@ function visibilityQuery(f: ListFilter): string {
  * @example const { items, nextPageToken } = await listRequests(deps, { status: 'overdue', pageSize: 50 });
  */
 export async function listRequests(deps: UseCaseDeps, filter: ListFilter): Promise<{ items: ListedErasure[]; nextPageToken: string | null }> {
+  const query = visibilityQuery(filter);
+  const secret = deps.intake.subjectSecret;
+  const nextPageToken = filter.pageToken ? openPageToken(secret, query, filter.pageToken) : undefined;
   let resp;
   try {
     resp = await deps.client.connection.withDeadline(Date.now() + (deps.timeouts?.listMs ?? 10_000), () =>
       deps.client.connection.workflowService.listWorkflowExecutions({
         namespace: deps.namespace,
-        query: visibilityQuery(filter),
+        query,
         pageSize: filter.pageSize,
-        nextPageToken: filter.pageToken ? Buffer.from(filter.pageToken, 'base64url') : undefined,
+        nextPageToken,
       }),
     );
   } catch (err) {
+    if ((err as { code?: unknown }).code === GRPC_INVALID_ARGUMENT) throw new UseCaseError('invalid', 'Temporal refused the list query', {}, { cause: err });
     throw new UseCaseError('unavailable', 'Temporal visibility did not answer; try again', {}, { cause: err });
   }
   const items = (resp.executions ?? []).map((e): ListedErasure => {
@@ -123,5 +162,5 @@ export async function listRequests(deps: UseCaseDeps, filter: ListFilter): Promi
       pendingSystems: sa.get(ErasurePendingSystemsKey) ?? [],
     };
   });
-  return { items, nextPageToken: resp.nextPageToken?.length ? Buffer.from(resp.nextPageToken).toString('base64url') : null };
+  return { items, nextPageToken: resp.nextPageToken?.length ? sealPageToken(secret, query, resp.nextPageToken) : null };
 }

@@ -92,6 +92,12 @@ describe('HTTP API (dev server, real worker)', function () {
 
     const badKey = await submit({ subject, jurisdiction: 'GDPR' }, keys.all, { 'Idempotency-Key': 'has spaces in it' });
     assert.equal(badKey.status, 400);
+    assert.ok(badKey.json.errors.some((e: { path: string }) => e.path === 'headers.Idempotency-Key'), JSON.stringify(badKey.json.errors));
+
+    const differ = await submit({ subject, jurisdiction: 'GDPR', requestId: 'body-id-1' }, keys.all, { 'Idempotency-Key': 'header-id-1' });
+    assert.equal(differ.status, 400);
+    assert.match(differ.json.detail, /requestId in the body and the Idempotency-Key header differ/);
+    assert.equal((await api('GET', '/erasures/header-id-1')).status, 404, 'nothing was recorded');
   });
 
   it('enforces API keys and scopes with 401 and 403', async () => {
@@ -114,6 +120,10 @@ describe('HTTP API (dev server, real worker)', function () {
     await eventually(async () => (await api('GET', `/erasures/${id}`)).json?.status === 'awaiting_confirmation', 'awaiting');
     const op = http(stack, keys.operator);
     assert.equal((await op('POST', `/erasures/nope-${randomUUID()}/extend`, { days: 5, reason: 'x' })).status, 404);
+    // An unknown request is a 404 whatever its body; a bad path is a 400 before anything is looked up.
+    assert.equal((await op('POST', `/erasures/nope-${randomUUID()}/extend`, { days: 'five' })).status, 404);
+    assert.equal((await op('DELETE', `/erasures/nope-${randomUUID()}/legal-hold`)).status, 404);
+    assert.equal((await op('POST', '/erasures/not%20an%20id/extend', { days: 5, reason: 'x' })).status, 400);
     assert.equal((await op('POST', `/erasures/${id}/extend`, { days: 'five' })).status, 400);
     assert.equal((await op('POST', `/erasures/${id}/extend`, { days: 30, reason: 'complex request' })).status, 202);
     const twice = await op('POST', `/erasures/${id}/extend`, { days: 5, reason: 'again' });
@@ -161,6 +171,12 @@ describe('HTTP API (dev server, real worker)', function () {
     const next = await api('GET', `/erasures?pageSize=1&pageToken=${page.json.nextPageToken}`);
     assert.equal(next.status, 200);
     assert.notEqual(next.json.items[0]?.requestId, page.json.items[0].requestId);
+    // A token this list never gave out is the caller's mistake, not an outage.
+    const forged = await api('GET', '/erasures?pageSize=1&pageToken=bm90LWEtcmVhbC10b2tlbg');
+    assert.equal(forged.status, 400, forged.text);
+    assert.match(forged.json.detail, /page token is not one this list gave out/);
+    const otherFilters = await api('GET', `/erasures?pageSize=1&jurisdiction=CCPA&pageToken=${page.json.nextPageToken}`);
+    assert.equal(otherFilters.status, 400, 'a token belongs to the filters it was given out for');
   });
 
   it('serves health, readiness, metrics and an OpenAPI 3.1 document', async () => {
@@ -179,12 +195,6 @@ describe('HTTP API (dev server, real worker)', function () {
     assert.match(metrics, /erasure_http_requests_total\{method="POST",route="\/erasures",status="202"\} \d+/);
     assert.match(metrics, /erasure_open\{status="erasing"\} [1-9]\d*/);
     assert.equal((await anon('GET', '/nothing-here')).status, 404);
-  });
-
-  it('never writes a subject identifier to the logs', async () => {
-    const all = stack.logs.join('\n');
-    assert.ok(stack.logs.length > 20, 'the run logged');
-    for (const v of identifiers) assert.ok(!all.includes(v), `logs contain ${v}`);
   });
 
   it('answers an operator action with 503 while Temporal is down and logs the 5xx with its cause, not the body', async () => {
@@ -226,5 +236,12 @@ describe('HTTP API (dev server, real worker)', function () {
     await eventually(async () => (await api('GET', `/erasures/${res.json.requestId}`)).json?.status === 'awaiting_confirmation', 'relay started the workflow', 90_000);
     const { rows } = await stack.engine.pool.query('SELECT pending_input FROM requests WHERE request_id = $1', [res.json.requestId]);
     assert.equal(rows[0].pending_input, null, 'identifiers leave the ledger once the workflow holds them');
+  });
+
+  // Last, so that it scans what every test above logged: 5xx causes, the relay, the queued path.
+  it('never writes a subject identifier to the logs', async () => {
+    const all = stack.logs.join('\n');
+    assert.ok(stack.logs.length > 20, 'the run logged');
+    for (const v of identifiers) assert.ok(!all.includes(v), `logs contain ${v}`);
   });
 });

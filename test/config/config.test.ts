@@ -12,7 +12,9 @@ import { generateSigningKey, KeyError, loadSigningKey, signingKeyToPem } from '.
 import { runLedgerCheck, ExitCode } from '../../src/cli/certificate';
 import { runConfigCheck } from '../../src/cli/config';
 import { loadMasterKey } from '../../src/codec/keys';
-import { ConfigError, loadCliConfig, loadConfig, loadLocalRunConfig, variableNames } from '../../src/config';
+import { parseCatalog } from '../../src/catalog/load';
+import { runCatalogCheck } from '../../src/cli/catalog';
+import { ConfigError, loadCliConfig, loadConfig, loadLocalRunConfig, signingKeySource, variableNames, withheldFromCatalog } from '../../src/config';
 import { configurationTable, describeVariables, generatedPart } from '../../src/config/doc';
 import { captureIo } from '../harness/cli-io';
 
@@ -47,21 +49,45 @@ describe('configuration (src/config)', () => {
       assert.equal(config.CODEC_PORT, undefined, 'no codec server unless configured');
       assert.equal(config.WORKER_MAX_CACHED_WORKFLOWS, undefined, 'the SDK sizes the cache from the heap');
       assert.equal(config.ERASURE_DATA_DIR, undefined);
-      assert.deepEqual(config.catalogEnv, env, "the catalog's ${VAR}s read the environment given");
+      assert.deepEqual(config.catalogEnv, { CUSTOMERS_DATABASE_URL: env.CUSTOMERS_DATABASE_URL }, "the catalog's ${VAR}s read the environment given, less the engine's own database");
     });
 
     it("withholds the engine's own keys and secrets from the catalog's ${VAR}s", () => {
       const secrets = {
+        DATABASE_URL: databaseUrl,
         ENGINE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
         SIGNING_KEY_FILE: '/run/secrets/signing.pem',
         SUBJECT_HASH_SECRET: 'a-subject-secret-of-some-length',
         API_KEYS: `ops:operator:${'a'.repeat(64)}`,
       };
-      const config = loadConfig({ DATABASE_URL: databaseUrl, CRM_SECRET: 'for-the-catalog', DEMO_HMAC_KEY: 'the-demo-catalog-key', ...secrets });
+      const config = loadConfig({ CRM_SECRET: 'for-the-catalog', DEMO_HMAC_KEY: 'the-demo-catalog-key', ...secrets });
       assert.equal(config.catalogEnv.CRM_SECRET, 'for-the-catalog');
       assert.equal(config.catalogEnv.DEMO_HMAC_KEY, 'the-demo-catalog-key', 'the demo catalog reads it');
       for (const name of Object.keys(secrets)) assert.equal(config.catalogEnv[name], undefined, `${name} is withheld`);
-      assert.equal(config.catalogEnv.DATABASE_URL, databaseUrl);
+      assert.deepEqual(
+        [...withheldFromCatalog].sort(),
+        ['API_KEYS', 'API_KEYS_FILE', 'CODEC_PATH_TOKEN', 'DATABASE_URL', 'ENGINE_MASTER_KEY', 'ENGINE_MASTER_KEY_FILE', 'SIGNING_KEY_FILE', 'SIGNING_KEY_PEM', 'SUBJECT_HASH_SECRET'],
+      );
+    });
+
+    it('a catalog that references a withheld variable is refused with the reason, by the engine and by catalog check alike', async () => {
+      const env = { DATABASE_URL: databaseUrl, ENGINE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') };
+      const catalog = 'systems:\n  - id: billing\n    kind: manual\n    owner: "${ENGINE_MASTER_KEY}"\n';
+      assert.throws(
+        () => parseCatalog(catalog, 'c.yaml', loadConfig(env).catalogEnv, { withheld: withheldFromCatalog }),
+        /c\.yaml:4:\d+ systems\[0\]\.owner: environment variable ENGINE_MASTER_KEY is one of the engine's own secrets, which a catalog cannot read/,
+      );
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-config-'));
+      try {
+        const file = path.join(dir, 'catalog.yaml');
+        fs.writeFileSync(file, catalog);
+        const c = captureIo(env);
+        assert.equal(await runCatalogCheck(file, { connect: false }, c.io), 1);
+        assert.match(c.err.join('\n'), /ENGINE_MASTER_KEY is one of the engine's own secrets/);
+        assert.doesNotMatch(c.err.join('\n') + c.out.join('\n'), new RegExp(env.ENGINE_MASTER_KEY.replace(/[+/=]/g, '.')));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('types what it validates: ports and sizes as numbers, the CORS origins as a list', () => {
@@ -151,7 +177,8 @@ describe('configuration (src/config)', () => {
       fs.writeFileSync(path.join(dir, 'key.pem'), signingKeyToPem(key));
       const fromConfig = (env: Record<string, string>) => {
         const c = loadConfig({ DATABASE_URL: databaseUrl, ...env });
-        return loadSigningKey({ pem: c.SIGNING_KEY_PEM, file: c.SIGNING_KEY_FILE, dataDir: c.ERASURE_DATA_DIR, generate: c.NODE_ENV !== 'production' });
+        // The engine's own rule (openEngine and config check use signingKeySource too).
+        return loadSigningKey(signingKeySource(c));
       };
       assert.equal(fromConfig({ SIGNING_KEY_PEM: signingKeyToPem(key) }).keyId, key.keyId);
       assert.equal(fromConfig({ SIGNING_KEY_FILE: path.join(dir, 'key.pem') }).keyId, key.keyId);
@@ -222,9 +249,16 @@ describe('configuration (src/config)', () => {
       assert.match(problems, /no certificate signing key/);
       assert.ok(!problems.includes(secret) && !bad.err.join('\n').includes(secret));
 
-      const good = captureIo({ DATABASE_URL: databaseUrl, ENGINE_MASTER_KEY: randomBytes(32).toString('base64'), ERASURE_DATA_DIR: path.join(tmp(), 'data') });
+      // The catalog is loaded as the worker would: a missing ${VAR} or file is a problem of the configuration.
+      const catalogFile = path.join(tmp(), 'catalog.yaml');
+      fs.writeFileSync(catalogFile, 'systems:\n  - id: crm\n    kind: webhook\n    url: ${CRM_URL}\n    secret: ${CRM_SECRET}\n');
+      const runnable = { DATABASE_URL: databaseUrl, ENGINE_MASTER_KEY: randomBytes(32).toString('base64'), ERASURE_DATA_DIR: path.join(tmp(), 'data'), ERASURE_CATALOG: catalogFile };
+      const noVars = captureIo(runnable);
+      assert.equal(await runConfigCheck(noVars.io), 1);
+      assert.match(noVars.err.join('\n'), /systems\[0\]\.url: environment variable CRM_URL is not set/);
+      const good = captureIo({ ...runnable, CRM_URL: 'https://crm.example/erase', CRM_SECRET: 'a-webhook-secret-long-enough' });
       assert.equal(await runConfigCheck(good.io), 0, good.err.join('\n'));
-      assert.match(good.out[0], /configuration valid: 3 of \d+ variables set \(DATABASE_URL, ENGINE_MASTER_KEY, ERASURE_DATA_DIR\)/);
+      assert.match(good.out[0], /configuration valid: 4 of \d+ variables set \(DATABASE_URL, ERASURE_CATALOG, ENGINE_MASTER_KEY, ERASURE_DATA_DIR\)/);
       assert.ok(!good.out.join('').includes(databaseUrl), 'values are never printed');
     });
   });
@@ -251,6 +285,7 @@ describe('configuration (src/config)', () => {
       const listed = fs
         .readFileSync(path.join(root, '.env.example'), 'utf8')
         .split('\n')
+        // `#:` lines are the example catalog's own variables, not the engine's.
         .map((line) => /^#?\s*([A-Z][A-Z0-9_]*)=/.exec(line)?.[1])
         .filter((name): name is string => Boolean(name));
       assert.deepEqual([...listed].sort(), [...variableNames].sort());
