@@ -101,10 +101,10 @@ export async function readPublicKeys(source: string): Promise<PublicKeyEntry[]> 
   }
 }
 
-/** The variables the commands fall back on (ERASURE_JWKS, DATABASE_URL), validated; read only when an option is missing. */
-function settings(io: CliIo): CliConfig {
+/** One variable a command falls back on (ERASURE_JWKS, DATABASE_URL), validated; read only when its option is missing. */
+function setting<K extends keyof CliConfig>(io: CliIo, name: K): CliConfig[K] {
   try {
-    return loadCliConfig(io.env);
+    return loadCliConfig(io.env, [name])[name];
   } catch (err) {
     if (err instanceof ConfigError) throw new CliFailure(ExitCode.usage, err.message.replace(/\n\s*/g, ' '));
     throw err;
@@ -114,8 +114,9 @@ function settings(io: CliIo): CliConfig {
 /** Keys for `verify`: --jwks, else ERASURE_JWKS, else the ledger database's signing_keys. */
 async function trustedKeys(jwksOption: string | undefined, io: CliIo): Promise<PublicKeyEntry[]> {
   if (jwksOption) return readPublicKeys(jwksOption);
-  const { ERASURE_JWKS, DATABASE_URL } = settings(io);
+  const ERASURE_JWKS = setting(io, 'ERASURE_JWKS');
   if (ERASURE_JWKS) return readPublicKeys(ERASURE_JWKS);
+  const DATABASE_URL = setting(io, 'DATABASE_URL');
   if (DATABASE_URL) {
     const pool = createPool({ connectionString: DATABASE_URL, max: 1, applicationName: 'erasure-cli' });
     try {
@@ -194,7 +195,7 @@ export function runVerifySubject(file: string, opts: SubjectOptions, io: CliIo):
     if (!subject.success) throw new CliFailure(ExitCode.usage, `identifiers: ${describeIssues(subject.error)}`);
 
     const input = await readCertificateFile(file);
-    const source = opts.jwks ?? settings(io).ERASURE_JWKS;
+    const source = opts.jwks ?? setting(io, 'ERASURE_JWKS');
     let signatureNote = 'signature not checked (pass --jwks to check it)';
     if (source) {
       const outcome = await verifyCertificate(input, await readPublicKeys(source));
@@ -223,7 +224,7 @@ export function runVerifySubject(file: string, opts: SubjectOptions, io: CliIo):
  */
 export function runLedgerCheck(opts: { databaseUrl?: string; jwks?: string }, io: CliIo): Promise<ExitCodeValue> {
   return run(io, async () => {
-    const url = opts.databaseUrl ?? settings(io).DATABASE_URL;
+    const url = opts.databaseUrl ?? setting(io, 'DATABASE_URL');
     if (!url) throw new CliFailure(ExitCode.usage, 'no ledger database: set DATABASE_URL or pass --database-url');
     const keys = opts.jwks ? await readPublicKeys(opts.jwks) : undefined;
     const pool = createPool({ connectionString: url, max: 2, applicationName: 'erasure-cli' });

@@ -117,8 +117,11 @@ export type CliConfig = z.infer<typeof cliSchema>;
 
 /**
  * What the `erasure` commands read from the environment (their options win over it).
- * @example const { ERASURE_JWKS } = loadCliConfig(process.env);
+ * `only` limits validation to the variables a command is about to use, so a malformed one it never reads
+ * cannot stop it.
+ * @example const { ERASURE_JWKS } = loadCliConfig(process.env, ['ERASURE_JWKS']);
  */
-export function loadCliConfig(env: Environment = process.env): CliConfig {
-  return parseEnvironment(cliSchema, env);
+export function loadCliConfig(env: Environment = process.env, only?: readonly (keyof CliConfig)[]): Partial<CliConfig> {
+  if (!only) return parseEnvironment(cliSchema, env);
+  return parseEnvironment(cliSchema.pick(Object.fromEntries(only.map((k) => [k, true])) as { [K in keyof CliConfig]?: true }), env);
 }

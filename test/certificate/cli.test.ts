@@ -96,6 +96,9 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
           [{ jwks: `${base}/.well-known/jwks.json` }, {}],
           [{ jwks: pem }, {}],
           [{}, { ERASURE_JWKS: jwksFile }],
+          // A variable the command never reaches cannot stop it.
+          [{}, { ERASURE_JWKS: jwksFile, DATABASE_URL: 'not a url' }],
+          [{ jwks: pem }, { ERASURE_JWKS: 'x', DATABASE_URL: 'not a url' }],
           [{}, { DATABASE_URL: db.url }],
         ] as Array<[{ jwks?: string }, NodeJS.ProcessEnv]>) {
           const c = captureIo(env);
@@ -110,6 +113,9 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
       const none = captureIo();
       assert.equal(await runVerify(certFile, {}, none.io), ExitCode.usage);
       assert.match(none.err[0], /no public keys to verify with: pass --jwks/);
+      const badUrl = captureIo({ DATABASE_URL: 'not a url' });
+      assert.equal(await runVerify(certFile, {}, badUrl.io), ExitCode.usage);
+      assert.match(badUrl.err[0], /DATABASE_URL: must be a postgres:\/\/ URL/);
     });
   });
 
