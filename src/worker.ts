@@ -9,7 +9,11 @@ import { ledgerForActivities, openEngine, type Engine } from './engine';
 import { loadWorkflowBundle, workflowsPath } from './temporal/workflow-bundle';
 
 export interface EngineWorkerOptions {
-  connectors: Partial<Record<SystemConfig['kind'], ConnectorFactory>>;
+  /**
+   * The connector factory per kind; the registry's when absent. A map given here replaces it whole: `{}`
+   * means no connectors at all (tests that inject none).
+   */
+  connectors?: Partial<Record<SystemConfig['kind'], ConnectorFactory>>;
   /** Task queue override (tests). */
   taskQueue?: string;
   connection?: NativeConnection;
@@ -39,7 +43,7 @@ export function defaultWorkflowCacheSize(oldGenerationMiB: number): number {
 
 /**
  * Builds a worker for the engine's task queue. Stop it with `worker.shutdown()`.
- * @example const worker = await createEngineWorker(engine, { connectors: defaultConnectors }); await worker.run();
+ * @example const { worker, close } = await createEngineWorker(engine, {}); await worker.run(); await close();
  */
 export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
   const connection = opts.connection ?? (await NativeConnection.connect({ address: engine.config.TEMPORAL_ADDRESS }));
@@ -77,8 +81,8 @@ export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptio
 
 async function main(): Promise<void> {
   const engine = await openEngine({ role: 'worker' });
-  const { defaultConnectors } = await import('./systems/registry');
-  const { worker, close } = await createEngineWorker(engine, { connectors: defaultConnectors });
+  // No connectors given: the registry's (see EngineWorkerOptions.connectors).
+  const { worker, close } = await createEngineWorker(engine, {});
   engine.logger.info({ taskQueue: engine.config.TASK_QUEUE, address: engine.config.TEMPORAL_ADDRESS, maxCachedWorkflows: worker.options.maxCachedWorkflows }, 'worker polling');
   await worker.run();
   await close();

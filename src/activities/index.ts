@@ -8,7 +8,7 @@ import type { EngineMetrics } from '../metrics';
 import type { Catalog } from '../catalog/schema';
 import { escalationEventType, failureTypes, type EraseResult } from '../domain';
 import type { Connector } from '../systems/connector-kit';
-import { defaultConnectors, hasConnector, type ConnectorFactory, type SystemKind } from '../systems/registry';
+import { defaultConnectors, hasConnector, isSystemKind, systemKinds, type ConnectorFactory, type SystemKind } from '../systems/registry';
 import type { AuditEvent, CertificateRequest, ConsumerAnnouncement, ErasureActivities, Escalation, Reminder } from './types';
 
 export type { ErasureActivities } from './types';
@@ -68,25 +68,14 @@ export function logNotifier(logger: Logger): Notifier {
 export function createActivities(deps: ActivityDeps): ErasureActivities & { closeConnectors(): Promise<void> } {
   const factories = deps.connectors ?? defaultConnectors;
   const built = new Map<string, Connector>();
+  const configurationError = (message: string) => ApplicationFailure.create({ type: failureTypes.configuration, nonRetryable: true, message });
   const connectorFor = (systemId: string): Connector => {
     let c = built.get(systemId);
     if (c) return c;
     const system = deps.catalog.systems.find((s) => s.id === systemId);
-    if (!system) {
-      throw ApplicationFailure.create({
-        type: failureTypes.configuration,
-        nonRetryable: true,
-        message: `system "${systemId}" is not in the worker's catalog`,
-      });
-    }
+    if (!system) throw configurationError(`system "${systemId}" is not in the worker's catalog`);
     const factory = factories[system.kind];
-    if (!factory) {
-      throw ApplicationFailure.create({
-        type: failureTypes.configuration,
-        nonRetryable: true,
-        message: `no connector for kind "${system.kind}" (system "${systemId}")`,
-      });
-    }
+    if (!factory) throw configurationError(`no connector for kind "${system.kind}" (system "${systemId}")`);
     c = factory(system);
     built.set(systemId, c);
     return c;
@@ -123,6 +112,10 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
       return connectorFor(task.system.id).verify(task);
     },
     async notifySystem(task) {
+      // A kind this worker does not know (a plan from another engine version) must not pass for a manual one.
+      if (!isSystemKind(task.system.kind)) {
+        throw configurationError(`system "${task.system.id}" has kind "${task.system.kind}", which this worker does not know (expected ${systemKinds.join(', ')})`);
+      }
       // Kinds without a connector (manual) are erased by a person: the log line is the request.
       const c = hasConnector(task.system.kind) ? connectorFor(task.system.id) : undefined;
       if (c?.notify) await c.notify(task);

@@ -2,17 +2,10 @@
  * The activities the erasure workflow calls. The workflow imports this file with `import type` only;
  * `createActivities` (./index.ts) builds the implementations from injected clients.
  */
-import type { EscalationReason, ConsumerState, EraseResult, Jurisdiction, OperatorAction, Receipt, SubjectIdentifiers, SystemPlan, VerifyResult } from '../domain';
+import type { EscalationReason, ConsumerState, EraseResult, Jurisdiction, OperatorAction, Receipt, SubjectIdentifiers, SystemTask, VerifyResult } from '../domain';
 
-/** One system's share of one request. `subject` is PII and travels only in encrypted payloads. */
-export interface SystemTask {
-  requestId: string;
-  subject: SubjectIdentifiers;
-  subjectRef: string;
-  system: SystemPlan;
-}
-
-export type { EscalationReason };
+// SystemTask lives in the domain, where the connectors (src/systems) import it from; kept here for the workflow.
+export type { EscalationReason, SystemTask };
 
 export interface Escalation {
   requestId: string;

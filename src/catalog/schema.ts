@@ -56,4 +56,3 @@ export const catalogSchema = z
 export type Catalog = z.infer<typeof catalogSchema>;
 export type ConsumerConfig = z.infer<typeof consumerSchema>;
 export type { SystemConfig, SystemKind };
-export { systemKinds };

@@ -15,7 +15,7 @@ import { temporal } from '@temporalio/proto';
 import { open, seal, SealError } from './aead';
 import { DataKeyDestroyedError, PayloadAuthenticationError, UnknownDataKeyError } from './errors';
 import type { DataKey, DestroyedKey, KeyStore } from './keys';
-import { ERASURE_WORKFLOW_PREFIX } from '../workflows/definitions';
+import { ERASURE_WORKFLOW_PREFIX } from '../domain';
 
 /** `encoding` of an encrypted payload. */
 export const ENCODING_ENCRYPTED = 'binary/encrypted';

@@ -5,12 +5,14 @@
 import type { SystemKind } from '../systems/registry';
 import type { JurisdictionPolicy } from './jurisdiction';
 import type { ReceiptAction, SystemMode } from './statuses';
+import type { SubjectIdentifiers } from './subject';
 
 export type { SystemKind };
 
 /**
  * One system as the request's plan sees it: a snapshot taken when the request was accepted, so an edit
- * to the catalog never changes a running erasure. `spec` is the catalog entry without secrets.
+ * to the catalog never changes a running erasure. `spec` holds the fields of the catalog entry that the
+ * kind's `planFields` allows (src/systems/<kind>/index.ts); everything else stays in the worker.
  */
 export interface SystemPlan {
   id: string;
@@ -24,8 +26,19 @@ export interface SystemPlan {
   reminderEveryDays?: number;
   /** Webhook in signal mode: the activity notifies the system, then the workflow waits for confirmation. */
   notify?: boolean;
-  /** The catalog entry (tables, bucket, prefixes, …), secrets left out. */
+  /** The catalog entry's fields that the kind's `planFields` allows (tables, bucket, prefixes, …), nothing else. */
   spec: Record<string, unknown>;
+}
+
+/**
+ * One system's share of one request, as the erase, verify and notify activities receive it. `subject` is
+ * PII and travels only in encrypted payloads.
+ */
+export interface SystemTask {
+  requestId: string;
+  subject: SubjectIdentifiers;
+  subjectRef: string;
+  system: SystemPlan;
 }
 
 export interface ConsumerPlan {

@@ -6,8 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { failureTypes, type EraseResult, type VerifyResult } from '../domain';
-import type { SystemTask } from '../activities/types';
+import { failureTypes, type EraseResult, type SystemTask, type VerifyResult } from '../domain';
 
 /**
  * What one system can do for an erasure. A connector is built once per system of the worker's catalog and

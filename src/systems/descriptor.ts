@@ -80,11 +80,27 @@ export function snapshot<S extends SystemBase>(descriptor: { planFields: readonl
 }
 
 /**
+ * Waits for `p` until `deadline` (epoch ms) at most, then stops waiting; `p` itself runs on, its failure ignored.
+ */
+async function waitUntil(p: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = p.then(() => undefined, () => undefined);
+  try {
+    await Promise.race([settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * `check` for a kind with a connector: build one, run its read-only check within the time limit, close it.
+ * Closing counts against the same limit: a server that stopped answering can hang a close (a PostgreSQL
+ * pool waits for its clients), and the check must still end when the limit says.
  * @example check: checkThrough((s) => postgresConnector(s)),
  */
 export function checkThrough<S extends SystemBase>(build: (system: S) => CheckableConnector): SystemDescriptor<z.ZodType<S>, S>['check'] {
   return async (system, { timeoutMs }) => {
+    const deadline = Date.now() + timeoutMs;
     const connector = build(system);
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -97,7 +113,7 @@ export function checkThrough<S extends SystemBase>(build: (system: S) => Checkab
       return { status: 'ok', message };
     } finally {
       clearTimeout(timer);
-      await connector.close().catch(() => undefined);
+      await waitUntil(connector.close(), deadline);
     }
   };
 }

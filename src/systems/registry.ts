@@ -67,15 +67,24 @@ export function checkSystem(system: SystemConfig, opts: CheckOptions): Promise<C
   return descriptorOf(system).check(system, opts);
 }
 
+/**
+ * Whether `kind` is one the registry knows. A plan recorded by another engine version may name a kind this
+ * worker does not have.
+ * @example if (!isSystemKind(task.system.kind)) throw configurationError(...);
+ */
+export function isSystemKind(kind: string): kind is SystemKind {
+  return Object.hasOwn(systemDescriptors, kind);
+}
+
 /** Whether a kind has a connector; without one (manual) a person erases and confirms. */
 export function hasConnector(kind: SystemKind): boolean {
   return systemDescriptors[kind]?.connector !== undefined;
 }
 
 /**
- * The connector factories of every kind that has one, as `createActivities` and `createEngineWorker` take
- * them (tests pass their own map instead).
- * @example createEngineWorker(engine, { connectors: defaultConnectors });
+ * The connector factories of every kind that has one: what `createActivities` and `createEngineWorker` use
+ * when given no map (tests pass their own instead).
+ * @example createEngineWorker(engine, { connectors: { ...defaultConnectors, webhook: recordingWebhook } });
  */
 export const defaultConnectors: Partial<Record<SystemKind, ConnectorFactory>> = Object.fromEntries(
   systemKinds

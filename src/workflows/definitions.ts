@@ -24,12 +24,8 @@ import type {
   SubjectIdentifiers,
 } from '../domain';
 
-/** Workflow id prefix: one workflow per request, id `erasure-<requestId>`. */
-export const ERASURE_WORKFLOW_PREFIX = 'erasure-';
-export const workflowIdFor = (requestId: string): string => `${ERASURE_WORKFLOW_PREFIX}${requestId}`;
-/** The request id inside a workflow id (the inverse of {@link workflowIdFor}). */
-export const requestIdOf = (workflowId: string): string =>
-  workflowId.startsWith(ERASURE_WORKFLOW_PREFIX) ? workflowId.slice(ERASURE_WORKFLOW_PREFIX.length) : workflowId;
+/** Workflow id: one workflow per request, `erasure-<requestId>` (defined in the domain, src/domain/ids.ts). */
+export { ERASURE_WORKFLOW_PREFIX, workflowIdFor, requestIdOf } from '../domain';
 /** The workflow type name, as visibility queries spell it. */
 export const ERASURE_WORKFLOW_TYPE = 'erasureWorkflow';
 

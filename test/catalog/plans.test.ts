@@ -1,11 +1,12 @@
 /**
  * Plan snapshots travel in workflow history: they must hold what to erase and nothing that connects to a
- * system. These tests hold every kind in the registry to that, without any server.
+ * system. These tests hold every kind in the registry to that, and the descriptors' shared `check` to its
+ * time limit, without any server.
  */
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { systemSchema } from '../../src/catalog/schema';
-import { defineSystem, snapshot } from '../../src/systems/descriptor';
+import { checkThrough, defineSystem, snapshot } from '../../src/systems/descriptor';
 import { systemDescriptors, systemKinds, systemPlan, type SystemKind } from '../../src/systems/registry';
 
 /** A value that appears nowhere but in the one field it fills. */
@@ -88,6 +89,11 @@ describe('plan snapshots', () => {
     );
   });
 
+  it('keeps a manual system\'s owner, and leaves its free-text instructions in the catalog', () => {
+    const plan = systemPlan(systemSchema.parse(entries.manual));
+    assert.deepEqual(plan.spec, { owner: 'billing-team' });
+  });
+
   it('takes mode, soft delete, notify and reminders from each kind', () => {
     const traits = systemKinds.map((kind) => {
       const { mode, softDelete, notify, reminderEveryDays } = systemPlan(systemSchema.parse(entries[kind]));
@@ -100,5 +106,36 @@ describe('plan snapshots', () => {
       ['webhook', 'confirmation', false, true, 2],
       ['manual', 'confirmation', false, true, undefined],
     ]);
+  });
+});
+
+describe('checkThrough (the check of a kind with a connector)', () => {
+  const never = () => new Promise<never>(() => undefined);
+  const fake = (check: () => Promise<string>, close: () => Promise<void>) => ({
+    erase: never, verify: never, check, close,
+  });
+  const system = { id: 'db', kind: 'postgres', dependsOn: [] };
+
+  it('ends within the time limit when the system stops answering, even if closing the connector hangs too', async () => {
+    const started = Date.now();
+    const check = checkThrough(() => fake(never, never));
+    await assert.rejects(check(system, { timeoutMs: 200 }), /^Error: system "db": no answer within 200 ms$/);
+    const took = Date.now() - started;
+    assert.ok(took < 1_000, `took ${took} ms`);
+  });
+
+  it('reports what the check found and closes the connector', async () => {
+    let closed = false;
+    const check = checkThrough(() => fake(async () => 'reachable', async () => void (closed = true)));
+    assert.deepEqual(await check(system, { timeoutMs: 1_000 }), { status: 'ok', message: 'reachable' });
+    assert.equal(closed, true);
+  });
+
+  it('does not wait past the limit for a close that hangs after a check that answered', async () => {
+    const started = Date.now();
+    const check = checkThrough(() => fake(async () => 'reachable', never));
+    assert.deepEqual(await check(system, { timeoutMs: 200 }), { status: 'ok', message: 'reachable' });
+    const took = Date.now() - started;
+    assert.ok(took < 1_000, `took ${took} ms`);
   });
 });

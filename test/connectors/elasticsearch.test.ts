@@ -5,7 +5,7 @@ import type { ElasticsearchSystem } from '../../src/systems/elasticsearch';
 import { freePort } from '../../src/dev/servers';
 import type { ElasticsearchServer } from '../../src/dev/elasticsearch';
 import { elasticsearch, esClientFor, warmUp } from './servers';
-import { alice, assertNoPii, assertNonRetryable, assertRetryable, bob, failure, inActivity, system, taskFor } from './helpers';
+import { alice, assertErasedAsToday, assertNoPii, assertNonRetryable, assertRetryable, bob, failure, inActivity, oldStyleTaskFor, system, taskFor } from './helpers';
 
 warmUp('es7', 'es8');
 
@@ -136,6 +136,29 @@ for (const version of versions) {
     });
 
     if (deleteByQuery) {
+      // One node is enough: the plan's shape is read before either method runs.
+      it('erases with a plan recorded before the allow-list (the whole entry minus the old deny-list), as with one of today', async () => {
+        await createIndex(es, 'oldplan');
+        await seed(es, 'oldplan', alice.userId!, 12);
+        await seed(es, 'oldplan', bob.userId!, 5);
+        const bobBefore = await snapshot(es, 'oldplan', bob.userId!);
+        const sys = entry(server, 'oldplan');
+        const conn = elasticsearchConnector(sys);
+        try {
+          const task = oldStyleTaskFor(sys, alice);
+          assert.equal(task.system.spec.node, server.url, 'the old spec carries the node URL the allow-list leaves out');
+          const r = await conn.erase(task);
+          assert.equal(r.found, 12);
+          assert.equal(r.erased, 12);
+          assert.equal(eraseMethodOf(r.details), version.method);
+          assert.equal((await es.count({ index: 'oldplan', query: { term: { user_id: alice.userId! } } })).count, 0);
+          await assertErasedAsToday(conn, sys, task, r);
+          assert.deepEqual(await snapshot(es, 'oldplan', bob.userId!), bobBefore);
+        } finally {
+          await conn.close();
+        }
+      });
+
       it('runs a large delete as a task it polls, heartbeating progress, and forgets the task afterwards', async () => {
         await createIndex(es, 'heavy');
         await seed(es, 'heavy', 'u-heavy', 5000);

@@ -4,9 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { systemPlan } from '../../src/catalog/load';
 import { systemSchema, type SystemConfig } from '../../src/catalog/schema';
-import type { SystemTask } from '../../src/activities/types';
-import type { SubjectIdentifiers } from '../../src/domain';
-import { NON_RETRYABLE_CONNECTOR_ERROR, TRANSIENT_CONNECTOR_ERROR } from '../../src/systems/connector-kit';
+import type { EraseResult, SubjectIdentifiers, SystemTask } from '../../src/domain';
+import { NON_RETRYABLE_CONNECTOR_ERROR, TRANSIENT_CONNECTOR_ERROR, type Connector } from '../../src/systems/connector-kit';
 
 export const alice: SubjectIdentifiers = { email: 'alice@example.com', userId: 'u-alice', phone: '+4915112345678' };
 export const bob: SubjectIdentifiers = { email: 'bob@example.com', userId: 'u-bob' };
@@ -20,6 +19,35 @@ let n = 0;
 /** The task the erase/verify activities receive: the plan snapshot has no secrets. */
 export function taskFor(sys: SystemConfig, subject: SubjectIdentifiers, requestId = `req-${++n}`): SystemTask {
   return { requestId, subject, subjectRef: `subj_${requestId}`, system: systemPlan(sys) };
+}
+
+/** The keys the plan builder left out before each kind allow-listed its plan fields (a deny-list). */
+const oldDenyList = new Set(['connection', 'secret', 'password', 'secretAccessKey', 'accessKeyId', 'sessionToken', 'username', 'apiKey', 'hmacKey']);
+
+/**
+ * The task of a request accepted before the restructure, still in flight: its plan's `spec` is the whole
+ * parsed catalog entry minus the old deny-list (so it also holds `id`, `kind`, node URLs, timeouts, …).
+ * @example await conn.erase(oldStyleTaskFor(entry, alice));
+ */
+export function oldStyleTaskFor(sys: SystemConfig, subject: SubjectIdentifiers, requestId = `req-old-${++n}`): SystemTask {
+  const spec = Object.fromEntries(Object.entries(sys).filter(([key]) => !oldDenyList.has(key)));
+  const task = taskFor(sys, subject, requestId);
+  // Everything the allow-list keeps was in the old spec too, next to what it now leaves out.
+  for (const [key, value] of Object.entries(task.system.spec)) assert.deepEqual(spec[key], value, `the old spec has ${key}`);
+  assert.ok(Object.keys(spec).length > Object.keys(task.system.spec).length, 'the old spec holds more than the allow-list');
+  return { ...task, system: { ...task.system, spec } };
+}
+
+/**
+ * What must hold once an old-style task erased: verifying with it finds nothing left, and erasing the same
+ * request with today's plan finds nothing and hashes the same evidence.
+ * @example assertErasedAsToday(conn, entry, old, await conn.erase(old));
+ */
+export async function assertErasedAsToday(conn: Connector, sys: SystemConfig, old: SystemTask, erased: EraseResult): Promise<void> {
+  assert.deepEqual(await conn.verify(old), { remaining: 0 });
+  const today = await conn.erase(taskFor(sys, old.subject, old.requestId));
+  assert.equal(today.found, 0);
+  assert.equal(today.evidenceHash, erased.evidenceHash, 'the same evidence as a plan of today');
 }
 
 /** Awaits a rejection and returns the error. */

@@ -6,11 +6,36 @@ import { postgresConnector, REDACTED } from '../../src/systems/postgres/connecto
 import type { PostgresSystem } from '../../src/systems/postgres';
 import { freePort } from '../../src/dev/servers';
 import { freshDatabase, postgres, warmUp } from './servers';
-import { alice, assertNoPii, assertNonRetryable, assertRetryable, bob, failure, inActivity, system, taskFor } from './helpers';
+import { alice, assertErasedAsToday, assertNoPii, assertNonRetryable, assertRetryable, bob, failure, inActivity, oldStyleTaskFor, system, taskFor } from './helpers';
 
 warmUp('postgres');
 
 const hmacKey = 'test-hmac-key-0123456789';
+
+interface Person {
+  email: string;
+  user: string;
+  customers: number;
+  /** Per customer. */
+  orders: number;
+  /** Per order. */
+  items: number;
+  events: number;
+}
+
+/** One subject's customers, orders, items and events; `ids` numbers the items and events (keys not generated). */
+async function seedPerson(db: pg.Client, p: Person, ids: { item: number; event: number }): Promise<void> {
+  for (let c = 0; c < p.customers; c++) {
+    const { rows } = await db.query<{ id: string }>('INSERT INTO customers (email, name) VALUES ($1, $2) RETURNING id', [p.email, `name ${c} of ${p.email}`]);
+    for (let o = 0; o < p.orders; o++) {
+      const order = await db.query<{ id: string }>('INSERT INTO orders (customer_id, email, total) VALUES ($1, $2, $3) RETURNING id', [rows[0].id, p.email, 10 + o]);
+      for (let i = 0; i < p.items; i++) {
+        await db.query('INSERT INTO order_items VALUES ($1, $2, $3, $4)', [++ids.item, order.rows[0].id, p.email, `sku-${i}`]);
+      }
+    }
+  }
+  for (let e = 0; e < p.events; e++) await db.query('INSERT INTO "UserEvents" VALUES ($1, $2, $3)', [++ids.event, p.user, { n: e }]);
+}
 
 /** Two subjects across tables: FK parent and children, an anonymized table, a mixed-case table name. */
 async function seed(db: pg.Client): Promise<void> {
@@ -22,24 +47,9 @@ async function seed(db: pg.Client): Promise<void> {
     CREATE TABLE invoices (id int PRIMARY KEY, customer_email varchar(200), customer_name text, address text, amount_cents int NOT NULL);
     CREATE TABLE "UserEvents" (id bigint PRIMARY KEY, "userId" text, payload jsonb);
   `);
-  const people = [
-    { email: alice.email, user: alice.userId, customers: 2, orders: 3, items: 2, events: 7 },
-    { email: bob.email, user: bob.userId, customers: 1, orders: 2, items: 3, events: 4 },
-  ];
-  let item = 0;
-  let event = 0;
-  for (const p of people) {
-    for (let c = 0; c < p.customers; c++) {
-      const { rows } = await db.query<{ id: string }>('INSERT INTO customers (email, name) VALUES ($1, $2) RETURNING id', [p.email, `name ${c} of ${p.email}`]);
-      for (let o = 0; o < p.orders; o++) {
-        const order = await db.query<{ id: string }>('INSERT INTO orders (customer_id, email, total) VALUES ($1, $2, $3) RETURNING id', [rows[0].id, p.email, 10 + o]);
-        for (let i = 0; i < p.items; i++) {
-          await db.query('INSERT INTO order_items VALUES ($1, $2, $3, $4)', [++item, order.rows[0].id, p.email, `sku-${i}`]);
-        }
-      }
-    }
-    for (let e = 0; e < p.events; e++) await db.query('INSERT INTO "UserEvents" VALUES ($1, $2, $3)', [++event, p.user, { n: e }]);
-  }
+  const ids = { item: 0, event: 0 };
+  await seedPerson(db, { email: alice.email!, user: alice.userId!, customers: 2, orders: 3, items: 2, events: 7 }, ids);
+  await seedPerson(db, { email: bob.email!, user: bob.userId!, customers: 1, orders: 2, items: 3, events: 4 }, ids);
   await db.query(`INSERT INTO invoices VALUES
     (1, $1, 'Alice A.', '1 Alice Street', 1000), (2, $2, 'Bob B.', '2 Bob Road', 2000), (3, $1, 'Alice A.', '1 Alice Street', 3000)`, [alice.email, bob.email]);
 }
@@ -129,6 +139,33 @@ describe('PostgreSQL connector (real server)', function () {
       assert.equal(again.erased, 0);
       assert.deepEqual(await conn.verify(taskFor(catalogEntry(url), alice)), { remaining: 0 });
       assert.equal((await conn.verify(taskFor(catalogEntry(url), bob))).remaining, 1 + 2 + 6 + 1 + 4);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('erases with a plan recorded before the allow-list (the whole entry minus the old deny-list), as with one of today', async () => {
+    const grace = { email: 'grace@example.com', userId: 'u-grace' };
+    await seedPerson(db, { email: grace.email, user: grace.userId, customers: 1, orders: 2, items: 2, events: 3 }, { item: 1000, event: 1000 });
+    await db.query(`INSERT INTO invoices VALUES (100, $1, 'Grace G.', '7 Grace Lane', 700)`, [grace.email]);
+    const bobBefore = await dump(db, '= ANY($1)', [[bob.email, bob.userId]]);
+    const entry = catalogEntry(url);
+    const conn = postgresConnector(entry);
+    try {
+      const task = oldStyleTaskFor(entry, grace);
+      assert.equal(task.system.spec.lockTimeoutMs, 5000, 'the old spec carries settings the allow-list leaves out');
+      const r = await conn.erase(task);
+      // 1 customer, 2 orders, 4 items, 1 invoice anonymized, 3 events.
+      assert.equal(r.found, 11);
+      assert.equal(r.erased, 11);
+      assert.equal(r.action, 'mixed');
+      assert.deepEqual(await dump(db, '= ANY($1)', [[grace.email, grace.userId]]), { customers: [], orders: [], order_items: [], invoices: [], '"UserEvents"': [] });
+      const { rows: invoices } = await db.query('SELECT * FROM invoices WHERE id = 100');
+      assert.deepEqual(invoices, [
+        { id: 100, customer_email: createHmac('sha256', hmacKey).update(grace.email).digest('hex'), customer_name: 'Former customer', address: REDACTED, amount_cents: 700 },
+      ]);
+      await assertErasedAsToday(conn, entry, task, r);
+      assert.deepEqual(await dump(db, '= ANY($1)', [[bob.email, bob.userId]]), bobBefore);
     } finally {
       await conn.close();
     }

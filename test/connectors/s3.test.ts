@@ -8,7 +8,7 @@ import type { S3System } from '../../src/systems/s3';
 import { freePort, type MinioServer } from '../../src/dev/servers';
 import { minio, s3ClientFor, warmUp } from './servers';
 import { tarOf } from './tar';
-import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, inActivity, system, taskFor } from './helpers';
+import { alice, assertErasedAsToday, assertNoPii, assertNonRetryable, assertRetryable, failure, inActivity, oldStyleTaskFor, system, taskFor } from './helpers';
 import type { SubjectIdentifiers } from '../../src/domain';
 
 warmUp('minio');
@@ -142,6 +142,27 @@ describe('S3 connector (real MinIO)', function () {
       assert.equal(again.evidenceHash.length, 64);
       assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 0 });
       assert.equal((await conn.verify(taskFor(sys, bobS3))).remaining, bobBefore.length);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('erases with a plan recorded before the allow-list (the whole entry minus the old deny-list), as with one of today', async () => {
+    const carol: SubjectIdentifiers = { email: 'carol@example.com', userId: 'u-carol' };
+    const carolObjects = await seedSubject(client, versioned, carol);
+    const bobPrefixes = ['users/u-alice2/', 'mail/bob%40example.com/', 'exports/u-alice2'];
+    const bobBefore = (await Promise.all(bobPrefixes.map((p) => fingerprint(client, versioned, p)))).flat();
+    const sys = entry(m, versioned);
+    const conn = s3Connector(sys);
+    try {
+      const task = oldStyleTaskFor(sys, carol);
+      assert.equal(task.system.spec.endpoint, m.endpoint, 'the old spec carries the endpoint the allow-list leaves out');
+      const r = await conn.erase(task);
+      assert.equal(r.found, carolObjects);
+      assert.equal(r.erased, carolObjects);
+      for (const prefix of ['users/u-carol/', 'mail/carol%40example.com/', 'exports/u-carol.zip']) assert.deepEqual(await fingerprint(client, versioned, prefix), [], prefix);
+      await assertErasedAsToday(conn, sys, task, r);
+      assert.deepEqual((await Promise.all(bobPrefixes.map((p) => fingerprint(client, versioned, p)))).flat(), bobBefore);
     } finally {
       await conn.close();
     }

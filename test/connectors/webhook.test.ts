@@ -4,7 +4,7 @@ import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook, webhookConnector, type
 import type { WebhookSystem } from '../../src/systems/webhook';
 import { freePort } from '../../src/dev/servers';
 import { serve } from '../harness/serve';
-import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, system, taskFor } from './helpers';
+import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, oldStyleTaskFor, system, taskFor } from './helpers';
 
 const secret = 'webhook-signing-secret-0123';
 
@@ -56,6 +56,36 @@ describe('Webhook connector (real HTTP receiver)', () => {
       assert.equal(payload.action, 'erase');
       assert.deepEqual(payload.identifiers, { email: alice.email, userId: alice.userId, phone: alice.phone });
       assert.deepEqual(await webhookConnector(sys).verify(task), { remaining: 0 });
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('erases and verifies with a plan recorded before the allow-list (the whole entry minus the old deny-list), sending the same bytes as with one of today', async () => {
+    const rx = await receiver((r) => ({ status: 200, body: JSON.stringify(JSON.parse(r.body).action === 'verify' ? { remaining: 0 } : { found: 2, erased: 2 }) }));
+    try {
+      const sys = entry(rx.url, { verify: true, send: 'commitment' });
+      const fixed = new Date('2026-01-02T03:04:05Z');
+      const conn = webhookConnector(sys, { now: () => fixed });
+      const old = oldStyleTaskFor(sys, alice, 'req-webhook-old');
+      assert.equal(old.system.spec.url, rx.url, 'the old spec carries the URL the allow-list leaves out');
+      const oldErased = await conn.erase(old);
+      assert.deepEqual(await conn.verify(old), { remaining: 0 });
+      const today = taskFor(sys, alice, 'req-webhook-old');
+      const todayErased = await conn.erase(today);
+      assert.deepEqual(await conn.verify(today), { remaining: 0 });
+      assert.deepEqual([oldErased.found, oldErased.erased], [2, 2]);
+      assert.equal(oldErased.evidenceHash, todayErased.evidenceHash, 'the same evidence as a plan of today');
+      assert.equal(rx.received.length, 4);
+      const [oldErase, oldVerify, todayErase, todayVerify] = rx.received;
+      assert.equal(oldErase.body, todayErase.body);
+      assert.equal(oldVerify.body, todayVerify.body);
+      for (const h of ['idempotency-key', SIGNATURE_HEADER.toLowerCase(), TIMESTAMP_HEADER.toLowerCase()]) {
+        assert.equal(oldErase.headers[h], todayErase.headers[h], h);
+        assert.equal(oldVerify.headers[h], todayVerify.headers[h], h);
+      }
+      assert.equal((JSON.parse(oldErase.body) as WebhookPayload).identifiers, undefined, 'send: commitment from the old spec still holds');
+      assertNoPii(oldErase.body, alice);
     } finally {
       await rx.close();
     }

@@ -5,20 +5,18 @@
  * to the same task instead of starting over. Verification refreshes and counts.
  *
  * Clusters without the reindex module (which serves `_delete_by_query`) answer 400 "no handler found";
- * the connector then erases with core APIs only: it counts, then repeatedly searches a batch of matching
- * ids and deletes them with `_bulk` (each delete conditional on the sequence number it saw, as
- * delete-by-query is), refreshing between rounds. The connector remembers that the cluster lacks the
- * module, so later erasures go straight to the fallback.
+ * the connector then erases with core APIs only, by search + `_bulk` (./bulk.ts). It remembers that the
+ * cluster lacks the module, so later erasures go straight to the fallback.
  */
 import { Client, errors as esErrors } from '@elastic/elasticsearch';
-import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../../domain';
+import { identifierValue, type EraseResult, type SubjectIdentifiers, type SystemTask, type VerifyResult } from '../../domain';
 import type { ElasticsearchSystem } from './schema';
-import type { SystemTask } from '../../activities/types';
 import {
   type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, nonRetryable, pause, resumeFrom, throwIfCancelled,
 } from '../connector-kit';
-import { classify, isNoHandler, isPermanentItemError } from './failures';
-import { esSpec, subjectQuery, type EsEraseMethod } from './query';
+import { eraseByBulk, type BulkContext } from './bulk';
+import { classify, isNoHandler } from './failures';
+import { esSpec, subjectQuery, type EsEraseMethod, type EsProgress } from './query';
 
 export { eraseMethodOf, subjectQuery, type EsEraseMethod } from './query';
 
@@ -30,19 +28,6 @@ export interface ElasticsearchConnectorOptions {
    * fallback allows this many rounds beyond the batches its initial count needs.
    */
   maxRounds?: number;
-}
-
-interface EsProgress {
-  op: 'erase';
-  /** Set once the method is known; a retried attempt keeps using it. */
-  method?: EsEraseMethod;
-  /** The running delete-by-query task, when one was started and not yet collected. */
-  taskId?: string;
-  round: number;
-  found: number;
-  erased: number;
-  conflicts: number;
-  polls: number;
 }
 
 /** What the activity needs from a delete-by-query task's status or response. */
@@ -79,6 +64,7 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
       throw classify(system.id, index, err);
     }
   };
+  const bulk: BulkContext = { systemId: system.id, call, maxRounds };
 
   const queryFor = (task: SystemTask): Record<string, unknown> | undefined => {
     const spec = esSpec(task);
@@ -161,67 +147,6 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
     });
   };
 
-  /**
-   * The fallback without the reindex module: search a batch of matching ids (`_doc` order, no source),
-   * delete them with `_bulk` conditional on the sequence number seen (a document rewritten meanwhile is
-   * skipped, as delete-by-query's conflicts=proceed does, and found again next round if it still matches),
-   * refresh, heartbeat; until a search finds nothing. Bounded by the batches the count needs plus `maxRounds`.
-   */
-  async function eraseByBulk(index: string, query: Record<string, unknown>, size: number, progress: EsProgress, resumed: boolean, rps?: number): Promise<void> {
-    progress.method = 'bulk';
-    progress.taskId = undefined;
-    await call(index, (c) => c.indices.refresh({ index }));
-    const { count } = await call(index, (c) => c.count({ index, query }));
-    // A resumed attempt keeps the first attempt's count as `found`; the bound follows what is left now.
-    if (!resumed) progress.found = count;
-    heartbeat(progress);
-    const limit = Math.ceil(count / size) + maxRounds;
-    for (let rounds = 0; ; rounds++) {
-      throwIfCancelled();
-      const roundStarted = Date.now();
-      const res = await call(index, (c) =>
-        c.search({ index, query, sort: ['_doc'], size, _source: false, seq_no_primary_term: true, track_total_hits: false }),
-      );
-      const hits = res.hits.hits.filter((h) => typeof h._id === 'string');
-      if (hits.length === 0) return;
-      if (rounds >= limit) {
-        throw new TransientConnectorError(system.id, `matching documents remain after ${rounds} bulk rounds (${count} counted at the start); will retry`);
-      }
-      const operations = hits.map((h) => ({
-        delete: {
-          _index: h._index,
-          _id: h._id!,
-          ...(h._routing !== undefined ? { routing: h._routing } : {}),
-          ...(typeof h._seq_no === 'number' && typeof h._primary_term === 'number' ? { if_seq_no: h._seq_no, if_primary_term: h._primary_term } : {}),
-        },
-      }));
-      const bulk = await call(index, (c) => c.bulk({ operations }));
-      let deleted = 0;
-      const failed: string[] = [];
-      for (const item of bulk.items) {
-        const r = item.delete;
-        if (!r) continue;
-        if (r.status >= 200 && r.status < 300 && r.result === 'deleted') deleted++;
-        else if (r.status === 404 && (r.result === 'not_found' || !r.error)) continue; // already gone
-        else if (r.status === 409 && r.error?.type === 'version_conflict_engine_exception') progress.conflicts++;
-        else if (isPermanentItemError(r.error?.type)) {
-          if (r.error?.type === 'index_not_found_exception') throw nonRetryable(system.id, `index "${index}" does not exist`);
-          // Only the error type: reasons can quote document ids and values.
-          throw nonRetryable(system.id, `Elasticsearch refused a bulk delete (${r.error?.type})`);
-        } else failed.push(r.error?.type ?? `HTTP ${r.status}`);
-      }
-      progress.erased += deleted;
-      progress.round++;
-      if (failed.length) {
-        heartbeat(progress);
-        throw new TransientConnectorError(system.id, `bulk delete failed for ${failed.length} documents (${[...new Set(failed)].join(', ')}); will retry`);
-      }
-      await call(index, (c) => c.indices.refresh({ index }));
-      heartbeat(progress);
-      if (rps && rps > 0) await pause(Math.max(0, (hits.length / rps) * 1000 - elapsed(roundStarted)));
-    }
-  }
-
   return {
     async erase(task): Promise<EraseResult> {
       const started = Date.now();
@@ -233,8 +158,9 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
       const methodNow = (): EsEraseMethod => progress.method ?? (deleteByQueryMissing ? 'bulk' : 'delete_by_query');
       if (query) {
         await checkField(spec.index, spec.match.field);
+        const batch = { index: spec.index, query, size: spec.scrollSize, requestsPerSecond: spec.requestsPerSecond };
         if (deleteByQueryMissing || progress.method === 'bulk') {
-          await eraseByBulk(spec.index, query, spec.scrollSize, progress, progress.method === 'bulk', spec.requestsPerSecond);
+          await eraseByBulk(bulk, batch, progress, progress.method === 'bulk');
         }
         while (progress.method !== 'bulk' && progress.round < maxRounds) {
           throwIfCancelled();
@@ -254,7 +180,7 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
               if (!isNoHandler(err)) throw classify(system.id, spec.index, err);
               // No reindex module on this cluster: nothing was deleted; erase with core APIs instead.
               deleteByQueryMissing = true;
-              await eraseByBulk(spec.index, query, spec.scrollSize, progress, false, spec.requestsPerSecond);
+              await eraseByBulk(bulk, batch, progress, false);
               break;
             }
             progress.method = 'delete_by_query';

@@ -28,7 +28,7 @@ export function classify(systemId: string, index: string, err: unknown): Error {
     if (type === 'index_not_found_exception') return nonRetryable(systemId, `index "${index}" does not exist`);
     if (status === 401) return nonRetryable(systemId, 'Elasticsearch rejected the credentials (HTTP 401)');
     if (status === 403) return nonRetryable(systemId, `Elasticsearch denied access to "${index}" (HTTP 403, ${type ?? 'forbidden'})`);
-    if (typeof body?.error === 'string' && /no handler found/i.test(body.error)) {
+    if (isNoHandler(err)) {
       return nonRetryable(systemId, 'this cluster does not serve the API the connector needs (no handler found; for _delete_by_query the reindex module must be installed)');
     }
     if (status === 408 || status === 429 || status >= 500) return new TransientConnectorError(systemId, `Elasticsearch is unavailable (HTTP ${status}${type ? `, ${type}` : ''})`);

@@ -1,25 +1,35 @@
 /**
  * What an Elasticsearch erasure asks for, read from the request's plan snapshot (index, match, extra
- * clause, batching), the query that makes, and how a receipt records which method erased.
+ * clause, batching), the query that makes, what an attempt heartbeats, and how a receipt records which
+ * method erased.
  */
-import type { SystemTask } from '../../activities/types';
+import type { SystemTask } from '../../domain';
 import type { ElasticsearchSystem } from './schema';
 
 /** How documents are erased: server-side delete-by-query, or search + `_bulk` delete when the cluster lacks it. */
 export type EsEraseMethod = 'delete_by_query' | 'bulk';
 
-/** The plan snapshot's part of the erasure, with the schema's defaults for plans that lack them. */
-export const esSpec = (task: SystemTask) => {
-  const spec = task.system.spec as Partial<ElasticsearchSystem>;
-  return {
-    index: spec.index as string,
-    match: spec.match as ElasticsearchSystem['match'],
-    query: spec.query,
-    scrollSize: spec.scrollSize ?? 1000,
-    requestsPerSecond: spec.requestsPerSecond,
-    pollIntervalMs: spec.pollIntervalMs ?? 1000,
-  };
-};
+/** What an erase attempt heartbeats, whichever method it uses: a retried attempt resumes from it. */
+export interface EsProgress {
+  op: 'erase';
+  /** Set once the method is known; a retried attempt keeps using it. */
+  method?: EsEraseMethod;
+  /** The running delete-by-query task, when one was started and not yet collected. */
+  taskId?: string;
+  round: number;
+  found: number;
+  erased: number;
+  conflicts: number;
+  polls: number;
+}
+
+/**
+ * The plan snapshot's part of the erasure. Every plan carries the parsed entry with the schema's defaults
+ * applied (plans from before the allow-list carried the whole entry, defaults included), so nothing is
+ * defaulted here.
+ */
+export const esSpec = (task: SystemTask) =>
+  task.system.spec as Pick<ElasticsearchSystem, 'index' | 'match' | 'query' | 'scrollSize' | 'requestsPerSecond' | 'pollIntervalMs'>;
 
 /** The subject's documents: a term query on the identifier field, ANDed with the catalog's extra clause. */
 export function subjectQuery(field: string, value: string, extra?: Record<string, unknown>): Record<string, unknown> {

@@ -8,8 +8,9 @@ import { manualSystemSchema } from './schema';
 export const manual = defineSystem({
   kind: 'manual',
   schema: manualSystemSchema,
-  // The owner is named in reminders; the instructions say what to do.
-  planFields: ['owner', 'instructions'],
+  // The owner is named in reminders and in the notify log line. The instructions are free text that nothing
+  // reads from a plan: they stay in the catalog, where the owner reads them.
+  planFields: ['owner'],
   secrets: [],
   plan: (system) => ({ mode: 'confirmation', softDelete: false, notify: true, reminderEveryDays: system.reminderEvery }),
   check: async (system) => ({ status: 'skip', message: `confirmed by a person (owner ${system.owner})` }),

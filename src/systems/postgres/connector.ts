@@ -8,8 +8,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { postgresTableSchema, type PostgresSystem, type PostgresTable } from './schema';
 import { batchStatement, countStatement, label, type Op } from './sql';
-import { identifierValue, type EraseResult, type VerifyResult } from '../../domain';
-import type { SystemTask } from '../../activities/types';
+import { identifierValue, type EraseResult, type SystemTask, type VerifyResult } from '../../domain';
 import {
   type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
   throwIfCancelled, transientNetworkCode,
@@ -105,16 +104,17 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
     return pool;
   };
 
-  /** The tables the request's plan snapshot names (what to erase), validated again at the edge. */
+  /**
+   * The tables the request's plan snapshot names (what to erase), validated again at the edge by the
+   * table schema (which also refuses an anonymize that leaves the match column unmasked).
+   */
   const tablesFor = (task: SystemTask): PostgresTable[] => {
     const parsed = tablesOf.safeParse(task.system.spec.tables);
     if (!parsed.success) throw nonRetryable(system.id, 'the plan snapshot has no valid table list');
     for (const t of parsed.data) {
+      // The plan was frozen at intake; the worker's catalog may have lost its hmacKey since.
       const hmac = t.columns.some((c) => typeof c !== 'string' && c.mask.strategy === 'hmac');
       if (hmac && !system.hmacKey) throw nonRetryable(system.id, `table ${label(t)} uses the hmac mask but the worker's catalog has no hmacKey`);
-      if (t.action === 'anonymize' && !t.columns.some((c) => (typeof c === 'string' ? c : c.column) === t.match.column)) {
-        throw nonRetryable(system.id, `table ${label(t)}: anonymize must mask the match column`);
-      }
     }
     return parsed.data;
   };

@@ -14,6 +14,12 @@ const relation = (t: PostgresTable) => `${quote(t.schema)}.${quote(t.table)}`;
 /** `schema.table`, for messages and receipts. */
 export const label = (t: PostgresTable) => `${t.schema}.${t.table}`;
 
+/** The subject's rows: the match column equals `$1`, the identifier value (compared in lower case with `ignoreCase`). */
+function matchCondition(t: PostgresTable): string {
+  const col = quote(t.match.column);
+  return t.match.ignoreCase ? `lower(${col}::text) = lower($1)` : `${col} = $1`;
+}
+
 /** HMAC-SHA256 split into its two SHA-256 passes, so PostgreSQL (sha256 is built in) computes it in place. */
 function hmacPads(key: string): { inner: Buffer; outer: Buffer } {
   let k = Buffer.from(key, 'utf8');
@@ -26,7 +32,7 @@ function hmacPads(key: string): { inner: Buffer; outer: Buffer } {
 /** Text written by the `redact` mask. */
 export const REDACTED = '[redacted]';
 
-/** One SQL statement, its parameters beyond the match value and cursor, and the names they refer to. */
+/** One SQL statement and its parameters beyond the match value (`$1`) and the cursor (`$2`). */
 interface Statement {
   text: string;
   params: unknown[];
@@ -44,9 +50,7 @@ export function batchStatement(t: PostgresTable, op: Op, withCursor: boolean, li
     params.push(v);
     return `$${params.length + (withCursor ? 2 : 1)}`;
   };
-  const col = quote(t.match.column);
-  const matches = t.match.ignoreCase ? `lower(${col}::text) = lower($1)` : `${col} = $1`;
-  const conditions = [matches];
+  const conditions = [matchCondition(t)];
   if (withCursor) conditions.push(`${pk} > $2`);
   if (op === 'softDelete') conditions.push(`${quote(t.softDeleteColumn!)} IS NULL`);
   if (op === 'restore') conditions.push(`${quote(t.softDeleteColumn!)} IS NOT NULL`);
@@ -87,8 +91,7 @@ function maskExpression(column: string, mask: ColumnMask, param: (v: unknown) =>
   }
 }
 
+/** The statement that counts the subject's rows in one table (`$1` is the identifier value). */
 export function countStatement(t: PostgresTable): string {
-  const col = quote(t.match.column);
-  const matches = t.match.ignoreCase ? `lower(${col}::text) = lower($1)` : `${col} = $1`;
-  return `SELECT count(*)::int AS n FROM ${relation(t)} WHERE ${matches}`;
+  return `SELECT count(*)::int AS n FROM ${relation(t)} WHERE ${matchCondition(t)}`;
 }

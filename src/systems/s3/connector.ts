@@ -8,9 +8,8 @@ import {
   DeleteObjectsCommand, GetBucketVersioningCommand, HeadBucketCommand, ListObjectVersionsCommand, ListObjectsV2Command,
   S3Client, type ObjectIdentifier,
 } from '@aws-sdk/client-s3';
-import { identifierValue, type EraseResult, type SubjectIdentifiers, type VerifyResult } from '../../domain';
+import { identifierValue, type EraseResult, type SubjectIdentifiers, type SystemTask, type VerifyResult } from '../../domain';
 import type { S3System } from './schema';
-import type { SystemTask } from '../../activities/types';
 import {
   type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
   throwIfCancelled, transientNetworkCode,
@@ -67,15 +66,11 @@ export function expandTemplate(template: string, subject: SubjectIdentifiers, en
   return missing ? undefined : out;
 }
 
-const s3Spec = (task: SystemTask) => {
-  const spec = task.system.spec as Partial<S3System>;
-  return {
-    bucket: spec.bucket as string,
-    prefixes: Array.isArray(spec.prefixes) ? spec.prefixes : [],
-    keys: Array.isArray(spec.keys) ? spec.keys : [],
-    encoding: spec.encoding === 'raw' ? ('raw' as const) : ('url' as const),
-  };
-};
+/**
+ * What the plan snapshot says to erase. Every plan carries the parsed entry, schema defaults applied (plans
+ * from before the allow-list carried the whole entry, defaults included), so nothing is defaulted here.
+ */
+const s3Spec = (task: SystemTask) => task.system.spec as Pick<S3System, 'bucket' | 'prefixes' | 'keys' | 'encoding'>;
 
 function classify(systemId: string, bucket: string, err: unknown): Error {
   if (isNonRetryable(err) || err instanceof TransientConnectorError) return err as Error;

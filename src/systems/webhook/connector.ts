@@ -9,10 +9,8 @@
  */
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
-import { workflowIdFor } from '../../workflows/definitions';
-import { identifierPairs, type EraseResult, type VerifyResult } from '../../domain';
+import { identifierPairs, workflowIdFor, type EraseResult, type SystemTask, type VerifyResult } from '../../domain';
 import type { WebhookSystem } from './schema';
-import type { SystemTask } from '../../activities/types';
 import { TransientConnectorError, attemptNumber, elapsed, evidenceFor, nonRetryable, transientNetworkCode, type CheckableConnector } from '../connector-kit';
 
 /** Header with the signature: `sha256=<hex HMAC of "<timestamp>.<body>">`. */
