@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 
+/** Fewest digits a phone identifier may have once its separators are gone. */
+export const MIN_PHONE_DIGITS = 7;
+
 /** A subject's identifiers, normalised (trimmed, e-mail lower-cased, phone without separators). */
 export const subjectIdentifiersSchema = z
   .object({
@@ -14,6 +17,8 @@ export const subjectIdentifiersSchema = z
       .trim()
       .regex(/^\+?[0-9 ().-]{4,32}$/, 'must be a phone number')
       .transform((p) => p.replace(/[ ().-]/g, ''))
+      // A short number ("123", an extension) is shared by many people: matching on it would erase theirs too.
+      .refine((p) => p.replace(/^\+/, '').length >= MIN_PHONE_DIGITS, `must have at least ${MIN_PHONE_DIGITS} digits`)
       .optional(),
     custom: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.string().trim().min(1).max(1024)).optional(),
   })
