@@ -122,6 +122,57 @@ for (const version of versions) {
       assert.equal((await es.count({ index: 'tenants', query: { term: { user_id: 'u-multi' } } })).count, 4);
     });
 
+    it('keeps and reports a document whose match field also names another subject, and erases the subject\'s own (duplicates too)', async () => {
+      // A low ignore_above, so that a value too long to be indexed can be tested (Elasticsearch skips it, marking _ignored).
+      await es.indices.create({
+        index: 'shared',
+        mappings: { properties: { ...mappings.properties, user_id: { type: 'keyword', ignore_above: 32 } } },
+        settings: { number_of_shards: 2, number_of_replicas: 0 },
+      });
+      await seed(es, 'shared', alice.userId!, 5);
+      await seed(es, 'shared', bob.userId!, 3);
+      const docs: Record<string, Record<string, unknown>> = {
+        // Both subjects' data: erasing one must not delete the other's.
+        'both': { user_id: [alice.userId!, bob.userId!], body: 'a shared thread' },
+        'both-reversed': { user_id: [bob.userId!, 'u-carol', alice.userId!], body: 'three people' },
+        // A value the index skipped (longer than ignore_above): it cannot be proven to be the subject's.
+        'too-long': { user_id: [alice.userId!, 'x'.repeat(40)], body: 'an unindexed second value' },
+        // The same value twice is the subject's alone.
+        'twice': { user_id: [alice.userId!, alice.userId!], body: 'duplicated' },
+        'once-in-array': { user_id: [alice.userId!], body: 'an array of one' },
+      };
+      const ops = Object.entries(docs).flatMap(([id, doc]) => [{ index: { _index: 'shared', _id: id } }, doc]);
+      assert.equal((await es.bulk({ operations: ops, refresh: true })).errors, false);
+      const keptIds = ['both', 'both-reversed', 'too-long'];
+      const kept = async () => (await es.mget({ index: 'shared', ids: keptIds })).docs.map((d) => JSON.stringify(d)).sort();
+      const keptBefore = await kept();
+      const bobBefore = await snapshot(es, 'shared', bob.userId!);
+      const sys = entry(server, 'shared', { scrollSize: 10 });
+      const conn = elasticsearchConnector(sys);
+      try {
+        const r = await conn.erase(taskFor(sys, alice));
+        assert.equal(eraseMethodOf(r.details), version.method);
+        assert.deepEqual([r.found, r.erased, r.details?.shared], [7, 7, 3], 'own 5 + "twice" + "once-in-array" erased, 3 shared kept');
+        assert.deepEqual(await kept(), keptBefore, 'shared documents untouched, byte for byte');
+        assert.deepEqual(await snapshot(es, 'shared', bob.userId!), bobBefore);
+        const left = await es.search({ index: 'shared', query: { term: { user_id: alice.userId! } }, size: 100 });
+        assert.deepEqual(left.hits.hits.map((h) => h._id).sort(), [...keptIds].sort(), 'only the shared documents still name the subject');
+        // Kept on purpose: not remaining.
+        assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 0 });
+        assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 3 });
+
+        const again = await conn.erase(taskFor(sys, alice));
+        assert.deepEqual([again.found, again.erased, again.details?.shared], [0, 0, 3]);
+
+        const other = await conn.erase(taskFor(sys, bob));
+        assert.deepEqual([other.found, other.erased, other.details?.shared], [3, 3, 2]);
+        assert.deepEqual(await kept(), keptBefore);
+        assert.equal((await es.count({ index: 'shared' })).count, 3);
+      } finally {
+        await conn.close();
+      }
+    });
+
     it('the evidence hash holds no identifier', async () => {
       await createIndex(es, 'evidence');
       await seed(es, 'evidence', alice.userId!, 2);
@@ -291,6 +342,24 @@ for (const version of versions) {
         const err = await failure(conn.erase(taskFor(sys, alice)));
         await conn.close();
         assertNonRetryable(err, 'search', /mapped as text; match on a keyword field/);
+      });
+
+      it('refuses a field of any type but keyword, where a term query would coerce the value (the term "042" matches the long 42)', async () => {
+        await es.indices.create({ index: 'numeric', mappings: { properties: { account: { type: 'long' }, created: { type: 'date' }, user_id: { type: 'keyword' } } } });
+        await es.bulk({ operations: [{ index: { _index: 'numeric', _id: 'n42' } }, { account: 42, created: '2024-01-01', user_id: 'u-42' }], refresh: true });
+        const before = JSON.stringify(await es.get({ index: 'numeric', id: 'n42' }));
+        for (const [field, type] of [['account', 'long'], ['created', 'date']]) {
+          const sys = entry(server, 'numeric', { match: { field, identifier: 'userId' } });
+          const conn = elasticsearchConnector(sys);
+          const subject = { userId: field === 'account' ? '042' : '2024-01-01' };
+          for (const op of [() => conn.erase(taskFor(sys, subject)), () => conn.verify(taskFor(sys, subject)), () => conn.check()]) {
+            const err = await failure(op());
+            assertNonRetryable(err, 'search', new RegExp(`field "${field}" is mapped as ${type}; match on a keyword field`));
+            assertNoPii(err.message, subject);
+          }
+          await conn.close();
+        }
+        assert.equal(JSON.stringify(await es.get({ index: 'numeric', id: 'n42' })), before, 'nothing was deleted');
       });
 
       it('a missing index is permanent and named', async () => {

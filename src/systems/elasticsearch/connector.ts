@@ -1,8 +1,9 @@
 /**
  * Elasticsearch connector: delete-by-query on a keyword field holding the identifier (ANDed with an
- * optional extra query), `conflicts=proceed`, refreshed at the end. The deletion runs as a server-side
- * task that the activity polls, heartbeating the task id and its progress; a retried attempt re-attaches
- * to the same task instead of starting over. Verification refreshes and counts.
+ * optional extra query), `conflicts=proceed`, refreshed at the end. A document whose field also holds
+ * another value is someone else's too: it is kept and counted in the receipt (`details.shared`,
+ * ./query.ts). The deletion runs as a server-side task that the activity polls, heartbeating the task id
+ * and its progress; a retried attempt re-attaches to the same task instead of starting over. Verification refreshes and counts.
  *
  * Clusters without the reindex module (which serves `_delete_by_query`) answer 400 "no handler found";
  * the connector then erases with core APIs only, by search + `_bulk` (./bulk.ts). It remembers that the
@@ -16,9 +17,9 @@ import {
 } from '../connector-kit';
 import { eraseByBulk, type BulkContext } from './bulk';
 import { classify, isNoHandler } from './failures';
-import { esSpec, subjectQuery, type EsEraseMethod, type EsProgress } from './query';
+import { esSpec, sharedQuery, subjectQuery, type EsEraseMethod, type EsProgress } from './query';
 
-export { eraseMethodOf, subjectQuery, type EsEraseMethod } from './query';
+export { eraseMethodOf, sharedQuery, subjectQuery, type EsEraseMethod } from './query';
 
 export interface ElasticsearchConnectorOptions {
   /** Use this client instead of building one from the catalog entry (the connector will not close it). */
@@ -66,17 +67,20 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
   };
   const bulk: BulkContext = { systemId: system.id, call, maxRounds };
 
-  const queryFor = (task: SystemTask): Record<string, unknown> | undefined => {
+  /** The subject's own documents and the ones shared with others; `undefined` when the subject has no such identifier. */
+  const queriesFor = (task: SystemTask): { own: Record<string, unknown>; shared: Record<string, unknown> } | undefined => {
     const spec = esSpec(task);
     if (!spec.index || !spec.match?.field) throw nonRetryable(system.id, 'the plan snapshot has no index or match field');
     const value = identifierValue(task.subject as SubjectIdentifiers, spec.match.identifier);
     if (value === undefined || value === '') return undefined;
-    return subjectQuery(spec.match.field, value, spec.query);
+    return { own: subjectQuery(spec.match.field, value, spec.query), shared: sharedQuery(spec.match.field, value, spec.query) };
   };
 
   /**
-   * A term query on a `text` field silently matches nothing (the value is split into tokens), and an
-   * unmapped field matches nothing either: both would report a clean erasure that is not one.
+   * Only a `keyword` field is matched exactly. A term query on a `text` field silently matches nothing
+   * (the value is split into tokens); on a numeric, date, boolean or ip field it coerces the value, so
+   * another spelling of it matches the same documents; an unmapped field matches nothing. Each would
+   * report an erasure that is not the subject's exactly.
    */
   async function checkField(index: string, field: string): Promise<string[]> {
     const mapping = await call(index, (c) => c.indices.getFieldMapping({ index, fields: field }));
@@ -86,6 +90,13 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
       .map((m) => m.type);
     if (types.includes('text')) {
       throw nonRetryable(system.id, `field "${field}" is mapped as text; match on a keyword field (for example "${field}.keyword")`);
+    }
+    const other = [...new Set(types.filter((t) => t !== 'keyword').map((t) => t ?? 'object'))];
+    if (other.length) {
+      throw nonRetryable(
+        system.id,
+        `field "${field}" is mapped as ${other.join('/')}; match on a keyword field (a term query on this type converts the value, so other spellings of it would match)`,
+      );
     }
     if (types.length === 0) {
       const { count } = await call(index, (c) => c.count({ index }));
@@ -141,8 +152,10 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
       index: spec.index,
       // The query's shape with the value left out.
       query: subjectQuery(spec.match.field, `{${spec.match.identifier}}`, spec.query),
+      // Documents shared with another subject are kept: the evidence says which query counted them.
+      shared: sharedQuery(spec.match.field, `{${spec.match.identifier}}`, spec.query),
       conflicts: 'proceed',
-      // Left out for delete-by-query, so its evidence hashes as it always has.
+      // Left out for delete-by-query: the two methods' evidence differs only where they do.
       method: method === 'bulk' ? 'bulk' : undefined,
     });
   };
@@ -151,7 +164,8 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
     async erase(task): Promise<EraseResult> {
       const started = Date.now();
       const spec = esSpec(task);
-      const query = queryFor(task);
+      const queries = queriesFor(task);
+      const query = queries?.own;
       const previous = resumeFrom<EsProgress>('erase');
       const progress: EsProgress = previous ? { ...previous } : { op: 'erase', round: 0, found: 0, erased: 0, conflicts: 0, polls: 0 };
       // Which method this connector uses on this cluster (also reported when there was nothing to match).
@@ -206,6 +220,8 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
         }
       }
       const method = methodNow();
+      // Kept on purpose (they are someone else's too), so reported rather than erased.
+      const shared = queries ? await refreshAndCount(spec.index, queries.shared) : 0;
       return {
         action: 'delete',
         found: progress.found,
@@ -214,15 +230,19 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
         details: {
           // Receipt details are numbers: 1 = erased by search + _bulk, 0 = by _delete_by_query (see eraseMethodOf).
           bulkFallback: method === 'bulk' ? 1 : 0, durationMs: elapsed(started), rounds: progress.round, versionConflicts: progress.conflicts, polls: progress.polls,
-          attempt: attemptNumber(), resumed: previous ? 1 : 0,
+          attempt: attemptNumber(), resumed: previous ? 1 : 0, shared,
         },
       };
     },
 
     async verify(task): Promise<VerifyResult> {
-      const query = queryFor(task);
-      if (!query) return { remaining: 0 };
-      return { remaining: await refreshAndCount(esSpec(task).index, query) };
+      const queries = queriesFor(task);
+      if (!queries) return { remaining: 0 };
+      const spec = esSpec(task);
+      // The same refusal as erase: a count on a coerced or tokenised field says nothing about the subject.
+      await checkField(spec.index, spec.match.field);
+      // Shared documents are kept on purpose (the erase receipt counts them): they do not remain to erase.
+      return { remaining: await refreshAndCount(spec.index, queries.own) };
     },
 
     async check() {
