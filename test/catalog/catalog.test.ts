@@ -102,10 +102,43 @@ describe('systems catalog', () => {
   it('refuses S3 templates that could match other subjects', () => {
     const p = problems('systems:\n  - id: docs\n    kind: s3\n    bucket: docs\n    prefixes: ["users/{userId}", "shared/", "x/{name}/"]\n');
     assert.deepEqual(p.map((l) => l.replace(/^catalog\.yaml:\d+:\d+ /, '')), [
-      'systems[0].prefixes[0]: must not end with a placeholder (end it with "/" or another delimiter)',
+      'systems[0].prefixes[0]: placeholder {userId} must be followed directly by "/": otherwise another subject\'s id could start with this one\'s (ann-2 starts with ann)',
       'systems[0].prefixes[1]: needs an identifier placeholder such as {userId}: without one it would match every subject',
       'systems[0].prefixes[2]: unknown placeholder {name} (expected email, userId, phone or custom.<key>)',
     ]);
+  });
+
+  it('refuses S3 prefixes whose placeholders are not closed by "/", and keys whose placeholders run together', () => {
+    const p = problems([
+      'systems:',
+      '  - id: docs',
+      '    kind: s3',
+      '    bucket: docs',
+      '    prefixes: ["users/{userId}-", "users/{userId}_{phone}/", "exports/{userId}.zip", "t/{custom.tenant}/u/{userId}"]',
+      '    keys: ["exports/{userId}-{phone}.zip"]',
+    ].join('\n'));
+    const why = 'must be followed directly by "/": otherwise another subject\'s id could start with this one\'s (ann-2 starts with ann)';
+    assert.deepEqual(p.map((l) => l.replace(/^catalog\.yaml:\d+:\d+ /, '')), [
+      `systems[0].prefixes[0]: placeholder {userId} ${why}`,
+      `systems[0].prefixes[1]: placeholder {userId} ${why}`,
+      `systems[0].prefixes[2]: placeholder {userId} ${why}`,
+      `systems[0].prefixes[3]: placeholder {userId} ${why}`,
+      'systems[0].keys[0]: placeholder {userId} must be followed directly by "/" when another placeholder comes after it: otherwise two subjects could expand to the same key (a-b with c, a with b-c)',
+    ]);
+  });
+
+  it('accepts S3 prefixes closed by "/" and exact keys with one placeholder or placeholders split by "/"', () => {
+    const catalog = parseCatalog([
+      'systems:',
+      '  - id: docs',
+      '    kind: s3',
+      '    bucket: docs',
+      '    prefixes: ["users/{userId}/", "users/{userId}/files/", "t/{custom.tenant}/u/{userId}/", "mail-{email}/"]',
+      '    keys: ["exports/{userId}.zip", "exports/{userId}/{phone}.zip", "{email}"]',
+    ].join('\n'), 'catalog.yaml', {});
+    const docs = catalog.systems[0] as { prefixes: string[]; keys: string[] };
+    assert.equal(docs.prefixes.length, 4);
+    assert.equal(docs.keys.length, 3);
   });
 
   it('refuses anonymization that would leave rows matching the subject, and hmac without a key', () => {

@@ -200,6 +200,82 @@ describe('S3 connector (real MinIO)', function () {
     assert.ok((await listAll(client, plain, 'avatars/')).includes('avatars/keep-me.png'));
   });
 
+  describe('never another subject\'s objects', () => {
+    const bucket = 'subjects-apart';
+    /** The result of a call, or the error it failed with: the other subject's bytes are checked first. */
+    const outcome = (p: Promise<unknown>) => p.then(() => undefined, (err: Error) => err);
+    /** A plan as a workflow started by hand could carry it: not checked by the catalog. */
+    const handBuilt = (sys: S3System, subject: SubjectIdentifiers, spec: Record<string, unknown>) => {
+      const task = taskFor(sys, subject);
+      return { ...task, system: { ...task.system, spec: { ...task.system.spec, ...spec } } };
+    };
+    before(async () => {
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+      const keys = ['users/42-avatar.png', 'users/42-1/photo.jpg', 'users/42-1-avatar.png', 'users/u-raw/photo.jpg', 'users/u-raw/b/notes.txt', 'users/u-raw%2Fb/own.txt'];
+      await putMany(client, bucket, keys, (k) => `bytes of ${k}`, 1);
+    });
+
+    it('refuses a hand-built plan whose prefix placeholder is not closed by "/", deleting nothing', async () => {
+      const sys = entry(m, bucket, { prefixes: ['users/{userId}/'], keys: [] });
+      const everything = await fingerprint(client, bucket, 'users/');
+      const conn = s3Connector(sys);
+      try {
+        // users/{userId}- for 42 is users/42-, which also holds users/42-1/… and users/42-1-… of subject 42-1.
+        const err = await outcome(conn.erase(handBuilt(sys, { userId: '42' }, { prefixes: ['users/{userId}-'] })));
+        assert.deepEqual(await fingerprint(client, bucket, 'users/'), everything, 'subject 42-1 (and 42) keep every byte');
+        assert.ok(err, 'the erase must be refused');
+        assertNonRetryable(err, 'documents', 'prefixes[0] "users/{userId}-" is refused: placeholder {userId} must be followed directly by "/"');
+        assertNoPii(err.message, { userId: '42' });
+        for (const spec of [{ prefixes: ['users/'] }, { prefixes: [], keys: ['users/{userId}-{phone}.png'] }]) {
+          const refused = await failure(conn.verify(handBuilt(sys, { userId: '42', phone: 'avatar' }, spec)));
+          assertNonRetryable(refused, 'documents', 'is refused');
+        }
+        assert.deepEqual(await fingerprint(client, bucket, 'users/'), everything);
+        // Refused before the first request: not even a listing is sent.
+        let sent = 0;
+        const counting = s3Connector(sys, { client: { send: async () => { sent++; throw new Error('no call expected'); } } as unknown as S3Client });
+        const refused = await failure(counting.erase(handBuilt(sys, { userId: '42' }, { prefixes: ['users/{userId}-'] })));
+        assertNonRetryable(refused, 'documents', 'is refused');
+        assertNonRetryable(await failure(counting.verify(taskFor(entry(m, bucket, { encoding: 'raw' }), { userId: 'a/b' }))), 'documents', 'encoding: raw');
+        assert.equal(sent, 0);
+      } finally {
+        await conn.close();
+      }
+    });
+
+    it('with encoding: raw refuses a value holding "/", ".", ".." or only spaces; with url encoding "/" is encoded', async () => {
+      const raw = entry(m, bucket, { prefixes: ['users/{userId}/'], keys: [], encoding: 'raw' });
+      const owner = await fingerprint(client, bucket, 'users/u-raw/');
+      const conn = s3Connector(raw);
+      try {
+        // Raw, subject u-raw/b would be users/u-raw/b/: the b/ folder of subject u-raw.
+        const slash = { userId: 'u-raw/b', email: 'slash@example.com' };
+        const err = await outcome(conn.erase(taskFor(raw, slash)));
+        assert.deepEqual(await fingerprint(client, bucket, 'users/u-raw/'), owner, 'subject u-raw keeps every byte');
+        assert.ok(err, 'the erase must be refused');
+        assertNonRetryable(err, 'documents', 'encoding: raw');
+        assertNoPii(err.message, slash);
+        for (const userId of ['.', '..', '  ', 'a/', '/']) {
+          assertNonRetryable(await failure(conn.verify(taskFor(raw, { userId }))), 'documents', 'encoding: raw');
+        }
+        assert.deepEqual(await fingerprint(client, bucket, 'users/u-raw/'), owner);
+      } finally {
+        await conn.close();
+      }
+      const url = entry(m, bucket, { prefixes: ['users/{userId}/'], keys: [] });
+      const byUrl = s3Connector(url);
+      try {
+        const r = await byUrl.erase(taskFor(url, { userId: 'u-raw/b' }));
+        assert.equal(r.found, 1, 'only users/u-raw%2Fb/own.txt');
+        assert.deepEqual(await fingerprint(client, bucket, 'users/u-raw%2Fb/'), []);
+        assert.deepEqual(await fingerprint(client, bucket, 'users/u-raw/'), owner);
+      } finally {
+        await byUrl.close();
+      }
+    });
+  });
+
   describe('failures', () => {
     it('a missing bucket is permanent and named', async () => {
       const sys = entry(m, 'no-such-bucket');

@@ -9,7 +9,7 @@ import {
   S3Client, type ObjectIdentifier,
 } from '@aws-sdk/client-s3';
 import { identifierValue, type EraseResult, type SubjectIdentifiers, type SystemTask, type VerifyResult } from '../../domain';
-import type { S3System } from './schema';
+import { templateProblem, type S3System } from './schema';
 import {
   type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
   throwIfCancelled, transientNetworkCode,
@@ -67,6 +67,22 @@ export function expandTemplate(template: string, subject: SubjectIdentifiers, en
 }
 
 /**
+ * With `encoding: raw`, the first placeholder among `templates` whose value would not stay inside one path
+ * segment: one holding "/" (subject a/b's `users/a/b/` is the b/ folder of subject a), ".", ".." or only
+ * blanks. Undefined when every value is safe; missing values are skipped as in {@link expandTemplate}.
+ * @example unsafeRawPlaceholder(['users/{userId}/'], { userId: 'a/b' }); // 'userId'
+ */
+export function unsafeRawPlaceholder(templates: string[], subject: SubjectIdentifiers): string | undefined {
+  for (const template of templates) {
+    for (const [, name] of template.matchAll(/\{([^{}]+)\}/g)) {
+      const v = identifierValue(subject, name);
+      if (v && (v.includes('/') || v.trim() === '' || v === '.' || v === '..')) return name;
+    }
+  }
+  return undefined;
+}
+
+/**
  * What the plan snapshot says to erase. Every plan carries the parsed entry, schema defaults applied (plans
  * from before the allow-list carried the whole entry, defaults included), so nothing is defaulted here.
  */
@@ -114,14 +130,28 @@ export function s3Connector(system: S3System, opts: S3ConnectorOptions = {}): Ch
   const targetsFor = (task: SystemTask): Target[] => {
     const spec = s3Spec(task);
     if (!spec.bucket) throw nonRetryable(system.id, 'the plan snapshot names no bucket');
-    const out: Target[] = [];
-    for (const template of spec.prefixes) {
-      const value = expandTemplate(template, task.subject, spec.encoding);
-      if (value) out.push({ template, kind: 'prefix', value });
+    const prefixes = spec.prefixes ?? [];
+    const keys = spec.keys ?? [];
+    // The catalog refuses these templates, but a plan can come from elsewhere (a workflow started by hand):
+    // check again before anything is listed, let alone deleted. Templates hold no identifier values.
+    for (const [field, kind, templates] of [['prefixes', 'prefix', prefixes], ['keys', 'key', keys]] as const) {
+      templates.forEach((template, i) => {
+        const problem = templateProblem(template, kind);
+        if (problem) throw nonRetryable(system.id, `${field}[${i}] "${template}" is refused: ${problem}`);
+      });
     }
-    for (const template of spec.keys) {
-      const value = expandTemplate(template, task.subject, spec.encoding);
-      if (value) out.push({ template, kind: 'key', value });
+    if (spec.encoding === 'raw') {
+      const name = unsafeRawPlaceholder([...prefixes, ...keys], task.subject);
+      if (name !== undefined) {
+        throw nonRetryable(system.id, `with encoding: raw the subject's {${name}} holds "/", is "." or "..", or is blank, so its keys could reach into another subject's; nothing was listed or erased (use encoding: url)`);
+      }
+    }
+    const out: Target[] = [];
+    for (const [kind, templates] of [['prefix', prefixes], ['key', keys]] as const) {
+      for (const template of templates) {
+        const value = expandTemplate(template, task.subject, spec.encoding);
+        if (value) out.push({ template, kind, value });
+      }
     }
     return out;
   };
@@ -234,9 +264,10 @@ export function s3Connector(system: S3System, opts: S3ConnectorOptions = {}): Ch
 
     async verify(task): Promise<VerifyResult> {
       const { bucket } = s3Spec(task);
+      const targets = targetsFor(task);
       const versioned = await isVersioned(bucket);
       let remaining = 0;
-      for (const target of targetsFor(task)) {
+      for (const target of targets) {
         let marker: Marker;
         do {
           const page = await listPage(bucket, target, versioned, marker);
