@@ -238,14 +238,23 @@ describe('PostgreSQL connector (real server)', function () {
       assertNoPii(err.message, alice);
     });
 
-    it('a value that does not fit the column type is permanent and not quoted', async () => {
-      await db.query('CREATE TABLE numbered (id int PRIMARY KEY, account int)');
-      const entry = system({ id: 'shop-db', kind: 'postgres', connection: url, tables: [{ table: 'numbered', match: { column: 'account', identifier: 'email' }, action: 'delete' }] });
-      const conn = postgresConnector(entry);
-      const err = await failure(conn.erase(taskFor(entry, alice)));
+    it('a mask value that does not fit its column is permanent and not quoted; an identifier that cannot fit the match column matches nothing', async () => {
+      await db.query('CREATE TABLE numbered (id int PRIMARY KEY, account int, owner text, tier int)');
+      await db.query('INSERT INTO numbered VALUES (1, 7, $1, 1)', [alice.email]);
+      const byAccount = system({ id: 'shop-db', kind: 'postgres', connection: url, tables: [{ table: 'numbered', match: { column: 'account', identifier: 'email' }, action: 'delete' }] });
+      const conn = postgresConnector(byAccount);
+      assert.equal((await conn.erase(taskFor(byAccount, alice))).erased, 0, 'an e-mail address is no integer: no rows, no error');
       await conn.close();
+      const masked = system({
+        id: 'shop-db', kind: 'postgres', connection: url,
+        tables: [{ table: 'numbered', match: { column: 'owner', identifier: 'email' }, action: 'anonymize', columns: ['owner', { column: 'tier', mask: { strategy: 'fixed', value: alice.email } }] }],
+      });
+      const masking = postgresConnector(masked);
+      const err = await failure(masking.erase(taskFor(masked, alice)));
+      await masking.close();
       assertNonRetryable(err, 'shop-db', 'public.numbered');
       assertNoPii(err.message, alice);
+      assert.equal((await db.query('SELECT count(*)::int AS n FROM numbered WHERE owner = $1', [alice.email])).rows[0].n, 1, 'the failed batch changed nothing');
     });
 
     it('bad credentials are permanent', async () => {

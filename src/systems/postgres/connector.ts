@@ -1,18 +1,19 @@
 /**
- * PostgreSQL connector: per table, find the subject's rows by one column and delete or anonymize them in
- * primary-key batches, one short transaction per batch, tables in the catalog's order (foreign-key
- * children first). Table and column names come only from the catalog and are quoted; values are always
- * query parameters. Progress is heartbeated after every batch and a retried attempt resumes from it.
+ * PostgreSQL connector: per table, find the subject's rows by one column (its text form equal to the
+ * identifier value) and delete or anonymize them in primary-key batches, one short transaction per batch,
+ * tables in the catalog's order (foreign-key children first). Before touching anything it makes sure every
+ * declared key is unique (./shape.ts). Table and column names come only from the catalog and are quoted;
+ * values are always query parameters. Progress is heartbeated after every batch and a retried attempt
+ * resumes from it.
  */
 import pg from 'pg';
 import { z } from 'zod';
 import { postgresTableSchema, type PostgresSystem, type PostgresTable } from './schema';
 import { batchStatement, countStatement, label, type Op } from './sql';
+import { classify } from './errors';
+import { tableShapes } from './shape';
 import { identifierValue, type EraseResult, type SystemTask, type VerifyResult } from '../../domain';
-import {
-  type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
-  throwIfCancelled, transientNetworkCode,
-} from '../connector-kit';
+import { type CheckableConnector, attemptNumber, elapsed, evidenceFor, heartbeat, nonRetryable, resumeFrom, throwIfCancelled } from '../connector-kit';
 
 export { REDACTED } from './sql';
 
@@ -37,45 +38,6 @@ interface PgProgress {
   /** Rows that matched each table when the operation first started (erase only). */
   baseline?: number[];
   batches: number;
-}
-
-/** SQLSTATE classes and codes that retrying cannot fix, with what to tell the operator. */
-function classify(systemId: string, err: unknown, table?: PostgresTable): Error {
-  if (isNonRetryable(err) || err instanceof TransientConnectorError) return err as Error;
-  const code = (err as { code?: unknown }).code;
-  const where = table ? ` (table ${label(table)})` : '';
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
-    // PostgreSQL's own messages can quote values (e.g. "invalid input syntax: <the e-mail>"): never pass them on.
-    switch (code) {
-      case '28P01':
-      case '28000':
-        return nonRetryable(systemId, `authentication to PostgreSQL failed (SQLSTATE ${code}): check the connection credentials`);
-      case '3D000':
-        return nonRetryable(systemId, 'the database in the connection URL does not exist (SQLSTATE 3D000)');
-      case '3F000':
-        return nonRetryable(systemId, `schema does not exist${where} (SQLSTATE 3F000)`);
-      case '42P01':
-        return nonRetryable(systemId, `table does not exist${where} (SQLSTATE 42P01)`);
-      case '42703':
-        return nonRetryable(systemId, `a column named in the catalog does not exist${where} (SQLSTATE 42703)`);
-      case '42501':
-        return nonRetryable(systemId, `permission denied${where} (SQLSTATE 42501)`);
-      case '23503':
-        return nonRetryable(systemId, `rows elsewhere still reference this table${where}: list the referencing table before it in the catalog (SQLSTATE 23503)`);
-      case '42883':
-      case '42804':
-        return nonRetryable(systemId, `a column's type does not fit its mask or match${where} (SQLSTATE ${code})`);
-    }
-    if (code.startsWith('22')) return nonRetryable(systemId, `a value does not fit its column${where} (SQLSTATE ${code}); check the match column's type and the masks`);
-    if (code.startsWith('42')) return nonRetryable(systemId, `the catalog does not match the database${where} (SQLSTATE ${code})`);
-    // 08 connection, 40 serialization/deadlock, 53 resources, 55P03 lock timeout, 57 cancel/shutdown: transient.
-    return new TransientConnectorError(systemId, `PostgreSQL error SQLSTATE ${code}${where}`);
-  }
-  const net = transientNetworkCode(err);
-  if (net) return new TransientConnectorError(systemId, `cannot reach PostgreSQL (${net})`);
-  const message = err instanceof Error ? err.message : String(err);
-  if (/timeout/i.test(message)) return new TransientConnectorError(systemId, 'timed out talking to PostgreSQL');
-  return new TransientConnectorError(systemId, `PostgreSQL call failed (${(err as Error)?.name ?? 'error'})`);
 }
 
 const tablesOf = z.array(postgresTableSchema);
@@ -119,9 +81,27 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
     return parsed.data;
   };
 
-  async function count(t: PostgresTable, value: string): Promise<number> {
+  const shapes = tableShapes(system.id, getPool);
+
+  /**
+   * The identifier value to look for in each table, or undefined where the subject can have no rows (no such
+   * identifier, or a value the match column's type cannot hold). Refuses, before anything is changed, when a
+   * table's declared key is not unique.
+   */
+  async function valuesFor(task: SystemTask, tables: PostgresTable[]): Promise<Array<string | undefined>> {
+    const shape = await shapes.require(tables);
+    return Promise.all(tables.map(async (t, i) => {
+      const value = identifierValue(task.subject, t.match.identifier);
+      if (value === undefined || value === '') return undefined;
+      return (await shapes.fits(t, shape[i], value)) ? value : undefined;
+    }));
+  }
+
+  async function count(t: PostgresTable, value: string | undefined): Promise<number> {
+    if (value === undefined) return 0;
     try {
-      const { rows } = await getPool().query<{ n: number }>(countStatement(t), [value]);
+      const stmt = countStatement(t, value);
+      const { rows } = await getPool().query<{ n: number }>(stmt.text, stmt.params);
       return rows[0].n;
     } catch (err) {
       throw classify(system.id, err, t);
@@ -132,7 +112,7 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
    * Runs one operation over every table, batch by batch, resuming from the last heartbeat of the same
    * operation. Each batch is a single statement, hence its own short transaction.
    */
-  async function run(task: SystemTask, op: Op, tables: PostgresTable[], baseline?: () => Promise<number[]>): Promise<{ progress: PgProgress; resumed: boolean }> {
+  async function run(op: Op, tables: PostgresTable[], values: Array<string | undefined>, baseline?: () => Promise<number[]>): Promise<{ progress: PgProgress; resumed: boolean }> {
     const previous = resumeFrom<PgProgress>(op);
     const progress: PgProgress = previous
       ? { ...previous, done: [...previous.done] }
@@ -143,25 +123,27 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
     }
     for (; progress.table < tables.length; progress.table++, progress.cursor = null) {
       const t = tables[progress.table];
-      const value = identifierValue(task.subject, t.match.identifier);
-      if (value === undefined || value === '') continue;
+      const value = values[progress.table];
+      if (value === undefined) continue;
       if (op !== 'erase' && !t.softDeleteColumn) continue;
       for (;;) {
         throwIfCancelled();
         const withCursor = progress.cursor !== null;
-        const stmt = batchStatement(t, op, withCursor, t.batchSize, system.hmacKey);
+        const stmt = batchStatement(t, op, { value, cursor: progress.cursor, limit: t.batchSize, hmacKey: system.hmacKey });
         let n: number;
+        let seen: number;
         let last: string | null;
         try {
-          const { rows } = await getPool().query<{ n: number; last: string | null }>(stmt.text, [value, ...(withCursor ? [progress.cursor] : []), ...stmt.params]);
-          ({ n, last } = rows[0]);
+          const { rows } = await getPool().query<{ n: number; seen: number; last: string | null }>(stmt.text, stmt.params);
+          ({ n, seen, last } = rows[0]);
         } catch (err) {
           throw classify(system.id, err, t);
         }
         progress.done[progress.table] += n;
         progress.batches++;
         opts.onBatch?.({ table: label(t), rows: n });
-        if (n === t.batchSize) {
+        // A full batch may have more behind it, even if not every locked row was changed.
+        if (seen === t.batchSize) {
           progress.cursor = last;
           heartbeat(progress);
           continue;
@@ -184,7 +166,7 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
         table: label(t),
         identifier: t.match.identifier,
         // The statement text with placeholders: names from the catalog, no values.
-        sql: batchStatement(t, op, true, t.batchSize, system.hmacKey ? 'k' : undefined).text.replace(/\$\d+/g, '?'),
+        sql: batchStatement(t, op, { value: '', cursor: '', limit: t.batchSize, hmacKey: system.hmacKey ? 'k' : undefined }).text.replace(/\$\d+/g, '?'),
       })),
     });
 
@@ -192,12 +174,8 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
     async erase(task): Promise<EraseResult> {
       const started = Date.now();
       const tables = tablesFor(task);
-      const { progress, resumed } = await run(task, 'erase', tables, () =>
-        Promise.all(tables.map((t) => {
-          const value = identifierValue(task.subject, t.match.identifier);
-          return value ? count(t, value) : Promise.resolve(0);
-        })),
-      );
+      const values = await valuesFor(task, tables);
+      const { progress, resumed } = await run('erase', tables, values, () => Promise.all(tables.map((t, i) => count(t, values[i]))));
       // Every row that matched at the start is gone once the loop ends; batches observed since the last
       // heartbeat before a crash may be missing from `done`, so the baseline is the floor.
       const erasedPerTable = tables.map((_, i) => Math.max(progress.done[i], progress.baseline?.[i] ?? 0));
@@ -215,21 +193,22 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
     },
 
     async verify(task): Promise<VerifyResult> {
+      const tables = tablesFor(task);
+      const values = await valuesFor(task, tables);
       let remaining = 0;
-      for (const t of tablesFor(task)) {
-        const value = identifierValue(task.subject, t.match.identifier);
-        if (value) remaining += await count(t, value);
-      }
+      for (const [i, t] of tables.entries()) remaining += await count(t, values[i]);
       return { remaining };
     },
 
     async softDelete(task) {
-      const { progress } = await run(task, 'softDelete', tablesFor(task));
+      const tables = tablesFor(task);
+      const { progress } = await run('softDelete', tables, await valuesFor(task, tables));
       return { affected: progress.done.reduce((a, b) => a + b, 0) };
     },
 
     async restore(task) {
-      const { progress } = await run(task, 'restore', tablesFor(task));
+      const tables = tablesFor(task);
+      const { progress } = await run('restore', tables, await valuesFor(task, tables));
       return { restored: progress.done.reduce((a, b) => a + b, 0) };
     },
 
@@ -249,6 +228,7 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
           const want = [t.match.column, t.primaryKey, ...(t.softDeleteColumn ? [t.softDeleteColumn] : []), ...t.columns.map((c) => (typeof c === 'string' ? c : c.column))];
           const absent = [...new Set(want.filter((c) => !have.has(c)))];
           if (absent.length) missing.push(`${label(t)} lacks column${absent.length > 1 ? 's' : ''} ${absent.join(', ')}`);
+          else missing.push(...(await shapes.problems([t])));
         }
       } catch (err) {
         throw classify(system.id, err);

@@ -14,10 +14,32 @@ const relation = (t: PostgresTable) => `${quote(t.schema)}.${quote(t.table)}`;
 /** `schema.table`, for messages and receipts. */
 export const label = (t: PostgresTable) => `${t.schema}.${t.table}`;
 
-/** The subject's rows: the match column equals `$1`, the identifier value (compared in lower case with `ignoreCase`). */
-function matchCondition(t: PostgresTable): string {
+/** Adds a parameter and returns its placeholder. */
+type Param = (value: unknown) => string;
+
+/**
+ * The subject's rows of `t` (columns prefixed with `row`): the match column's text form equals the
+ * identifier value exactly, or in lower case with `ignoreCase`. The typed comparison (`col = $1`, the
+ * parameter taking the column's type) keeps the column's index usable; the text comparison stops
+ * PostgreSQL's type coercion from matching another spelling of the value ("042" or " 42" would equal the
+ * integer 42, "42.0" the numeric 42.00). Callers make sure the value fits the column's type first
+ * (`fitStatement`), since `$1` is parsed as that type.
+ */
+function matchOn(t: PostgresTable, value: string, param: Param): (row: string) => string {
   const col = quote(t.match.column);
-  return t.match.ignoreCase ? `lower(${col}::text) = lower($1)` : `${col} = $1`;
+  if (t.match.ignoreCase) {
+    const p = param(value);
+    return (row) => `lower(${row}${col}::text) = lower(${p})`;
+  }
+  const typed = param(value);
+  const text = param(value);
+  return (row) => `${row}${col} = ${typed} AND ${row}${col}::text = ${text}::text`;
+}
+
+/** A parameter list and the function that appends to it. */
+function parameters(): { params: unknown[]; param: Param } {
+  const params: unknown[] = [];
+  return { params, param: (v) => (params.push(v), `$${params.length}`) };
 }
 
 /** HMAC-SHA256 split into its two SHA-256 passes, so PostgreSQL (sha256 is built in) computes it in place. */
@@ -32,51 +54,62 @@ function hmacPads(key: string): { inner: Buffer; outer: Buffer } {
 /** Text written by the `redact` mask. */
 export const REDACTED = '[redacted]';
 
-/** One SQL statement and its parameters beyond the match value (`$1`) and the cursor (`$2`). */
-interface Statement {
+/** One SQL statement and every parameter it takes, in order. */
+export interface Statement {
   text: string;
   params: unknown[];
 }
 
+/** What one batch works on: the identifier value, the last key of the previous batch (if any), the limit. */
+export interface BatchInput {
+  value: string;
+  cursor?: string | null;
+  limit: number;
+  hmacKey?: string;
+}
+
 /**
- * Builds the batch statement for one table and operation. `$1` is the identifier value, `$2` the cursor
- * (present only when `withCursor`), further parameters follow. Returns rows affected and the batch's last key.
+ * Builds the batch statement for one table and operation: lock a batch of the subject's keys, then delete,
+ * mask or (un)mark exactly those rows. The DELETE/UPDATE repeats the subject's condition on the row it
+ * changes, so a key value shared with another row (a child table of an inheritance tree, which its parent's
+ * primary key does not cover) never carries that row along. Returns rows changed (`n`), rows the batch
+ * locked (`seen`) and the batch's last key (`last`).
+ * @example const { text, params } = batchStatement(table, 'erase', { value: 'a@example.com', limit: 1000 });
  */
-export function batchStatement(t: PostgresTable, op: Op, withCursor: boolean, limit: number, hmacKey: string | undefined): Statement {
+export function batchStatement(t: PostgresTable, op: Op, input: BatchInput): Statement {
   const rel = relation(t);
   const pk = quote(t.primaryKey);
-  const params: unknown[] = [];
-  const param = (v: unknown) => {
-    params.push(v);
-    return `$${params.length + (withCursor ? 2 : 1)}`;
-  };
-  const conditions = [matchCondition(t)];
-  if (withCursor) conditions.push(`${pk} > $2`);
-  if (op === 'softDelete') conditions.push(`${quote(t.softDeleteColumn!)} IS NULL`);
-  if (op === 'restore') conditions.push(`${quote(t.softDeleteColumn!)} IS NOT NULL`);
-  const batch = `SELECT ${pk} AS k FROM ${rel} WHERE ${conditions.join(' AND ')} ORDER BY ${pk} LIMIT ${limit} FOR UPDATE`;
+  const { params, param } = parameters();
+  const match = matchOn(t, input.value, param);
+  const state = (row: string) =>
+    op === 'softDelete' ? [`${row}${quote(t.softDeleteColumn!)} IS NULL`] : op === 'restore' ? [`${row}${quote(t.softDeleteColumn!)} IS NOT NULL`] : [];
+  const subjects = (row: string) => [match(row), ...state(row)].join(' AND ');
+  const cursor = input.cursor != null ? ` AND ${pk} > ${param(input.cursor)}` : '';
+  const batch = `SELECT ${pk} AS k FROM ${rel} WHERE ${subjects('')}${cursor} ORDER BY ${pk} LIMIT ${input.limit} FOR UPDATE`;
+  const rows = `t.${pk} = batch.k AND ${subjects('t.')}`;
 
   let change: string;
   if (op === 'erase' && t.action === 'delete') {
-    change = `DELETE FROM ${rel} AS t USING batch WHERE t.${pk} = batch.k RETURNING 1`;
+    change = `DELETE FROM ${rel} AS t USING batch WHERE ${rows} RETURNING 1`;
   } else if (op === 'erase') {
     const sets = t.columns.map((c) => {
       const name = typeof c === 'string' ? c : c.column;
       const mask: ColumnMask = typeof c === 'string' ? { strategy: 'redact' } : c.mask;
-      return `${quote(name)} = ${maskExpression(`t.${quote(name)}`, mask, param, hmacKey)}`;
+      return `${quote(name)} = ${maskExpression(`t.${quote(name)}`, mask, param, input.hmacKey)}`;
     });
-    change = `UPDATE ${rel} AS t SET ${sets.join(', ')} FROM batch WHERE t.${pk} = batch.k RETURNING 1`;
+    change = `UPDATE ${rel} AS t SET ${sets.join(', ')} FROM batch WHERE ${rows} RETURNING 1`;
   } else {
     const value = op === 'softDelete' ? 'now()' : 'NULL';
-    change = `UPDATE ${rel} AS t SET ${quote(t.softDeleteColumn!)} = ${value} FROM batch WHERE t.${pk} = batch.k RETURNING 1`;
+    change = `UPDATE ${rel} AS t SET ${quote(t.softDeleteColumn!)} = ${value} FROM batch WHERE ${rows} RETURNING 1`;
   }
   const text =
     `WITH batch AS (${batch}), changed AS (${change}) ` +
-    `SELECT (SELECT count(*) FROM changed)::int AS n, (SELECT k::text FROM batch ORDER BY k DESC LIMIT 1) AS last`;
+    'SELECT (SELECT count(*) FROM changed)::int AS n, (SELECT count(*) FROM batch)::int AS seen, ' +
+    '(SELECT k::text FROM batch ORDER BY k DESC LIMIT 1) AS last';
   return { text, params };
 }
 
-function maskExpression(column: string, mask: ColumnMask, param: (v: unknown) => string, hmacKey: string | undefined): string {
+function maskExpression(column: string, mask: ColumnMask, param: Param, hmacKey: string | undefined): string {
   switch (mask.strategy) {
     case 'null':
       return 'NULL';
@@ -91,7 +124,44 @@ function maskExpression(column: string, mask: ColumnMask, param: (v: unknown) =>
   }
 }
 
-/** The statement that counts the subject's rows in one table (`$1` is the identifier value). */
-export function countStatement(t: PostgresTable): string {
-  return `SELECT count(*)::int AS n FROM ${relation(t)} WHERE ${matchCondition(t)}`;
+/**
+ * Counts the subject's rows in one table.
+ * @example const { text, params } = countStatement(table, 'a@example.com');
+ */
+export function countStatement(t: PostgresTable, value: string): Statement {
+  const { params, param } = parameters();
+  return { text: `SELECT count(*)::int AS n FROM ${relation(t)} WHERE ${matchOn(t, value, param)('')}`, params };
+}
+
+/**
+ * Reads nothing, but makes PostgreSQL parse the value as the match column's type: it fails (SQLSTATE class
+ * 22, or 23514 for a domain's check) when the value cannot be one, e.g. "abc" for an integer column. Such a
+ * value has no rows there.
+ * @example const { text, params } = fitStatement(table, '42');
+ */
+export function fitStatement(t: PostgresTable, value: string): Statement {
+  return { text: `SELECT 1 FROM ${relation(t)} WHERE ${quote(t.match.column)} = $1 LIMIT 0`, params: [value] };
+}
+
+/**
+ * What the erasure needs to know about one table before touching it, from the system catalogs: whether it
+ * exists, whether the declared key column exists and is unique on its own (a primary key or a unique index
+ * on exactly that column, valid and not partial: otherwise one key value can name several rows), and
+ * whether the match column is a plain string type (whose values always parse, so no fit probe is needed).
+ * @example const { rows } = await pool.query(shapeStatement(table).text, shapeStatement(table).params);
+ */
+export function shapeStatement(t: PostgresTable): Statement {
+  const text = `
+    SELECT r.oid IS NOT NULL AS found,
+      EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped) AS key_found,
+      EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+        WHERE i.indrelid = r.oid AND a.attname = $3 AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL
+      ) AS key_unique,
+      COALESCE((
+        SELECT ty.typcategory = 'S' AND ty.typtype = 'b' FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+        WHERE a.attrelid = r.oid AND a.attname = $4 AND a.attnum > 0 AND NOT a.attisdropped
+      ), false) AS match_is_text
+    FROM (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid) AS r`;
+  return { text, params: [t.schema, t.table, t.primaryKey, t.match.column] };
 }
