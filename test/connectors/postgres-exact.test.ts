@@ -1,6 +1,7 @@
 /**
  * PostgreSQL erasure touches the subject's rows and nothing else, on schemas that invite mistakes: a
- * declared key that is not unique, a key shared through table inheritance, match columns that are not text.
+ * declared key that is not unique (or unique but nullable), a key shared through table inheritance, match
+ * columns that are not text (numbers refused when spelt another way, uuid and citext compared in their type).
  * Every test compares the other subject's rows, as PostgreSQL's text form, before and after.
  */
 import assert from 'node:assert/strict';
@@ -68,7 +69,7 @@ describe('PostgreSQL connector: never another subject\'s rows (real server)', fu
       try {
         for (const op of [() => conn.erase(taskFor(sys, alice)), () => conn.verify(taskFor(sys, alice)), () => conn.softDelete!(taskFor(sys, alice)), () => conn.restore!(taskFor(sys, alice))]) {
           const err = await failure(op());
-          assertNonRetryable(err, 'exact-db', 'primaryKey id of public.shared_keys is not unique (no primary key or unique index on it)');
+          assertNonRetryable(err, 'exact-db', 'primaryKey id of public.shared_keys is not unique (no primary key, nor a unique index on it with NOT NULL)');
           assertNoPii(err.message, alice, bob);
         }
       } finally {
@@ -87,7 +88,7 @@ describe('PostgreSQL connector: never another subject\'s rows (real server)', fu
       const conn = postgresConnector(sys);
       const err = await failure(conn.check());
       await conn.close();
-      assertNonRetryable(err, 'exact-db', 'primaryKey id of public.shared_keys is not unique (no primary key or unique index on it)');
+      assertNonRetryable(err, 'exact-db', 'primaryKey id of public.shared_keys is not unique (no primary key, nor a unique index on it with NOT NULL)');
       assert.match(err.message, /primaryKey id of public\.pair_keys is not unique/);
       assert.match(err.message, /primaryKey id of public\.partly_unique is not unique/);
       assert.doesNotMatch(err.message, /unique_keys/);
@@ -159,7 +160,7 @@ describe('PostgreSQL connector: never another subject\'s rows (real server)', fu
     });
   });
 
-  describe('a match column that is not text: compared exactly on its text form', () => {
+  describe('a match column that is not text: compared in its own type, other spellings of a number refused', () => {
     before(async () => {
       await db.query(`
         CREATE TABLE accounts (id int PRIMARY KEY, user_id int, note text);
@@ -189,14 +190,17 @@ describe('PostgreSQL connector: never another subject\'s rows (real server)', fu
       for (const plan of plans) assert.match(plan, /Index (Only )?Scan using (accounts_user_id_idx|emails_email_idx)|Bitmap Index Scan on (accounts_user_id_idx|emails_email_idx)/, plan);
     });
 
-    it('another spelling of the number ("042", " 42", "+42") matches nothing', async () => {
+    it('refuses another spelling of a number ("042", " 42", "+42"), never matching it, and changes nothing', async () => {
       const sys = entry(url, [{ table: 'accounts', match: { column: 'user_id', identifier: 'userId' }, action: 'delete' }]);
       const before = await rowsOf(db, 'accounts');
       const conn = postgresConnector(sys);
       try {
         for (const userId of ['042', ' 42', '+42', '42 ']) {
-          assert.deepEqual(await conn.verify(taskFor(sys, { userId })), { remaining: 0 }, JSON.stringify(userId));
-          assert.equal((await conn.erase(taskFor(sys, { userId }))).erased, 0, JSON.stringify(userId));
+          for (const op of [() => conn.verify(taskFor(sys, { userId })), () => conn.erase(taskFor(sys, { userId }))]) {
+            const err = await failure(op());
+            assertNonRetryable(err, 'exact-db', 'public.accounts.user_id holds numbers');
+            assert.ok(!err.message.includes(userId.trim()), 'the value is not quoted');
+          }
         }
         assert.deepEqual(await rowsOf(db, 'accounts'), before);
       } finally {
@@ -204,14 +208,14 @@ describe('PostgreSQL connector: never another subject\'s rows (real server)', fu
       }
     });
 
-    it('a value the column type cannot hold ("abc", out of range) matches nothing instead of failing', async () => {
+    it('refuses a value the column type cannot hold ("abc", out of range) as permanent, never as "nothing found"', async () => {
       const sys = entry(url, [{ table: 'accounts', match: { column: 'user_id', identifier: 'userId' }, action: 'delete' }]);
       const before = await rowsOf(db, 'accounts');
       const conn = postgresConnector(sys);
       try {
         for (const userId of ['abc', '99999999999', '4.2']) {
-          assert.deepEqual(await conn.verify(taskFor(sys, { userId })), { remaining: 0 }, userId);
-          assert.equal((await conn.erase(taskFor(sys, { userId }))).erased, 0, userId);
+          assertNonRetryable(await failure(conn.verify(taskFor(sys, { userId }))), 'exact-db', 'public.accounts');
+          assertNonRetryable(await failure(conn.erase(taskFor(sys, { userId }))), 'exact-db', 'public.accounts');
         }
         assert.deepEqual(await rowsOf(db, 'accounts'), before);
       } finally {
@@ -219,19 +223,52 @@ describe('PostgreSQL connector: never another subject\'s rows (real server)', fu
       }
     });
 
-    it('the exact text erases the subject\'s rows and leaves the others byte for byte', async () => {
+    it('erases by value in the column\'s own type: the number 42 however it is stored, a uuid in either case, a citext in any case', async () => {
+      await db.query(`
+        CREATE EXTENSION IF NOT EXISTS citext;
+        CREATE TABLE devices (id int PRIMARY KEY, owner uuid, note text);
+        INSERT INTO devices VALUES (1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'theirs'), (2, 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 'another');
+        CREATE TABLE contacts (id int PRIMARY KEY, email citext, note text);
+        INSERT INTO contacts VALUES (1, 'Jane.Doe@Example.com', 'hers'), (2, 'jane.doe@example.com.evil', 'not hers');
+      `);
       const sys = entry(url, [
         { table: 'accounts', match: { column: 'user_id', identifier: 'userId' }, action: 'delete' },
         { table: 'ledger', match: { column: 'ref', identifier: 'userId' }, action: 'delete' },
       ]);
       const conn = postgresConnector(sys);
+      const byDevice = entry(url, [{ table: 'devices', match: { column: 'owner', identifier: 'custom.device' }, action: 'delete' }]);
+      const devices = postgresConnector(byDevice);
+      const byEmail = entry(url, [{ table: 'contacts', match: { column: 'email', identifier: 'email' }, action: 'delete' }]);
+      const contacts = postgresConnector(byEmail);
       try {
         const r = await conn.erase(taskFor(sys, { userId: '42' }));
-        assert.equal(r.erased, 2);
-        assert.deepEqual(await rowsOf(db, 'accounts'), { accounts: ['accounts (3,7,"of 7")'] });
-        // numeric 42.0 equals 42.00, but its text form does not: only the exact one goes.
-        assert.equal((await conn.erase(taskFor(sys, { userId: '42.0' }))).erased, 1);
-        assert.deepEqual(await rowsOf(db, 'ledger'), { ledger: ['ledger (2,42.00,"of 42.00")'] });
+        assert.equal(r.erased, 4, 'two accounts and the ledger rows holding 42.0 and 42.00');
+        assert.deepEqual(await rowsOf(db, 'accounts', 'ledger'), { accounts: ['accounts (3,7,"of 7")'], ledger: [] });
+        assert.deepEqual(await conn.verify(taskFor(sys, { userId: '42' })), { remaining: 0 });
+
+        const upper = { custom: { device: 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11' } };
+        assert.equal((await devices.erase(taskFor(byDevice, upper))).erased, 1);
+        assert.deepEqual(await rowsOf(db, 'devices'), { devices: ['devices (2,b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12,another)'] });
+
+        assert.equal((await contacts.erase(taskFor(byEmail, { email: 'jane.doe@example.com' }))).erased, 1);
+        assert.deepEqual(await rowsOf(db, 'contacts'), { contacts: ['contacts (2,jane.doe@example.com.evil,"not hers")'] });
+        assert.deepEqual(await contacts.verify(taskFor(byEmail, { email: 'jane.doe@example.com' })), { remaining: 0 });
+      } finally {
+        await conn.close();
+        await devices.close();
+        await contacts.close();
+      }
+    });
+
+    it('refuses a key whose unique index allows NULL (many rows can hold it; no batch could move past them)', async () => {
+      await db.query('CREATE TABLE nullable_keys (id int UNIQUE, email text)');
+      await db.query('INSERT INTO nullable_keys VALUES (NULL, $1), (NULL, $1), (1, $2)', [alice.email, bob.email]);
+      const before = await rowsOf(db, 'nullable_keys');
+      const sys = entry(url, [{ table: 'nullable_keys', match: { column: 'email', identifier: 'email' }, action: 'delete' }]);
+      const conn = postgresConnector(sys);
+      try {
+        assertNonRetryable(await failure(conn.erase(taskFor(sys, alice))), 'exact-db', 'primaryKey id of public.nullable_keys is not unique');
+        assert.deepEqual(await rowsOf(db, 'nullable_keys'), before);
       } finally {
         await conn.close();
       }

@@ -238,13 +238,16 @@ describe('PostgreSQL connector (real server)', function () {
       assertNoPii(err.message, alice);
     });
 
-    it('a mask value that does not fit its column is permanent and not quoted; an identifier that cannot fit the match column matches nothing', async () => {
+    it('a value that does not fit its column, as identifier or as mask, is permanent and not quoted', async () => {
       await db.query('CREATE TABLE numbered (id int PRIMARY KEY, account int, owner text, tier int)');
       await db.query('INSERT INTO numbered VALUES (1, 7, $1, 1)', [alice.email]);
       const byAccount = system({ id: 'shop-db', kind: 'postgres', connection: url, tables: [{ table: 'numbered', match: { column: 'account', identifier: 'email' }, action: 'delete' }] });
       const conn = postgresConnector(byAccount);
-      assert.equal((await conn.erase(taskFor(byAccount, alice))).erased, 0, 'an e-mail address is no integer: no rows, no error');
+      // An e-mail address is no integer: a configuration mistake an operator must see, never "nothing found".
+      const wrongType = await failure(conn.erase(taskFor(byAccount, alice)));
       await conn.close();
+      assertNonRetryable(wrongType, 'shop-db', 'public.numbered');
+      assertNoPii(wrongType.message, alice);
       const masked = system({
         id: 'shop-db', kind: 'postgres', connection: url,
         tables: [{ table: 'numbered', match: { column: 'owner', identifier: 'email' }, action: 'anonymize', columns: ['owner', { column: 'tier', mask: { strategy: 'fixed', value: alice.email } }] }],

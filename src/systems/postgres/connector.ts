@@ -84,16 +84,17 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
   const shapes = tableShapes(system.id, getPool);
 
   /**
-   * The identifier value to look for in each table, or undefined where the subject can have no rows (no such
-   * identifier, or a value the match column's type cannot hold). Refuses, before anything is changed, when a
-   * table's declared key is not unique.
+   * The identifier value to look for in each table, or undefined where the subject has no such identifier.
+   * Refuses, before anything is changed, when a table's declared key is not unique or a number column could
+   * only match the value under another spelling.
    */
   async function valuesFor(task: SystemTask, tables: PostgresTable[]): Promise<Array<string | undefined>> {
     const shape = await shapes.require(tables);
     return Promise.all(tables.map(async (t, i) => {
       const value = identifierValue(task.subject, t.match.identifier);
       if (value === undefined || value === '') return undefined;
-      return (await shapes.fits(t, shape[i], value)) ? value : undefined;
+      await shapes.requireExact(t, shape[i], value);
+      return value;
     }));
   }
 

@@ -1,33 +1,33 @@
 /**
  * What the PostgreSQL connector checks about a table before it touches it: that the declared primary key
  * really is unique (batches lock and change rows by key; a key value that names several rows would carry
- * another subject's rows along), and whether the subject's identifier value can be one of the match
- * column's values at all (a user id "abc" has no rows in an integer column; parsing it would fail).
+ * another subject's rows along), and whether a number column could match the identifier value under
+ * another spelling (a user id "042" would match the integer 42 of another subject).
  */
 import type pg from 'pg';
 import type { PostgresTable } from './schema';
-import { fitStatement, label, shapeStatement } from './sql';
+import { canonicalStatement, label, shapeStatement } from './sql';
 import { classify } from './errors';
 import { nonRetryable } from '../connector-kit';
 
 /** What the system catalogs say about one table. */
 export interface TableShape {
-  /** Whether the match column is a plain string type, whose values every identifier value can be. */
-  matchIsText: boolean;
+  /** Whether the match column holds numbers, where one value has many spellings. */
+  matchIsNumber: boolean;
 }
 
 interface ShapeRow {
   found: boolean;
   key_found: boolean;
   key_unique: boolean;
-  match_is_text: boolean;
+  match_is_number: boolean;
 }
 
 /** Why the erasure must not touch `t`, or undefined. Never holds identifier values. */
 function problemOf(t: PostgresTable, row: ShapeRow): string | undefined {
   if (!row.found) return `table ${label(t)} not found`;
   if (!row.key_found) return `primaryKey ${t.primaryKey} of ${label(t)} does not exist`;
-  if (!row.key_unique) return `primaryKey ${t.primaryKey} of ${label(t)} is not unique (no primary key or unique index on it)`;
+  if (!row.key_unique) return `primaryKey ${t.primaryKey} of ${label(t)} is not unique (no primary key, nor a unique index on it with NOT NULL)`;
   return undefined;
 }
 
@@ -53,7 +53,7 @@ export function tableShapes(systemId: string, pool: () => pg.Pool) {
     }
     const problem = problemOf(t, row);
     if (problem) return { problem };
-    const shape = { matchIsText: row.match_is_text };
+    const shape = { matchIsNumber: row.match_is_number };
     known.set(keyOf(t), shape);
     return { shape };
   }
@@ -74,20 +74,22 @@ export function tableShapes(systemId: string, pool: () => pg.Pool) {
     },
 
     /**
-     * Whether `value` can be a value of `t`'s match column. Text columns (and `ignoreCase`, which compares
-     * text) take any value; for other types PostgreSQL parses it, and a value it refuses matches nothing.
+     * Refuses, non-retryably, an identifier value that a number column would match under another spelling
+     * ("042", " 42", "+42" all equal 42): it cannot be matched exactly, and matching it anyway could erase
+     * another subject's rows. A value the column's type cannot hold at all fails as the erasure would.
+     * Other types compare in their own terms (`uuid`, `citext`, dates) and are not probed.
      */
-    async fits(t: PostgresTable, shape: TableShape, value: string): Promise<boolean> {
-      if (t.match.ignoreCase || shape.matchIsText) return true;
-      const stmt = fitStatement(t, value);
+    async requireExact(t: PostgresTable, shape: TableShape, value: string): Promise<void> {
+      if (t.match.ignoreCase || !shape.matchIsNumber) return;
+      const stmt = canonicalStatement(t, value);
+      let canon: string;
       try {
-        await pool().query(stmt.text, stmt.params);
-        return true;
+        canon = (await pool().query<{ canon: string }>(stmt.text, stmt.params)).rows[0].canon;
       } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        // Class 22: invalid text representation, out of range, bad date…; 23514: a domain's CHECK.
-        if (typeof code === 'string' && (code.startsWith('22') || code === '23514')) return false;
         throw classify(systemId, err, t);
+      }
+      if (canon !== value) {
+        throw nonRetryable(systemId, `${label(t)}.${t.match.column} holds numbers and the subject's ${t.match.identifier} is not written as PostgreSQL writes that number (leading zeros, spaces or a sign), so it cannot be matched exactly`);
       }
     },
   };

@@ -18,22 +18,17 @@ export const label = (t: PostgresTable) => `${t.schema}.${t.table}`;
 type Param = (value: unknown) => string;
 
 /**
- * The subject's rows of `t` (columns prefixed with `row`): the match column's text form equals the
- * identifier value exactly, or in lower case with `ignoreCase`. The typed comparison (`col = $1`, the
- * parameter taking the column's type) keeps the column's index usable; the text comparison stops
- * PostgreSQL's type coercion from matching another spelling of the value ("042" or " 42" would equal the
- * integer 42, "42.0" the numeric 42.00). Callers make sure the value fits the column's type first
- * (`fitStatement`), since `$1` is parsed as that type.
+ * The subject's rows of `t` (columns prefixed with `row`): the match column equals the identifier value,
+ * compared in the column's own type (so its index serves, and a `citext` or `uuid` column compares as it
+ * always does), or its text in lower case with `ignoreCase`. A number written another way than PostgreSQL
+ * writes it ("042", " 42") would equal another subject's 42: the connector refuses such a value before any
+ * statement runs (`canonicalStatement`).
  */
 function matchOn(t: PostgresTable, value: string, param: Param): (row: string) => string {
   const col = quote(t.match.column);
-  if (t.match.ignoreCase) {
-    const p = param(value);
-    return (row) => `lower(${row}${col}::text) = lower(${p})`;
-  }
-  const typed = param(value);
-  const text = param(value);
-  return (row) => `${row}${col} = ${typed} AND ${row}${col}::text = ${text}::text`;
+  const p = param(value);
+  if (t.match.ignoreCase) return (row) => `lower(${row}${col}::text) = lower(${p})`;
+  return (row) => `${row}${col} = ${p}`;
 }
 
 /** A parameter list and the function that appends to it. */
@@ -134,20 +129,21 @@ export function countStatement(t: PostgresTable, value: string): Statement {
 }
 
 /**
- * Reads nothing, but makes PostgreSQL parse the value as the match column's type: it fails (SQLSTATE class
- * 22, or 23514 for a domain's check) when the value cannot be one, e.g. "abc" for an integer column. Such a
- * value has no rows there.
- * @example const { text, params } = fitStatement(table, '42');
+ * How PostgreSQL writes `value` as a value of `t`'s match column: the parameter takes the column's type
+ * from the union, and the result is its text form. Reads no row; a value the type cannot hold fails with
+ * SQLSTATE class 22, like the erasure itself would.
+ * @example const { text, params } = canonicalStatement(table, '042'); // canon: '42' for an integer column
  */
-export function fitStatement(t: PostgresTable, value: string): Statement {
-  return { text: `SELECT 1 FROM ${relation(t)} WHERE ${quote(t.match.column)} = $1 LIMIT 0`, params: [value] };
+export function canonicalStatement(t: PostgresTable, value: string): Statement {
+  const col = quote(t.match.column);
+  return { text: `SELECT v::text AS canon FROM (SELECT ${col} AS v FROM ${relation(t)} WHERE false UNION ALL SELECT $1) AS s`, params: [value] };
 }
 
 /**
  * What the erasure needs to know about one table before touching it, from the system catalogs: whether it
  * exists, whether the declared key column exists and is unique on its own (a primary key or a unique index
  * on exactly that column, valid and not partial: otherwise one key value can name several rows), and
- * whether the match column is a plain string type (whose values always parse, so no fit probe is needed).
+ * whether the match column is a number (whose other spellings of one value must be refused).
  * @example const { rows } = await pool.query(shapeStatement(table).text, shapeStatement(table).params);
  */
 export function shapeStatement(t: PostgresTable): Statement {
@@ -157,11 +153,13 @@ export function shapeStatement(t: PostgresTable): Statement {
       EXISTS (
         SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
         WHERE i.indrelid = r.oid AND a.attname = $3 AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL
+          -- A unique index lets many rows hold NULL: a NULL key would name several rows, and no batch could move past it.
+          AND (i.indisprimary OR a.attnotnull)
       ) AS key_unique,
       COALESCE((
-        SELECT ty.typcategory = 'S' AND ty.typtype = 'b' FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+        SELECT ty.typcategory = 'N' FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
         WHERE a.attrelid = r.oid AND a.attname = $4 AND a.attnum > 0 AND NOT a.attisdropped
-      ), false) AS match_is_text
+      ), false) AS match_is_number
     FROM (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid) AS r`;
   return { text, params: [t.schema, t.table, t.primaryKey, t.match.column] };
 }
