@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from '../logger';
 import type { EngineMetrics } from '../metrics';
 import type { Catalog } from '../catalog/schema';
-import { escalationEventType, failureTypes, type EraseResult } from '../domain';
+import { escalationEventType, failureTypes, formatIssues, subjectIdentifiersSchema, type EraseResult, type SystemTask } from '../domain';
 import type { Connector } from '../systems/connector-kit';
 import { defaultConnectors, hasConnector, isSystemKind, systemKinds, type ConnectorFactory, type SystemKind } from '../systems/registry';
 import type { AuditEvent, CertificateRequest, ConsumerAnnouncement, ErasureActivities, Escalation, Reminder } from './types';
@@ -69,6 +69,19 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
   const factories = deps.connectors ?? defaultConnectors;
   const built = new Map<string, Connector>();
   const configurationError = (message: string) => ApplicationFailure.create({ type: failureTypes.configuration, nonRetryable: true, message });
+  /**
+   * The identifiers as the intake would accept them today. A subject that breaks a rule (a phone of fewer than
+   * seven digits, which many people share) reaches no system, whichever way its workflow was started.
+   */
+  const checked = (task: SystemTask): SystemTask => {
+    const parsed = subjectIdentifiersSchema.safeParse(task.subject);
+    if (parsed.success) return { ...task, subject: parsed.data };
+    throw ApplicationFailure.create({
+      type: failureTypes.invalidSubject,
+      nonRetryable: true,
+      message: `request ${task.requestId}: the subject's identifiers break the engine's rules (${formatIssues(parsed.error, { prefix: 'subject' })}); nothing was matched`,
+    });
+  };
   const connectorFor = (systemId: string): Connector => {
     let c = built.get(systemId);
     if (c) return c;
@@ -82,15 +95,18 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
   };
 
   return {
-    async softDeleteSystem(task) {
+    async softDeleteSystem(raw) {
+      const task = checked(raw);
       const c = connectorFor(task.system.id);
       return c.softDelete ? c.softDelete(task) : { affected: 0 };
     },
-    async restoreSystem(task) {
+    async restoreSystem(raw) {
+      const task = checked(raw);
       const c = connectorFor(task.system.id);
       return c.restore ? c.restore(task) : { restored: 0 };
     },
-    async eraseSystem(task) {
+    async eraseSystem(raw) {
+      const task = checked(raw);
       const started = Date.now();
       const labels = { system: task.system.id, kind: task.system.kind };
       let result: EraseResult;
@@ -108,10 +124,12 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
       );
       return result;
     },
-    async verifySystem(task) {
+    async verifySystem(raw) {
+      const task = checked(raw);
       return connectorFor(task.system.id).verify(task);
     },
-    async notifySystem(task) {
+    async notifySystem(raw) {
+      const task = checked(raw);
       // A kind this worker does not know (a plan from another engine version) must not pass for a manual one.
       if (!isSystemKind(task.system.kind)) {
         throw configurationError(`system "${task.system.id}" has kind "${task.system.kind}", which this worker does not know (expected ${systemKinds.join(', ')})`);

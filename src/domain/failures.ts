@@ -9,6 +9,11 @@ export const failureTypes = {
   configuration: 'ConfigurationError',
   /** A problem that retrying can cure (refused connection, timeout, 5xx). */
   transientConnector: 'TransientConnectorError',
+  /**
+   * The task's identifiers break the engine's rules (a request from before a rule, or a workflow started by
+   * hand): nothing is matched. Non-retryable by its own flag.
+   */
+  invalidSubject: 'InvalidSubjectError',
 } as const;
 
 /** Failure types that Temporal must not retry. */

@@ -75,3 +75,28 @@ describe('createActivities: notifySystem', () => {
     assertConfigurationError(await failure(none.activities.notifySystem(taskFor(systemOf('crm'), alice))), /no connector for kind "webhook" \(system "crm"\)/);
   });
 });
+
+describe('createActivities: the subject as the intake would accept it today', () => {
+  it('refuses, as permanent and before any connector runs, identifiers that break a rule (a 4-digit phone)', async () => {
+    const called: string[] = [];
+    const fake: Connector = {
+      erase: async () => (called.push('erase'), { action: 'delete', found: 0, erased: 0, evidenceHash: '' }),
+      verify: async () => (called.push('verify'), { remaining: 0 }),
+      notify: async () => void called.push('notify'),
+    };
+    const { activities } = activitiesWith({ webhook: () => fake });
+    const task = { ...taskFor(systemOf('crm'), alice), subject: { phone: '1234' } };
+    for (const run of [() => activities.eraseSystem(task), () => activities.verifySystem(task), () => activities.notifySystem(task)]) {
+      const err = await failure(run());
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, failureTypes.invalidSubject);
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /\(subject\.phone: must have at least 7 digits\); nothing was matched/);
+      assert.ok(!err.message.includes('1234'), 'the value is not quoted');
+    }
+    assert.deepEqual(called, []);
+    // A valid subject still reaches its connector, normalised.
+    await activities.verifySystem({ ...task, subject: { phone: '+49 151 1234 5678' } });
+    assert.deepEqual(called, ['verify']);
+  });
+});
