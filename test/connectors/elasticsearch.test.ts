@@ -362,6 +362,103 @@ for (const version of versions) {
         assert.equal(JSON.stringify(await es.get({ index: 'numeric', id: 'n42' })), before, 'nothing was deleted');
       });
 
+      /** Every document of an index, as stored (source, version, sequence number): any write would change it. */
+      const allDocs = async (index: string): Promise<string[]> => {
+        await es.indices.refresh({ index });
+        const res = await es.search({ index, query: { match_all: {} }, size: 1000, seq_no_primary_term: true, version: true, sort: ['_doc'] });
+        return res.hits.hits.map((h) => JSON.stringify([h._id, h._version, h._seq_no, h._primary_term, h._source])).sort();
+      };
+
+      it('refuses a field inside a nested object, which a top-level term query never reaches (it would report 0 and leave the documents)', async () => {
+        await es.indices.create({
+          index: 'nested',
+          mappings: { properties: { users: { type: 'nested', properties: { id: { type: 'keyword' } } }, user_id: { type: 'keyword' } } },
+          settings: { number_of_shards: 1, number_of_replicas: 0 },
+        });
+        const ops = [
+          { index: { _index: 'nested', _id: 'thread-alice' } }, { users: [{ id: alice.userId! }], user_id: 'x' },
+          { index: { _index: 'nested', _id: 'thread-bob' } }, { users: [{ id: bob.userId! }], user_id: 'y' },
+        ];
+        assert.equal((await es.bulk({ operations: ops, refresh: true })).errors, false);
+        const before = await allDocs('nested');
+        const sys = entry(server, 'nested', { match: { field: 'users.id', identifier: 'userId' } });
+        const conn = elasticsearchConnector(sys);
+        try {
+          for (const op of [() => conn.erase(taskFor(sys, alice)), () => conn.verify(taskFor(sys, alice)), () => conn.check()]) {
+            const err = await failure(op());
+            assertNonRetryable(err, 'search', /field "users\.id" is inside the nested object "users"; nested fields are not supported/);
+            assertNoPii(err.message, alice, bob);
+          }
+        } finally {
+          await conn.close();
+        }
+        assert.deepEqual(await allDocs('nested'), before, 'both subjects\' documents unchanged');
+      });
+
+      it('refuses a subject value longer than the field\'s ignore_above (never indexed, so a term finds nothing), and still erases a shorter one', async () => {
+        await es.indices.create({
+          index: 'ignored',
+          mappings: { properties: { user_id: { type: 'keyword', ignore_above: 8 } } },
+          settings: { number_of_shards: 1, number_of_replicas: 0 },
+        });
+        const long = { userId: 'u-123456789a' };
+        assert.equal(long.userId.length, 12);
+        const short = { userId: 'u-1' };
+        const ops = [
+          { index: { _index: 'ignored', _id: 'long' } }, { user_id: long.userId },
+          { index: { _index: 'ignored', _id: 'short' } }, { user_id: short.userId },
+          { index: { _index: 'ignored', _id: 'other' } }, { user_id: 'u-2' },
+        ];
+        assert.equal((await es.bulk({ operations: ops, refresh: true })).errors, false);
+        const before = await allDocs('ignored');
+        const sys = entry(server, 'ignored');
+        const conn = elasticsearchConnector(sys);
+        try {
+          for (const op of [() => conn.erase(taskFor(sys, long)), () => conn.verify(taskFor(sys, long))]) {
+            const err = await failure(op());
+            assertNonRetryable(err, 'search', /longer than the ignore_above \(8\) of field "user_id"/);
+            assertNoPii(err.message, long);
+          }
+          assert.deepEqual(await allDocs('ignored'), before, 'nothing was deleted');
+          assert.match(await conn.check(), /reachable \(3 documents\)/);
+
+          const r = await conn.erase(taskFor(sys, short));
+          assert.deepEqual([r.found, r.erased], [1, 1]);
+          assert.deepEqual(await conn.verify(taskFor(sys, short)), { remaining: 0 });
+          assert.deepEqual(await allDocs('ignored'), before.filter((d) => !d.startsWith('["short"')), 'the long value\'s and the other subject\'s documents unchanged');
+        } finally {
+          await conn.close();
+        }
+      });
+
+      it('refuses a keyword field with a normalizer, where erasing "u-1" would also delete another user\'s "U-1"', async () => {
+        await es.indices.create({
+          index: 'normalized',
+          mappings: { properties: { user_id: { type: 'keyword', normalizer: 'lower' } } },
+          settings: { number_of_shards: 1, number_of_replicas: 0, analysis: { normalizer: { lower: { type: 'custom', filter: ['lowercase'] } } } },
+        });
+        const lower = { userId: 'u-1' };
+        const upper = { userId: 'U-1' };
+        const ops = [
+          { index: { _index: 'normalized', _id: 'lower' } }, { user_id: lower.userId },
+          { index: { _index: 'normalized', _id: 'upper' } }, { user_id: upper.userId },
+        ];
+        assert.equal((await es.bulk({ operations: ops, refresh: true })).errors, false);
+        const before = await allDocs('normalized');
+        const sys = entry(server, 'normalized');
+        const conn = elasticsearchConnector(sys);
+        try {
+          for (const op of [() => conn.erase(taskFor(sys, lower)), () => conn.verify(taskFor(sys, lower)), () => conn.check()]) {
+            const err = await failure(op());
+            assertNonRetryable(err, 'search', /field "user_id" has a normalizer \("lower"\)/);
+            assertNoPii(err.message, lower, upper);
+          }
+        } finally {
+          await conn.close();
+        }
+        assert.deepEqual(await allDocs('normalized'), before, 'both subjects\' documents unchanged');
+      });
+
       it('a missing index is permanent and named', async () => {
         const sys = entry(server, 'no-such-index');
         const conn = elasticsearchConnector(sys);

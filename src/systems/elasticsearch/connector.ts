@@ -16,6 +16,7 @@ import {
   type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, nonRetryable, pause, resumeFrom, throwIfCancelled,
 } from '../connector-kit';
 import { eraseByBulk, type BulkContext } from './bulk';
+import { checkField, checkValue } from './field';
 import { classify, isNoHandler } from './failures';
 import { esSpec, sharedQuery, subjectQuery, type EsEraseMethod, type EsProgress } from './query';
 
@@ -68,41 +69,19 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
   const bulk: BulkContext = { systemId: system.id, call, maxRounds };
 
   /** The subject's own documents and the ones shared with others; `undefined` when the subject has no such identifier. */
-  const queriesFor = (task: SystemTask): { own: Record<string, unknown>; shared: Record<string, unknown> } | undefined => {
+  const queriesFor = (task: SystemTask): { value: string; own: Record<string, unknown>; shared: Record<string, unknown> } | undefined => {
     const spec = esSpec(task);
     if (!spec.index || !spec.match?.field) throw nonRetryable(system.id, 'the plan snapshot has no index or match field');
     const value = identifierValue(task.subject as SubjectIdentifiers, spec.match.identifier);
     if (value === undefined || value === '') return undefined;
-    return { own: subjectQuery(spec.match.field, value, spec.query), shared: sharedQuery(spec.match.field, value, spec.query) };
+    return { value, own: subjectQuery(spec.match.field, value, spec.query), shared: sharedQuery(spec.match.field, value, spec.query) };
   };
 
-  /**
-   * Only a `keyword` field is matched exactly. A term query on a `text` field silently matches nothing
-   * (the value is split into tokens); on a numeric, date, boolean or ip field it coerces the value, so
-   * another spelling of it matches the same documents; an unmapped field matches nothing. Each would
-   * report an erasure that is not the subject's exactly.
-   */
-  async function checkField(index: string, field: string): Promise<string[]> {
-    const mapping = await call(index, (c) => c.indices.getFieldMapping({ index, fields: field }));
-    const types = Object.values(mapping)
-      .map((m) => Object.values(m.mappings?.[field]?.mapping ?? {})[0] as { type?: string } | undefined)
-      .filter((m): m is { type?: string } => m !== undefined)
-      .map((m) => m.type);
-    if (types.includes('text')) {
-      throw nonRetryable(system.id, `field "${field}" is mapped as text; match on a keyword field (for example "${field}.keyword")`);
-    }
-    const other = [...new Set(types.filter((t) => t !== 'keyword').map((t) => t ?? 'object'))];
-    if (other.length) {
-      throw nonRetryable(
-        system.id,
-        `field "${field}" is mapped as ${other.join('/')}; match on a keyword field (a term query on this type converts the value, so other spellings of it would match)`,
-      );
-    }
-    if (types.length === 0) {
-      const { count } = await call(index, (c) => c.count({ index }));
-      if (count > 0) throw nonRetryable(system.id, `field "${field}" is not mapped in "${index}"`);
-    }
-    return types.filter((t): t is string => typeof t === 'string');
+  /** Refuses a match field (and, given one, a subject value) that the term query would not match exactly: ./field.ts. */
+  async function checkMatch(index: string, field: string, value?: string): Promise<string[]> {
+    const facts = await checkField(system.id, call, index, field);
+    if (value !== undefined) checkValue(system.id, field, facts, value);
+    return facts.types;
   }
 
   async function refreshAndCount(index: string, query: Record<string, unknown>): Promise<number> {
@@ -171,7 +150,7 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
       // Which method this connector uses on this cluster (also reported when there was nothing to match).
       const methodNow = (): EsEraseMethod => progress.method ?? (deleteByQueryMissing ? 'bulk' : 'delete_by_query');
       if (query) {
-        await checkField(spec.index, spec.match.field);
+        await checkMatch(spec.index, spec.match.field, queries.value);
         const batch = { index: spec.index, query, size: spec.scrollSize, requestsPerSecond: spec.requestsPerSecond };
         if (deleteByQueryMissing || progress.method === 'bulk') {
           await eraseByBulk(bulk, batch, progress, progress.method === 'bulk');
@@ -240,7 +219,7 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
       if (!queries) return { remaining: 0 };
       const spec = esSpec(task);
       // The same refusal as erase: a count on a coerced or tokenised field says nothing about the subject.
-      await checkField(spec.index, spec.match.field);
+      await checkMatch(spec.index, spec.match.field, queries.value);
       // Shared documents are kept on purpose (the erase receipt counts them): they do not remain to erase.
       return { remaining: await refreshAndCount(spec.index, queries.own) };
     },
@@ -248,7 +227,7 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
     async check() {
       const exists = await call(system.index, (c) => c.indices.exists({ index: system.index }));
       if (!exists) throw nonRetryable(system.id, `index "${system.index}" does not exist`);
-      const types = [...new Set(await checkField(system.index, system.match.field))];
+      const types = [...new Set(await checkMatch(system.index, system.match.field))];
       const { count } = await call(system.index, (c) => c.count({ index: system.index }));
       const field = types.length ? `field "${system.match.field}" is ${types.join('/')}` : `field "${system.match.field}" not mapped yet`;
       return `index "${system.index}" reachable (${count} documents), ${field}`;
