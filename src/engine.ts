@@ -47,9 +47,10 @@ export interface OpenEngineOptions {
  * @example const engine = await openEngine({ role: 'worker' });
  */
 export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> {
-  const config = loadConfig(opts.env ?? process.env);
+  const env = opts.env ?? process.env;
+  const config = loadConfig(env);
   const logger = opts.logger ?? createLogger({ level: config.LOG_LEVEL, name: `erasure-${opts.role ?? 'engine'}` });
-  const catalog = loadCatalog(path.resolve(config.ERASURE_CATALOG), config.catalogEnv, { withheld: withheldFromCatalog });
+  const catalog = loadCatalog(path.resolve(config.ERASURE_CATALOG), env, { withheld: withheldFromCatalog });
   const masterKey = loadMasterKey(config);
   const signingKey = { ...signingKeySource(config, opts.dataDir ?? config.ERASURE_DATA_DIR), logger };
   const pool = createPool({ connectionString: config.DATABASE_URL, applicationName: `erasure-${opts.role ?? 'engine'}`, logger });

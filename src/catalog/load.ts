@@ -22,11 +22,14 @@ export class CatalogError extends Error {
   }
 }
 
-/** The variables a catalog's `${VAR}` references read (the engine passes its config's `catalogEnv`). */
+/** The variables a catalog's `${VAR}` references read (the process environment). */
 export type CatalogEnvironment = Readonly<Record<string, string | undefined>>;
 
 export interface CatalogOptions {
-  /** Variables the catalog may not read (the engine's own secrets): named as such when referenced. */
+  /**
+   * Variables the catalog may not read (the engine's own secrets, `withheldFromCatalog` in src/config): a
+   * reference to one is refused, saying so, and its value is never read.
+   */
   withheld?: ReadonlySet<string>;
 }
 
@@ -93,7 +96,7 @@ function locate(doc: Document, lines: LineCounter, path: PropertyKey[]): string 
 /**
  * Parses catalog text, resolving `${VAR}` from `env` (`false` keeps the references as they are).
  * Problems read `file:line:col path: message`.
- * @example const catalog = parseCatalog(yamlText, 'catalog.yaml', config.catalogEnv, { withheld: withheldFromCatalog });
+ * @example const catalog = parseCatalog(yamlText, 'catalog.yaml', process.env, { withheld: withheldFromCatalog });
  */
 export function parseCatalog(text: string, file: string, env: CatalogEnvironment | false, opts: CatalogOptions = {}): Catalog {
   const lines = new LineCounter();
@@ -130,7 +133,7 @@ export function parseCatalog(text: string, file: string, env: CatalogEnvironment
 
 /**
  * Reads and validates a catalog file.
- * @example const catalog = loadCatalog('catalog.yaml', config.catalogEnv, { withheld: withheldFromCatalog });
+ * @example const catalog = loadCatalog('catalog.yaml', process.env, { withheld: withheldFromCatalog });
  */
 export function loadCatalog(file: string, env: CatalogEnvironment, opts: CatalogOptions = {}): Catalog {
   let text: string;

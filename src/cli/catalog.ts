@@ -9,7 +9,7 @@
  */
 import type { Command } from 'commander';
 import { CatalogError, loadCatalog } from '../catalog/load';
-import { catalogEnvironment, withheldFromCatalog } from '../config';
+import { withheldFromCatalog } from '../config';
 import type { Catalog } from '../catalog/schema';
 import { checkSystem, type SystemKind } from '../systems/registry';
 import { processIo, type CliIo } from './io';
@@ -57,7 +57,7 @@ export async function runCatalogCheck(file: string, opts: { connect?: boolean; t
   let catalog: Catalog;
   try {
     // The engine's own rules: its secrets are withheld from the catalog, so the check accepts what a worker would.
-    catalog = loadCatalog(file, catalogEnvironment(io.env), { withheld: withheldFromCatalog });
+    catalog = loadCatalog(file, io.env, { withheld: withheldFromCatalog });
   } catch (err) {
     if (!(err instanceof CatalogError)) throw err;
     err.problems.forEach((p) => io.err(p));

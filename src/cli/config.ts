@@ -39,7 +39,7 @@ export async function runConfigCheck(io: CliIo): Promise<number> {
     const wouldGenerate = !source.pem && !source.file && source.generate && source.dataDir;
     if (!wouldGenerate) attempt(() => loadSigningKey({ ...source, dataDir: undefined }));
     // The catalog as the worker would load it (its secrets withheld), without contacting any system.
-    attempt(() => loadCatalog(path.resolve(config.ERASURE_CATALOG), config.catalogEnv, { withheld: withheldFromCatalog }));
+    attempt(() => loadCatalog(path.resolve(config.ERASURE_CATALOG), io.env, { withheld: withheldFromCatalog }));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(err.message);

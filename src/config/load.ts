@@ -19,14 +19,7 @@ const engineSchema = configSchema.extend({
 });
 
 /** What the worker and the API run on. */
-export type Config = z.infer<typeof engineSchema> & {
-  /**
-   * The environment the catalog's `${VAR}` references are resolved from: the one given to
-   * {@link loadConfig} without the engine's own secrets ({@link withheldFromCatalog}), so no catalog entry
-   * can carry them to a system.
-   */
-  readonly catalogEnv: Environment;
-};
+export type Config = z.infer<typeof engineSchema>;
 
 /**
  * An empty value counts as unset: env files and compose files write `NAME=` for "not configured".
@@ -43,7 +36,9 @@ function presentValues(env: Environment, keys: readonly string[]): Record<string
 
 /**
  * The engine's own secrets and credentials (ledger URL, master key, signing key, subject secret, API keys,
- * codec token, and the files holding them): the catalog's `${VAR}` references cannot read them.
+ * codec token, and the files holding them): the catalog's `${VAR}` references cannot read them. Every
+ * catalog the engine or its CLI loads passes this set to the loader, which refuses such a reference.
+ * @example loadCatalog(file, process.env, { withheld: withheldFromCatalog });
  */
 export const withheldFromCatalog: ReadonlySet<string> = new Set(
   Object.entries(configSchema.shape)
@@ -51,14 +46,6 @@ export const withheldFromCatalog: ReadonlySet<string> = new Set(
     .map(([name]) => name),
 );
 
-/**
- * What a catalog's `${VAR}` references may read: `env` without {@link withheldFromCatalog}. The engine and
- * `erasure catalog check` both resolve catalogs with it, so the check accepts exactly what the engine does.
- * @example loadCatalog(file, catalogEnvironment(process.env), { withheld: withheldFromCatalog });
- */
-export function catalogEnvironment(env: Environment): Environment {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !withheldFromCatalog.has(name)));
-}
 
 /**
  * Validates `env` against one of the schemas derived from {@link configSchema}.
@@ -75,7 +62,7 @@ export function parseEnvironment<S extends z.ZodObject>(schema: S, env: Environm
  * @example const config = loadConfig(process.env); createPool({ connectionString: config.DATABASE_URL });
  */
 export function loadConfig(env: Environment = process.env): Config {
-  return { ...parseEnvironment(engineSchema, env), catalogEnv: catalogEnvironment(env) };
+  return parseEnvironment(engineSchema, env);
 }
 
 /**

@@ -33,6 +33,12 @@ function configProblem(load: () => unknown): string {
   assert.fail('expected a ConfigError');
 }
 
+/** What `${name}` resolves to in a catalog loaded as the engine loads it (its own secrets withheld). */
+function resolved(name: string, env: Record<string, string>): string {
+  const catalog = parseCatalog(`systems:\n  - id: billing\n    kind: manual\n    owner: "\${${name}}"\n`, 'c.yaml', env, { withheld: withheldFromCatalog });
+  return (catalog.systems[0] as { owner: string }).owner;
+}
+
 describe('configuration (src/config)', () => {
   describe('loadConfig', () => {
     it('applies the documented defaults and keeps the environment for the catalog', () => {
@@ -49,7 +55,8 @@ describe('configuration (src/config)', () => {
       assert.equal(config.CODEC_PORT, undefined, 'no codec server unless configured');
       assert.equal(config.WORKER_MAX_CACHED_WORKFLOWS, undefined, 'the SDK sizes the cache from the heap');
       assert.equal(config.ERASURE_DATA_DIR, undefined);
-      assert.deepEqual(config.catalogEnv, { CUSTOMERS_DATABASE_URL: env.CUSTOMERS_DATABASE_URL }, "the catalog's ${VAR}s read the environment given, less the engine's own database");
+      assert.equal(resolved('CUSTOMERS_DATABASE_URL', env), env.CUSTOMERS_DATABASE_URL, "the catalog's ${VAR}s read the environment given");
+      assert.throws(() => resolved('DATABASE_URL', env), /one of the engine's own secrets/, "less the engine's own database");
     });
 
     it("withholds the engine's own keys and secrets from the catalog's ${VAR}s", () => {
@@ -60,10 +67,10 @@ describe('configuration (src/config)', () => {
         SUBJECT_HASH_SECRET: 'a-subject-secret-of-some-length',
         API_KEYS: `ops:operator:${'a'.repeat(64)}`,
       };
-      const config = loadConfig({ CRM_SECRET: 'for-the-catalog', DEMO_HMAC_KEY: 'the-demo-catalog-key', ...secrets });
-      assert.equal(config.catalogEnv.CRM_SECRET, 'for-the-catalog');
-      assert.equal(config.catalogEnv.DEMO_HMAC_KEY, 'the-demo-catalog-key', 'the demo catalog reads it');
-      for (const name of Object.keys(secrets)) assert.equal(config.catalogEnv[name], undefined, `${name} is withheld`);
+      const env = { CRM_SECRET: 'for-the-catalog', DEMO_HMAC_KEY: 'the-demo-catalog-key', ...secrets };
+      assert.equal(resolved('CRM_SECRET', env), 'for-the-catalog');
+      assert.equal(resolved('DEMO_HMAC_KEY', env), 'the-demo-catalog-key', 'the demo catalog reads it');
+      for (const name of Object.keys(secrets)) assert.throws(() => resolved(name, env), /one of the engine's own secrets/, `${name} is withheld`);
       assert.deepEqual(
         [...withheldFromCatalog].sort(),
         ['API_KEYS', 'API_KEYS_FILE', 'CODEC_PATH_TOKEN', 'DATABASE_URL', 'ENGINE_MASTER_KEY', 'ENGINE_MASTER_KEY_FILE', 'SIGNING_KEY_FILE', 'SIGNING_KEY_PEM', 'SUBJECT_HASH_SECRET'],
@@ -74,7 +81,7 @@ describe('configuration (src/config)', () => {
       const env = { DATABASE_URL: databaseUrl, ENGINE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') };
       const catalog = 'systems:\n  - id: billing\n    kind: manual\n    owner: "${ENGINE_MASTER_KEY}"\n';
       assert.throws(
-        () => parseCatalog(catalog, 'c.yaml', loadConfig(env).catalogEnv, { withheld: withheldFromCatalog }),
+        () => parseCatalog(catalog, 'c.yaml', env, { withheld: withheldFromCatalog }),
         /c\.yaml:4:\d+ systems\[0\]\.owner: environment variable ENGINE_MASTER_KEY is one of the engine's own secrets, which a catalog cannot read/,
       );
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-config-'));
