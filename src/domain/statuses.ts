@@ -3,6 +3,12 @@
  * derive from the lists, and the API's schemas, the catalog and the docs import the lists.
  */
 
+/**
+ * Whether `value` is one of `list`: the one membership check for every closed list of the model.
+ * @example if (isOneOf(phases, name)) recordPhase(name);
+ */
+export const isOneOf = <T extends string>(list: readonly T[], value: unknown): value is T => (list as readonly unknown[]).includes(value);
+
 /** Steps of the workflow, in order, plus the two ends. */
 export const phases = ['accepted', 'grace_period', 'coordinating', 'erasing', 'verifying', 'certifying', 'completed', 'cancelled'] as const;
 export type Phase = (typeof phases)[number];

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { AuditLog } from '../activities';
-import { auditEventTypes, formatIssues, phaseNamedBy, phases, type Phase } from '../domain';
+import { auditEventTypes, formatIssues, isOneOf, phaseNamedBy, phases } from '../domain';
 import type { Logger } from '../logger';
 import type { Pool } from './db';
 import { appendEvent } from './events';
@@ -13,8 +13,6 @@ import { createRequestRepository, type RequestRepository } from './requests';
 
 /** What the workflow records after an accepted extension; only `deadline` moves the row. */
 const deadlineExtendedSchema = z.object({ deadline: z.iso.datetime({ offset: true }) });
-
-const isPhase = (s: string): s is Phase => (phases as readonly string[]).includes(s);
 
 /**
  * Builds the activities' {@link AuditLog} on the ledger. A detail the ledger cannot use is logged and
@@ -28,7 +26,7 @@ export function createActivityAudit(deps: { pool: Pool; logger?: Logger; request
       await appendEvent(deps.pool, e);
       const phase = phaseNamedBy(e.type);
       if (phase !== undefined) {
-        if (isPhase(phase)) await requests.recordPhase(e.requestId, phase);
+        if (isOneOf(phases, phase)) await requests.recordPhase(e.requestId, phase);
         else deps.logger?.warn({ requestId: e.requestId, type: e.type }, 'audit event names no known phase; request status unchanged');
         return;
       }

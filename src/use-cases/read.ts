@@ -4,7 +4,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
-import { erasureStatuses, finalPhases, jurisdictions, type ErasureStatus, type ErasureStatusView, type Jurisdiction } from '../domain';
+import { erasureStatuses, finalPhases, isOneOf, jurisdictions, type ErasureStatus, type ErasureStatusView, type Jurisdiction } from '../domain';
 import type { RequestRecord } from '../ledger/requests';
 import {
   ERASURE_WORKFLOW_TYPE,
@@ -51,8 +51,6 @@ export async function findRequest(deps: UseCaseDeps, requestId: string): Promise
   return record;
 }
 
-const isFinal = (status: string) => (finalPhases as readonly string[]).includes(status);
-
 /**
  * A request's status: the workflow's `status` query while it runs; the ledger before it starts, after it
  * ends, and whenever Temporal does not answer in time (logged, then answered from the ledger).
@@ -60,7 +58,7 @@ const isFinal = (status: string) => (finalPhases as readonly string[]).includes(
  */
 export async function requestStatus(deps: UseCaseDeps, requestId: string): Promise<StatusAnswer> {
   const record = await findRequest(deps, requestId);
-  if (!record.workflowStartedAt || isFinal(record.status)) return { ...record, source: 'ledger' };
+  if (!record.workflowStartedAt || isOneOf(finalPhases, record.status)) return { ...record, source: 'ledger' };
   try {
     const status = await deps.client.connection.withDeadline(Date.now() + (deps.timeouts?.statusMs ?? 5000), () =>
       deps.client.workflow.getHandle(record.workflowId).query(statusQuery),
@@ -116,8 +114,8 @@ function openPageToken(secret: string, query: string, token: string): Buffer {
  * checked against its closed list here too, whatever the caller validated.
  */
 function visibilityQuery(f: ListFilter): string {
-  if (f.status !== undefined && !(erasureStatuses as readonly string[]).includes(f.status)) throw new UseCaseError('invalid', `unknown status "${f.status}"`);
-  if (f.jurisdiction !== undefined && !(jurisdictions as readonly string[]).includes(f.jurisdiction)) throw new UseCaseError('invalid', `unknown jurisdiction "${f.jurisdiction}"`);
+  if (f.status !== undefined && !isOneOf(erasureStatuses, f.status)) throw new UseCaseError('invalid', `unknown status "${f.status}"`);
+  if (f.jurisdiction !== undefined && !isOneOf(jurisdictions, f.jurisdiction)) throw new UseCaseError('invalid', `unknown jurisdiction "${f.jurisdiction}"`);
   if (f.overdue !== undefined && typeof f.overdue !== 'boolean') throw new UseCaseError('invalid', 'overdue must be true or false');
   const clauses = [`WorkflowType = '${ERASURE_WORKFLOW_TYPE}'`];
   if (f.status) clauses.push(`${ErasureStatusKey.name} = '${f.status}'`);

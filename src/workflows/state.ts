@@ -3,7 +3,7 @@
  * request is done, the status operators see, search attribute values and the `status` query's view.
  * Pure functions of the state: no Temporal calls, so they are unit-tested without a server.
  */
-import { deadlineFor, DAY_MS, finalPhases, type ErasureState, type ErasureStatus, type ErasureStatusView, type Receipt, type SystemState } from '../domain';
+import { deadlineFor, DAY_MS, finalPhases, isOneOf, type ErasureState, type ErasureStatus, type ErasureStatusView, type Receipt, type SystemState } from '../domain';
 import type { ErasureInput } from './definitions';
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -57,7 +57,7 @@ export const isDone = (s: SystemState): boolean => s.status === 'verified' || (s
 export const isErased = (s: SystemState): boolean => s.status === 'erased' || s.status === 'verified';
 
 /** Completed or cancelled: nothing more happens. */
-export const isFinished = (state: ErasureState): boolean => (finalPhases as readonly string[]).includes(state.phase);
+export const isFinished = (state: ErasureState): boolean => isOneOf(finalPhases, state.phase);
 
 export const systemsOf = (state: ErasureState): SystemState[] => Object.values(state.systems);
 
