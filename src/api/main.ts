@@ -5,12 +5,11 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { certificateReader, engineClient, openEngine, type Engine } from '../engine';
-import type { IntakeDeps } from '../intake/intake';
 import { startRelay, type Relay } from '../intake/relay';
 import { defaultPolicies } from '../domain';
 import { pingDatabase } from '../ledger/db';
 import { createRequestRepository } from '../ledger/requests';
-import { createUseCases } from '../use-cases';
+import { createUseCases, type UseCaseDeps } from '../use-cases';
 import { createApp } from './app';
 import { findKey, parseApiKeys } from './auth';
 import { createCodecServer } from '../codec/server';
@@ -44,13 +43,11 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
   const apiKeys = parseApiKeys(engine.config.API_KEYS, engine.config.API_KEYS_FILE);
   if (apiKeys.length === 0) engine.logger.warn('no API keys configured (API_KEYS / API_KEYS_FILE): every protected endpoint answers 401');
   const requests = createRequestRepository(engine.pool);
-  const intake: Omit<IntakeDeps, 'requests'> = {
-    client,
+  const intake: UseCaseDeps['intake'] = {
     taskQueue: engine.config.TASK_QUEUE,
     subjectSecret: engine.config.SUBJECT_HASH_SECRET,
     catalog: () => engine.catalog,
     policies: defaultPolicies,
-    logger: engine.logger,
     codec: engine.dataConverter.payloadCodecs?.[0],
     now: opts.now,
   };
@@ -69,7 +66,7 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
     const s = app.listen(opts.port ?? engine.config.PORT, engine.config.HOST, () => resolve(s));
     s.once('error', reject);
   });
-  const relay = startRelay({ ...intake, requests }, { intervalMs: opts.relayIntervalMs });
+  const relay = startRelay({ ...intake, requests, client, logger: engine.logger }, { intervalMs: opts.relayIntervalMs });
   const shredder = startShredder({ pool: engine.pool, requests, client, keyStore: engine.keyStore, logger: engine.logger, intervalMs: opts.relayIntervalMs });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   engine.logger.info({ url }, 'API listening');

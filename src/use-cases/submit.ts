@@ -10,7 +10,7 @@ import type { UseCaseDeps } from './types';
  * @example const { created, record } = await submit(deps, { subject: { email }, jurisdiction: 'GDPR' });
  */
 export async function submit(deps: UseCaseDeps, submission: ErasureSubmission): Promise<{ created: boolean; record: RequestRecord }> {
-  const outcome = await submitErasure({ ...deps.intake, requests: deps.requests }, submission);
+  const outcome = await submitErasure({ ...deps.intake, requests: deps.requests, client: deps.client, logger: deps.logger }, submission);
   const { record } = outcome;
   if (outcome.kind === 'conflict') {
     deps.metrics.intake.inc({ outcome: 'conflict' });

@@ -15,10 +15,10 @@ export interface UseCaseDeps {
   /** The ledger's requests; the intake uses these too. */
   requests: RequestRepository;
   /**
-   * The intake's settings (src/intake), without its repository: the intake gets {@link UseCaseDeps.requests},
-   * as in `submitErasure({ ...deps.intake, requests: deps.requests }, body)`.
+   * The intake's own settings (src/intake); its repository, Temporal client and logger are the ones above,
+   * as in `submitErasure({ ...deps.intake, requests: deps.requests, client: deps.client, logger: deps.logger }, body)`.
    */
-  intake: Omit<IntakeDeps, 'requests'>;
+  intake: Omit<IntakeDeps, 'requests' | 'client' | 'logger'>;
   client: Client;
   namespace: string;
   certificates: CertificateReader;
