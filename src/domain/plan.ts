@@ -5,7 +5,7 @@
 import type { SystemKind } from '../systems/registry';
 import type { JurisdictionPolicy } from './jurisdiction';
 import type { ReceiptAction, SystemMode } from './statuses';
-import type { SubjectIdentifiers } from './subject';
+import type { DerivedIdentifiers, SubjectIdentifiers } from './subject';
 
 export type { SystemKind };
 
@@ -26,6 +26,11 @@ export interface SystemPlan {
   reminderEveryDays?: number;
   /** Webhook in signal mode: the activity notifies the system, then the workflow waits for confirmation. */
   notify?: boolean;
+  /**
+   * Identifier names this system can find for the subject (`provides` in the catalog) when the request did
+   * not carry them; the workflow asks it (`identifySystem`) before anything is erased.
+   */
+  provides?: string[];
   /** The catalog entry's fields that the kind's `planFields` allows (tables, bucket, prefixes, …), nothing else. */
   spec: Record<string, unknown>;
 }
@@ -39,6 +44,8 @@ export interface SystemTask {
   subject: SubjectIdentifiers;
   subjectRef: string;
   system: SystemPlan;
+  /** Identifiers other systems found (`provides`), for names the request did not carry. PII, like `subject`. */
+  derived?: DerivedIdentifiers;
 }
 
 export interface ConsumerPlan {
@@ -85,4 +92,28 @@ export interface EraseResult {
 /** Result of a verify activity. */
 export interface VerifyResult {
   remaining: number;
+}
+
+/**
+ * What erasing one part of a system would do (a table, a prefix, an index), as a preview reports it: counts
+ * only, never a value.
+ */
+export interface PreviewEntry {
+  /** What is looked at: `schema.table`, `bucket/prefix`, an index name. */
+  target: string;
+  /** Rows, objects or documents that would be deleted. */
+  delete: number;
+  /** Rows that would be anonymized (kept, their columns masked). */
+  anonymize: number;
+  /** Found, but kept: others still refer to it or hold it with the subject (`shared` in the receipt). */
+  shared: number;
+}
+
+/** What erasing one system would do, changing nothing. */
+export interface SystemPreview {
+  entries: PreviewEntry[];
+  /** How many values this system would provide per derived identifier name (the values themselves stay out). */
+  derived?: Record<string, number>;
+  /** Why nothing can be counted (a webhook or a person erases it). */
+  note?: string;
 }

@@ -41,6 +41,25 @@ export function identifierValue(subject: SubjectIdentifiers, name: string): stri
   return undefined;
 }
 
+/**
+ * Identifiers a system found for the subject (`provides` in the catalog: the customer row found by e-mail
+ * gives the subject's `userId`), per identifier name, used where the request did not carry that identifier.
+ * One name may get several values (two customer rows for one e-mail): every one is erased. Personal data,
+ * like the request's own identifiers.
+ */
+export type DerivedIdentifiers = Record<string, string[]>;
+
+/**
+ * Every value to look for under one identifier name: the request's own value when it carried one, otherwise
+ * the derived values (deduplicated, in first-seen order), otherwise none.
+ * @example identifierValues({ email: 'a@example.com' }, 'userId', { userId: ['41', '42'] }) // ['41', '42']
+ */
+export function identifierValues(subject: SubjectIdentifiers, name: string, derived?: DerivedIdentifiers): string[] {
+  const own = identifierValue(subject, name);
+  if (own !== undefined && own !== '') return [own];
+  return [...new Set((derived?.[name] ?? []).filter((v) => v !== ''))];
+}
+
 /** Identifier pairs in a fixed order, so the same subject always hashes the same. */
 export function identifierPairs(subject: SubjectIdentifiers): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];

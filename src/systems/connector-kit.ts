@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { failureTypes, type EraseResult, type SystemTask, type VerifyResult } from '../domain';
+import { failureTypes, type DerivedIdentifiers, type EraseResult, type SystemPreview, type SystemTask, type VerifyResult } from '../domain';
 
 /**
  * What one system can do for an erasure. A connector is built once per system of the worker's catalog and
@@ -20,6 +20,13 @@ export interface Connector {
   restore?(task: SystemTask): Promise<{ restored: number }>;
   /** Confirmation-mode systems: ask for the erasure (webhook in signal mode). */
   notify?(task: SystemTask): Promise<void>;
+  /**
+   * The values of the identifiers this system `provides` (catalog), found for the subject; changes nothing.
+   * Called before anything is erased, so every system that matches on a derived identifier gets it.
+   */
+  identify?(task: SystemTask): Promise<DerivedIdentifiers>;
+  /** What `erase` would do, per table / prefix / index, changing nothing. */
+  preview?(task: SystemTask): Promise<SystemPreview>;
   close?(): Promise<void>;
 }
 
