@@ -9,7 +9,9 @@ import pg from 'pg';
 import { postgresConnector } from '../../src/systems/postgres/connector';
 import type { PostgresSystem } from '../../src/systems/postgres';
 import { postgresTableSchema } from '../../src/systems/postgres/schema';
-import { countStatement } from '../../src/systems/postgres/sql';
+import { parameters } from '../../src/systems/postgres/sql';
+import { identifierCondition } from '../../src/systems/postgres/match';
+import type { IdentifierMatch } from '../../src/systems/postgres/schema';
 import { freshDatabase, warmUp } from './servers';
 import { alice, assertNoPii, assertNonRetryable, bob, failure, system, taskFor } from './helpers';
 
@@ -180,8 +182,9 @@ describe('PostgreSQL connector: never another subject\'s rows (real server)', fu
         for (const [table, column, value] of [['accounts', 'user_id', '42'], ['emails', 'email', 'a@example.com']]) {
           const t = postgresTableSchema.parse({ table, match: { column, identifier: 'userId' }, action: 'delete' });
           // The count has no ORDER BY that could make the planner prefer the primary key's index instead.
-          const stmt = countStatement(t, value);
-          const { rows } = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${stmt.text}`, stmt.params);
+          const { params, param } = parameters();
+          const cond = identifierCondition({ match: t.match as IdentifierMatch, values: [value], bytewise: false }, 't', param);
+          const { rows } = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT count(*) FROM public.${table} t WHERE ${cond}`, params);
           plans.push(rows.map((r) => r['QUERY PLAN']).join('\n'));
         }
       } finally {

@@ -205,26 +205,35 @@ describe('PostgreSQL connector (real server)', function () {
     }
   });
 
-  it('resumes from the table and key of the last heartbeat', async () => {
+  it('a retried attempt resumes from the key sets its first attempt resolved, and counts every row once', async () => {
     await db.query(`CREATE TABLE logs (id int PRIMARY KEY, who text)`);
     await db.query(`INSERT INTO logs SELECT g, 'dave' FROM generate_series(1, 50) g`);
+    await db.query(`INSERT INTO logs SELECT g, 'erin' FROM generate_series(51, 60) g`);
+    const erinBefore = (await db.query("SELECT * FROM logs WHERE who = 'erin' ORDER BY id")).rows;
     const entry = system({ id: 'logs-db', kind: 'postgres', connection: url, tables: [{ table: 'logs', match: { column: 'who', identifier: 'userId' }, action: 'delete', batchSize: 10 }] });
-    const conn = postgresConnector(entry);
     const task = taskFor(entry, { userId: 'dave' });
+    // A first attempt whose worker died after two batches (ids 1–20).
+    let seen = 0;
+    const dying = postgresConnector(entry, { onBatch: () => { if (++seen === 2) throw new Error('worker died'); } });
+    await assert.rejects(inActivity(() => dying.erase(task)), /PostgreSQL call failed/);
+    await dying.close();
+    assert.equal((await db.query("SELECT count(*)::int AS n FROM logs WHERE who = 'dave'")).rows[0].n, 30);
+    const batches: number[] = [];
+    const resumed = postgresConnector(entry, { onBatch: (b) => batches.push(b.rows) });
     try {
-      // A first attempt that got through two batches (ids 1–20) before its worker died.
-      await db.query('DELETE FROM logs WHERE id <= 20');
-      const details = { op: 'erase', table: 0, cursor: '20', done: [20], baseline: [50], batches: 2 };
-      const batches: number[] = [];
-      const resumed = postgresConnector(entry, { onBatch: (b) => batches.push(b.rows) });
-      const { result } = await inActivity(() => resumed.erase(task), { heartbeatDetails: details, attempt: 2 });
-      await resumed.close();
+      const { result } = await inActivity(() => resumed.erase(task), { attempt: 2 });
       assert.equal(result.details?.resumed, 1);
-      assert.equal(result.erased, 50, 'counts from before the crash and after it add up');
-      assert.deepEqual(batches, [10, 10, 10, 0, 0], 'started at key 20, then one pass from the start found nothing');
-      assert.equal((await conn.verify(task)).remaining, 0);
+      assert.equal(result.erased, 50, 'the rows resolved before the crash are the count');
+      assert.deepEqual(batches, [10, 10, 10, 0], 'took up at the third batch of keys');
+      // The same attempt lineage asked again (its answer was lost) answers the same, changing nothing.
+      const again = await inActivity(() => resumed.erase(task), { attempt: 3 });
+      assert.equal(again.result.erased, 50);
+      assert.equal((await resumed.verify(task)).remaining, 0);
+      assert.deepEqual((await db.query("SELECT * FROM logs WHERE who = 'erin' ORDER BY id")).rows, erinBefore);
+      const left = await db.query('SELECT count(*)::int AS n FROM erasure_engine.erasure_keys');
+      assert.equal(left.rows[0].n, 0, 'no key of the subject is left behind in the work table');
     } finally {
-      await conn.close();
+      await resumed.close();
     }
   });
 

@@ -1,19 +1,26 @@
 /**
- * PostgreSQL connector: per table, find the subject's rows by one column (its text form equal to the
- * identifier value) and delete or anonymize them in primary-key batches, one short transaction per batch,
- * tables in the catalog's order (foreign-key children first). Before touching anything it makes sure every
- * declared key is unique (./shape.ts). Table and column names come only from the catalog and are quoted;
- * values are always query parameters. Progress is heartbeated after every batch and a retried attempt
- * resumes from it.
+ * PostgreSQL connector. Per table entry the subject's rows are found by an identifier or by reference to
+ * rows already found (./graph.ts, ./model.ts); the erase resolves every entry's keys into the target
+ * database first (./resolve.ts), then deletes or anonymizes them in key batches, one short statement each,
+ * rows that point at others before what they point at. Verify, preview and identify resolve the same
+ * relations afresh, read-only (./census.ts). Before touching anything it makes sure every declared key is
+ * unique and every value can be matched exactly (./shape.ts). Table and column names come only from the
+ * catalog and are quoted; values are always query parameters.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
 import { postgresTableSchema, type PostgresSystem, type PostgresTable } from './schema';
-import { batchStatement, countStatement, label, type Op } from './sql';
+import { label, parameters, type Op } from './sql';
 import { classify } from './errors';
 import { tableShapes } from './shape';
-import { identifierValue, type EraseResult, type SystemTask, type VerifyResult } from '../../domain';
-import { type CheckableConnector, attemptNumber, elapsed, evidenceFor, heartbeat, nonRetryable, resumeFrom, throwIfCancelled } from '../connector-kit';
+import { buildModel, type ErasureModel } from './model';
+import { relationProblems, referencesOf } from './graph';
+import { AtTable, changeBatch, dropKeys, ensureWorkTables, passesFor, resolveKeys, workTables } from './resolve';
+import { takeCensus } from './census';
+import { matchCondition } from './match';
+import { identifierValue, type DerivedIdentifiers, type EraseResult, type PreviewEntry, type SystemPreview, type SystemTask, type VerifyResult } from '../../domain';
+import { type CheckableConnector, TransientConnectorError, activityContext, attemptNumber, elapsed, evidenceFor, heartbeat, nonRetryable, throwIfCancelled } from '../connector-kit';
 
 export { REDACTED } from './sql';
 
@@ -22,25 +29,27 @@ export interface PostgresConnectorOptions {
   pool?: pg.Pool;
   /** Connections in the pool the connector creates. */
   poolSize?: number;
-  /** Called after each committed batch (tests use it to observe batching). */
+  /** Called after each committed batch (tests use it to observe batching and to stop a worker mid-way). */
   onBatch?: (b: { table: string; rows: number }) => void;
 }
 
-/** What a batch loop heartbeats: enough to resume at the same table and key. */
-interface PgProgress {
-  op: Op;
-  /** Index of the table being worked on. */
-  table: number;
-  /** Last primary key done in the current pass (text form), or null at the start of a pass. */
-  cursor: string | null;
-  /** Rows affected so far, per table. */
-  done: number[];
-  /** Rows that matched each table when the operation first started (erase only). */
-  baseline?: number[];
-  batches: number;
-}
-
 const tablesOf = z.array(postgresTableSchema);
+
+/** What a finished erase stored, so a retried attempt of the same activity answers the same. */
+type StoredResult = EraseResult;
+
+/**
+ * The id of one erase (or soft delete, or restore) across its retried attempts: inside an activity the
+ * workflow run and activity id, which Temporal keeps across retries and changes for the next erase of the
+ * same system; outside one (tests, tools), the request, system and operation.
+ */
+function runIdFor(task: SystemTask, op: Op): { run: string; retriesShareIt: boolean } {
+  const info = activityContext()?.info;
+  const parts = info?.workflowExecution
+    ? [info.workflowExecution.workflowId, info.workflowExecution.runId, info.activityId, task.requestId, task.subjectRef, task.system.id, op]
+    : [task.requestId, task.system.id, op];
+  return { run: createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 40), retriesShareIt: info?.workflowExecution !== undefined };
+}
 
 /**
  * Builds the connector for one PostgreSQL system. The pool is created on first use.
@@ -65,14 +74,19 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
     }
     return pool;
   };
+  const work = workTables(system.workSchema);
+  let workReady = false;
 
   /**
-   * The tables the request's plan snapshot names (what to erase), validated again at the edge by the
-   * table schema (which also refuses an anonymize that leaves the match column unmasked).
+   * The table entries the request's plan snapshot names (what to erase), validated again at the edge: each
+   * by the table schema (which refuses an anonymize that leaves the match column unmasked), together by the
+   * relation rules (no unknown reference, no cycle).
    */
   const tablesFor = (task: SystemTask): PostgresTable[] => {
     const parsed = tablesOf.safeParse(task.system.spec.tables);
     if (!parsed.success) throw nonRetryable(system.id, 'the plan snapshot has no valid table list');
+    const problems = relationProblems(parsed.data);
+    if (problems.length) throw nonRetryable(system.id, `the plan snapshot's tables: ${problems.map((p) => p.message).join('; ')}`);
     for (const t of parsed.data) {
       // The plan was frozen at intake; the worker's catalog may have lost its hmacKey since.
       const hmac = t.columns.some((c) => typeof c !== 'string' && c.mask.strategy === 'hmac');
@@ -82,159 +96,223 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
   };
 
   const shapes = tableShapes(system.id, getPool);
+  /** Per entry, the columns other entries reference in it (they must exist too). */
+  const referencedColumns = (tables: PostgresTable[]) => tables.map((_, i) => referencesOf(tables).filter((r) => r.to === i).map((r) => r.toColumn));
 
   /**
-   * The identifier value to look for in each table, or undefined where the subject has no such identifier.
-   * Refuses, before anything is changed, when a table's declared key is not unique or a number column could
-   * only match the value under another spelling.
+   * The erasure's model for this subject. Refuses, before anything is changed, when a table's declared key
+   * is not unique or a number column could only match a value under another spelling.
    */
-  async function valuesFor(task: SystemTask, tables: PostgresTable[]): Promise<Array<string | undefined>> {
-    const shape = await shapes.require(tables);
-    return Promise.all(tables.map(async (t, i) => {
-      const value = identifierValue(task.subject, t.match.identifier);
-      if (value === undefined || value === '') return undefined;
-      await shapes.requireExact(t, shape[i], value);
-      return value;
-    }));
-  }
-
-  async function count(t: PostgresTable, value: string | undefined): Promise<number> {
-    if (value === undefined) return 0;
-    try {
-      const stmt = countStatement(t, value);
-      const { rows } = await getPool().query<{ n: number }>(stmt.text, stmt.params);
-      return rows[0].n;
-    } catch (err) {
-      throw classify(system.id, err, t);
-    }
-  }
-
-  /**
-   * Runs one operation over every table, batch by batch, resuming from the last heartbeat of the same
-   * operation. Each batch is a single statement, hence its own short transaction.
-   */
-  async function run(op: Op, tables: PostgresTable[], values: Array<string | undefined>, baseline?: () => Promise<number[]>): Promise<{ progress: PgProgress; resumed: boolean }> {
-    const previous = resumeFrom<PgProgress>(op);
-    const progress: PgProgress = previous
-      ? { ...previous, done: [...previous.done] }
-      : { op, table: 0, cursor: null, done: tables.map(() => 0), batches: 0 };
-    if (!progress.baseline && baseline) {
-      progress.baseline = await baseline();
-      heartbeat(progress);
-    }
-    for (; progress.table < tables.length; progress.table++, progress.cursor = null) {
-      const t = tables[progress.table];
-      const value = values[progress.table];
-      if (value === undefined) continue;
-      if (op !== 'erase' && !t.softDeleteColumn) continue;
-      for (;;) {
-        throwIfCancelled();
-        const withCursor = progress.cursor !== null;
-        const stmt = batchStatement(t, op, { value, cursor: progress.cursor, limit: t.batchSize, hmacKey: system.hmacKey });
-        let n: number;
-        let seen: number;
-        let last: string | null;
-        try {
-          const { rows } = await getPool().query<{ n: number; seen: number; last: string | null }>(stmt.text, stmt.params);
-          ({ n, seen, last } = rows[0]);
-        } catch (err) {
-          throw classify(system.id, err, t);
-        }
-        progress.done[progress.table] += n;
-        progress.batches++;
-        opts.onBatch?.({ table: label(t), rows: n });
-        // A full batch may have more behind it, even if not every locked row was changed.
-        if (seen === t.batchSize) {
-          progress.cursor = last;
-          heartbeat(progress);
-          continue;
-        }
-        // A short batch ends a pass. A pass that began mid-table (resumed, or past rows inserted behind the
-        // cursor) is followed by one from the start; a short batch from the start means nothing is left.
-        if (!withCursor) break;
-        progress.cursor = null;
-        heartbeat(progress);
+  async function modelFor(task: SystemTask, tables: PostgresTable[]): Promise<ErasureModel> {
+    const shape = await shapes.require(tables, referencedColumns(tables));
+    const model = buildModel(tables, shape, task);
+    for (const e of model.entries) {
+      for (const c of e.identifiers) {
+        if (c.match.ignoreCase) continue;
+        for (const v of c.values) await shapes.requireExact(e.table, c.match.column, c.match.identifier, e.shape, v);
       }
-      heartbeat({ ...progress, table: progress.table + 1, cursor: null });
     }
-    return { progress, resumed: previous !== undefined };
+    return model;
   }
 
-  const evidence = (task: SystemTask, op: Op, tables: PostgresTable[]) =>
+  /** Runs `fn` on one connection that holds the run's advisory lock, so two attempts never interleave. */
+  async function locked<T>(run: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await getPool().connect();
+    const [a, b] = [parseInt(run.slice(0, 8), 16) | 0, parseInt(run.slice(8, 16), 16) | 0];
+    try {
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [a, b]);
+      if (!rows[0].ok) throw new TransientConnectorError(system.id, 'another attempt of this erasure is still running on this database; retrying later');
+      try {
+        if (!workReady) {
+          await ensureWorkTables(client, system.workSchema);
+          workReady = true;
+        }
+        return await fn(client);
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1::int, $2::int)', [a, b]).catch(() => undefined);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * One operation over every entry: resolve (or, for a retried attempt, reuse) the key sets, then change
+   * batch by batch in the relations' order. Returns rows changed per entry, what was resolved, and whether
+   * this attempt resumed an earlier one.
+   */
+  async function run(task: SystemTask, op: Op): Promise<{ done: number[]; counts: Array<{ rows: number; shared: number }>; resumed: boolean; batches: number; stored?: StoredResult; model: ErasureModel; tables: PostgresTable[] }> {
+    const tables = tablesFor(task);
+    const model = await modelFor(task, tables);
+    const { run: runId, retriesShareIt } = runIdFor(task, op);
+    try {
+      return await locked(runId, async (client) => {
+        const prior = (await client.query<{ state: string; counts: Array<{ rows: number; shared: number }> | null; result: StoredResult | null }>(
+          `SELECT state, counts, result FROM ${work.runs} WHERE run = $1`,
+          [runId],
+        )).rows[0];
+        if (prior?.state === 'done' && retriesShareIt && prior.result) return { done: [], counts: [], resumed: true, batches: 0, stored: prior.result, model, tables };
+        let counts = prior?.state === 'resolved' ? prior.counts : null;
+        const resumed = counts !== null;
+        if (!counts) {
+          await dropKeys(client, work, runId);
+          await client.query(`INSERT INTO ${work.runs} (run, state) VALUES ($1, 'resolving') ON CONFLICT (run) DO UPDATE SET state = 'resolving', result = NULL, updated_at = now()`, [runId]);
+          counts = await resolveKeys(client, model, work, runId, () => throwIfCancelled());
+          await client.query(`UPDATE ${work.runs} SET state = 'resolved', counts = $2, updated_at = now() WHERE run = $1`, [runId, JSON.stringify(counts)]);
+        }
+        const done = model.entries.map(() => 0);
+        let batches = 0;
+        for (const i of model.changes) {
+          const e = model.entries[i];
+          for (const pass of passesFor(e, op)) {
+            for (;;) {
+              throwIfCancelled();
+              const { n, seen } = await changeBatch(client, model, e, work, runId, pass, e.table.batchSize, system.hmacKey);
+              done[i] += n;
+              batches++;
+              opts.onBatch?.({ table: e.label, rows: n });
+              heartbeat({ op, batches, done });
+              if (seen < e.table.batchSize) break;
+            }
+          }
+        }
+        await dropKeys(client, work, runId);
+        await client.query(`UPDATE ${work.runs} SET state = 'done', updated_at = now() WHERE run = $1`, [runId]);
+        return { done, counts, resumed, batches, model, tables };
+      });
+    } catch (err) {
+      throw err instanceof AtTable ? classify(system.id, err.cause, err.table) : classify(system.id, err);
+    }
+  }
+
+  /** Stores the result of a finished erase, so a retry of the same attempt lineage answers the same. */
+  async function storeResult(task: SystemTask, result: EraseResult): Promise<void> {
+    const { run: runId, retriesShareIt } = runIdFor(task, 'erase');
+    if (!retriesShareIt) return;
+    await getPool().query(`UPDATE ${work.runs} SET result = $2 WHERE run = $1`, [runId, JSON.stringify(result)]).catch(() => undefined);
+  }
+
+  const evidence = (task: SystemTask, op: Op, model: ErasureModel) =>
     evidenceFor(system, task, {
       op,
-      statements: tables.map((t) => ({
-        table: label(t),
-        identifier: t.match.identifier,
-        // The statement text with placeholders: names from the catalog, no values.
-        sql: batchStatement(t, op, { value: '', cursor: '', limit: t.batchSize, hmacKey: system.hmacKey ? 'k' : undefined }).text.replace(/\$\d+/g, '?'),
-      })),
+      entries: model.entries.map((e) => {
+        // The conditions with placeholders: names from the catalog, no values.
+        const { param } = parameters();
+        return { table: e.label, name: e.name, action: e.table.action, onShared: e.table.onShared, match: matchCondition(model, e, 't', param, { kind: 'cte' }) };
+      }),
+    });
+
+  /** Previewed or verified counts per entry: rows changed, rows kept as shared. */
+  const settle = (model: ErasureModel, census: Array<{ rows: number; shared: number }>) =>
+    model.entries.map((e, i) => {
+      const { rows, shared } = census[i];
+      const kept = e.table.onShared === 'keep' ? shared : 0;
+      return { changed: rows - kept, kept, sharedChanged: shared - kept };
     });
 
   return {
     async erase(task): Promise<EraseResult> {
       const started = Date.now();
-      const tables = tablesFor(task);
-      const values = await valuesFor(task, tables);
-      const { progress, resumed } = await run('erase', tables, values, () => Promise.all(tables.map((t, i) => count(t, values[i]))));
-      // Every row that matched at the start is gone once the loop ends; batches observed since the last
-      // heartbeat before a crash may be missing from `done`, so the baseline is the floor.
-      const erasedPerTable = tables.map((_, i) => Math.max(progress.done[i], progress.baseline?.[i] ?? 0));
-      const erased = erasedPerTable.reduce((a, b) => a + b, 0);
-      const actions = new Set(tables.map((t) => t.action));
-      const details: Record<string, number> = { durationMs: elapsed(started), batches: progress.batches, attempt: attemptNumber(), resumed: resumed ? 1 : 0 };
-      tables.forEach((t, i) => (details[`rows:${label(t)}`] = (details[`rows:${label(t)}`] ?? 0) + erasedPerTable[i]));
-      return {
+      const out = await run(task, 'erase');
+      if (out.stored) return out.stored;
+      const { model, counts, done } = out;
+      const plan = settle(model, counts);
+      // Rows changed by batches since the last heartbeat of a crashed attempt are not in `done`: the rows
+      // resolved at the start are the floor (every one of them is gone or masked once the loop ends).
+      const changed = model.entries.map((_, i) => Math.max(done[i], plan[i].changed));
+      const details: Record<string, number> = { durationMs: elapsed(started), batches: out.batches, attempt: attemptNumber(), resumed: out.resumed ? 1 : 0 };
+      model.entries.forEach((e, i) => {
+        details[`rows:${e.label}`] = (details[`rows:${e.label}`] ?? 0) + changed[i];
+        if (plan[i].kept) details[`shared:${e.label}`] = (details[`shared:${e.label}`] ?? 0) + plan[i].kept;
+      });
+      const erased = changed.reduce((a, b) => a + b, 0);
+      const kept = plan.reduce((a, p) => a + p.kept, 0);
+      const actions = new Set(model.entries.map((e) => e.table.action));
+      const result: EraseResult = {
         action: actions.size === 1 ? [...actions][0] : 'mixed',
-        found: erased,
+        found: erased + kept,
         erased,
-        evidenceHash: evidence(task, 'erase', tables),
+        evidenceHash: evidence(task, 'erase', model),
         details,
       };
+      await storeResult(task, result);
+      return result;
     },
 
     async verify(task): Promise<VerifyResult> {
       const tables = tablesFor(task);
-      const values = await valuesFor(task, tables);
-      let remaining = 0;
-      for (const [i, t] of tables.entries()) remaining += await count(t, values[i]);
-      return { remaining };
-    },
-
-    async softDelete(task) {
-      const tables = tablesFor(task);
-      const { progress } = await run('softDelete', tables, await valuesFor(task, tables));
-      return { affected: progress.done.reduce((a, b) => a + b, 0) };
-    },
-
-    async restore(task) {
-      const tables = tablesFor(task);
-      const { progress } = await run('restore', tables, await valuesFor(task, tables));
-      return { restored: progress.done.reduce((a, b) => a + b, 0) };
-    },
-
-    async check() {
-      const missing: string[] = [];
+      const model = await modelFor(task, tables);
+      let census;
       try {
-        for (const t of system.tables) {
-          const { rows } = await getPool().query<{ column_name: string }>(
-            'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
-            [t.schema, t.table],
-          );
-          if (rows.length === 0) {
-            missing.push(`table ${label(t)} not found`);
-            continue;
-          }
-          const have = new Set(rows.map((r) => r.column_name));
-          const want = [t.match.column, t.primaryKey, ...(t.softDeleteColumn ? [t.softDeleteColumn] : []), ...t.columns.map((c) => (typeof c === 'string' ? c : c.column))];
-          const absent = [...new Set(want.filter((c) => !have.has(c)))];
-          if (absent.length) missing.push(`${label(t)} lacks column${absent.length > 1 ? 's' : ''} ${absent.join(', ')}`);
-          else missing.push(...(await shapes.problems([t])));
-        }
+        census = await takeCensus(getPool(), model, { wide: true });
       } catch (err) {
         throw classify(system.id, err);
       }
-      if (missing.length) throw nonRetryable(system.id, missing.join('; '));
+      // Shared rows kept on purpose are not remaining; everything else the fresh, wider look finds is.
+      return { remaining: settle(model, census).reduce((a, p) => a + p.changed, 0) };
+    },
+
+    async preview(task): Promise<SystemPreview> {
+      const tables = tablesFor(task);
+      const model = await modelFor(task, tables);
+      let census;
+      try {
+        census = await takeCensus(getPool(), model);
+      } catch (err) {
+        throw classify(system.id, err);
+      }
+      const plan = settle(model, census);
+      const entries: PreviewEntry[] = model.entries.map((e, i) => {
+        const target = e.name === e.table.table ? e.label : `${e.label} (${e.name})`;
+        const own = plan[i].changed - plan[i].sharedChanged;
+        const sharedAs = e.table.onShared === 'erase' ? e.table.action : 'anonymize';
+        return {
+          target,
+          delete: (e.table.action === 'delete' ? own : 0) + (sharedAs === 'delete' ? plan[i].sharedChanged : 0),
+          anonymize: (e.table.action === 'anonymize' ? own : 0) + (sharedAs === 'anonymize' ? plan[i].sharedChanged : 0),
+          shared: plan[i].kept,
+        };
+      });
+      const derived: Record<string, number> = {};
+      for (const [name, values] of Object.entries(provided(task, census))) derived[name] = values.length;
+      return { entries, derived };
+    },
+
+    async identify(task): Promise<DerivedIdentifiers> {
+      const tables = tablesFor(task);
+      if (!tables.some((t) => t.provides)) return {};
+      const model = await modelFor(task, tables);
+      try {
+        return provided(task, await takeCensus(getPool(), model));
+      } catch (err) {
+        throw classify(system.id, err);
+      }
+    },
+
+    async softDelete(task) {
+      const { done } = await run(task, 'softDelete');
+      return { affected: done.reduce((a, b) => a + b, 0) };
+    },
+
+    async restore(task) {
+      const { done } = await run(task, 'restore');
+      return { restored: done.reduce((a, b) => a + b, 0) };
+    },
+
+    async check() {
+      let problems: string[];
+      try {
+        problems = await shapes.problems(system.tables, referencedColumns(system.tables));
+        const { rows } = await getPool().query<{ ok: boolean }>(
+          `SELECT CASE WHEN to_regnamespace($1) IS NULL THEN has_database_privilege(current_database(), 'CREATE')
+                  ELSE has_schema_privilege($1, 'CREATE') AND has_schema_privilege($1, 'USAGE') END AS ok`,
+          [system.workSchema],
+        );
+        if (!rows[0].ok) problems.push(`the role cannot create the engine's tables in workSchema ${system.workSchema} (grant CREATE on the database, or create the schema and grant CREATE, USAGE on it)`);
+      } catch (err) {
+        throw classify(system.id, err);
+      }
+      if (problems.length) throw nonRetryable(system.id, problems.join('; '));
       return `${system.tables.length} table${system.tables.length > 1 ? 's' : ''} with every declared column`;
     },
 
@@ -243,4 +321,16 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
       pool = undefined;
     },
   };
+}
+
+/** The provided identifiers the census found, for the names the subject does not carry itself. */
+function provided(task: SystemTask, census: Array<{ provided: Record<string, string[]> }>): DerivedIdentifiers {
+  const out: Record<string, Set<string>> = {};
+  for (const c of census) {
+    for (const [name, values] of Object.entries(c.provided ?? {})) {
+      if (identifierValue(task.subject, name) !== undefined) continue;
+      for (const v of values) (out[name] ??= new Set()).add(v);
+    }
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v]]));
 }

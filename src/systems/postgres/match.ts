@@ -1,0 +1,88 @@
+/**
+ * The SQL conditions that say "this row is the subject's", shared by the erase (which reads the rows it
+ * resolved from the engine's key table) and the read-only statements (verify, preview, identify), which
+ * resolve the same relations afresh as common table expressions of one statement.
+ */
+import type { EntryModel, ErasureModel, IdentifierCondition, Pointer, ReferenceCondition } from './model';
+import { slotOf, typeOf } from './model';
+import { quote, type Param } from './sql';
+
+/**
+ * Where the rows already resolved for an entry are read: the engine's key table (`keys`, for the run whose
+ * id is the parameter `run`) or the statement's CTE `e<index>` (`cte`, columns aliased by `cteColumn`).
+ */
+export type Source = { kind: 'keys'; table: string; run: string } | { kind: 'cte' };
+
+/** The columns an entry's CTE carries, in order: key, exported, pointed-at and provided columns. */
+export function cteColumns(e: EntryModel): string[] {
+  return [...new Set([...e.keys, ...e.exported, ...e.pointers.map((p) => p.target), ...Object.values(e.table.provides ?? {})])];
+}
+
+/** The alias of `column` in entry `e`'s CTE. */
+export const cteColumn = (e: EntryModel, column: string): string => `c${cteColumns(e).indexOf(column) + 1}`;
+
+/**
+ * One identifier match as SQL on `row`, or undefined when the subject has no value for it. Exact: the column
+ * compared in its own type (its index serves; citext and uuid compare as they always do), or lower-cased
+ * text with `ignoreCase`; under a nondeterministic collation the text must also be byte-equal. `wide` (verify)
+ * compares e-mails trimmed and case-insensitively whatever the catalog says, so a variant the erase did not
+ * touch is found.
+ */
+export function identifierCondition(c: IdentifierCondition, row: string, param: Param, wide = false): string | undefined {
+  if (c.values.length === 0) return undefined;
+  const col = `${row}.${quote(c.match.column)}`;
+  if (wide && c.match.identifier === 'email') return `lower(btrim(${col}::text)) = ANY(${param(c.values.map((v) => v.trim().toLowerCase()))}::text[])`;
+  if (c.match.ignoreCase) return `lower(${col}::text) = ANY(${param(c.values.map((v) => v.toLowerCase()))}::text[])`;
+  const exact = `${col} = ANY(${param(c.values)})`;
+  return c.bytewise ? `(${exact} AND (${col}::text COLLATE "C") = ANY(${param(c.values)}::text[]))` : exact;
+}
+
+/** The identifier matches of `e` OR-ed, or undefined when none applies. */
+export function directCondition(e: EntryModel, row: string, param: Param, wide = false): string | undefined {
+  const parts = e.identifiers.map((c) => identifierCondition(c, row, param, wide)).filter((s): s is string => s !== undefined);
+  return parts.length ? `(${parts.join(' OR ')})` : undefined;
+}
+
+/** The rows of entry `r.to` as a subquery of the referenced column's values, cast to `e`'s column type. */
+function referencedValues(model: ErasureModel, e: EntryModel, r: ReferenceCondition, src: Source): string {
+  const to = model.entries[r.to];
+  if (src.kind === 'cte') return `SELECT s.${cteColumn(to, r.toColumn)} FROM e${r.to} s`;
+  const slot = slotOf(to, r.toColumn);
+  return `SELECT (k.${slot.array}[${slot.position}])::${typeOf(e, r.column)} FROM ${src.table} k WHERE k.run = ${src.run} AND k.entry = ${r.to}`;
+}
+
+/** One reference match as SQL on `row`. */
+export function referenceCondition(model: ErasureModel, e: EntryModel, r: ReferenceCondition, row: string, src: Source): string {
+  return `${row}.${quote(r.column)} IN (${referencedValues(model, e, r, src)})`;
+}
+
+/** Every match of `e` OR-ed: the row is the subject's. `false` when no match applies. */
+export function matchCondition(model: ErasureModel, e: EntryModel, row: string, param: Param, src: Source, wide = false): string {
+  const parts = [directCondition(e, row, param, wide), ...e.references.map((r) => referenceCondition(model, e, r, row, src))].filter(Boolean);
+  return parts.length ? `(${parts.join(' OR ')})` : 'false';
+}
+
+/** Whether row `x` of a pointing table is itself among the subject's resolved rows of one of `entries`. */
+function inside(model: ErasureModel, entries: number[], x: string, src: Source): string {
+  if (entries.length === 0) return 'false';
+  return entries
+    .map((i) => {
+      const other = model.entries[i];
+      if (src.kind === 'cte') {
+        return `EXISTS (SELECT 1 FROM e${i} y WHERE ${other.keys.map((k) => `y.${cteColumn(other, k)} = ${x}.${quote(k)}`).join(' AND ')})`;
+      }
+      return `EXISTS (SELECT 1 FROM ${src.table} y WHERE y.run = ${src.run} AND y.entry = ${i} AND y.key = ARRAY[${other.keys.map((k) => `${x}.${quote(k)}::text`).join(', ')}])`;
+    })
+    .join(' OR ');
+}
+
+/**
+ * Whether some row outside the subject's set points at the row whose pointed-at column values `target(p)`
+ * gives: then the row is shared (another customer's order still ships to this address).
+ */
+export function pointedAtFromOutside(model: ErasureModel, e: EntryModel, target: (p: Pointer) => string, src: Source): string {
+  if (e.pointers.length === 0) return 'false';
+  return `(${e.pointers
+    .map((p) => `EXISTS (SELECT 1 FROM ${p.rel} x WHERE x.${quote(p.column)} = ${target(p)} AND NOT (${inside(model, p.entries, 'x', src)}))`)
+    .join(' OR ')})`;
+}
