@@ -1,6 +1,7 @@
 /**
- * PostgreSQL: per table, the subject's rows are deleted or anonymized in primary-key batches
- * (./connector.ts). The plan keeps the tables; the connection URL and the hmac key stay in the worker.
+ * PostgreSQL: per table entry, the subject's rows (found by an identifier or through relations to rows
+ * already found) are deleted or anonymized in key batches (./connector.ts). The plan keeps the tables; the
+ * connection URL, the hmac key and the work schema stay in the worker.
  */
 import { checkThrough, defineSystem } from '../descriptor';
 import { postgresSystemSchema, type PostgresSystem } from './schema';
@@ -18,6 +19,7 @@ export const postgres = defineSystem({
     softDelete: system.tables.some((t) => t.softDeleteColumn !== undefined),
     notify: false,
     reminderEveryDays: undefined,
+    provides: [...new Set(system.tables.flatMap((t) => Object.keys(t.provides ?? {})))],
   }),
   connector,
   check: checkThrough(connector),
