@@ -1,11 +1,13 @@
 /**
- * Scale: one subject with many rows in PostgreSQL (default 1,000,000, batches of 1,000 per transaction) and
- * many objects under one S3 prefix in MinIO (default 100,000), erased by one request. Reports the time from
+ * Scale: one subject with many rows in PostgreSQL (default 1,000,000, batches of 1,000 per transaction), the
+ * same subject as a shop customer with many order items two hops away (customer → orders → order_item,
+ * default 1,000 orders × 1,000 items, found through the catalog's references) and many objects under one S3
+ * prefix in MinIO (default 100,000), erased by one request. Reports the time from
  * the POST to the certificate, each system's time, rows/s and objects/s (from the certificate's receipts),
  * and the longest transaction the engine held open on the target database (pg_stat_activity, sampled every
  * 100 ms).
  *
- *   npx ts-node bench/scale.ts [--quick] [--rows=1000000] [--objects=100000]
+ *   npx ts-node bench/scale.ts [--quick] [--rows=1000000] [--items=1000000] [--objects=100000]
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { api, certified, pool, startCluster, submit, until } from './lib/cluster';
@@ -16,6 +18,8 @@ run(async () => {
   const a = args();
   const rowCount = a.num('rows', a.quick ? 100_000 : 1_000_000);
   const objectCount = a.num('objects', a.quick ? 10_000 : 100_000);
+  const itemCount = a.num('items', a.quick ? 100_000 : 1_000_000);
+  const ordersOfSubject = 1000;
   const targets = await startTargets({ elasticsearch: false });
   try {
     const subject = { email: 'big.subject@example.com', userId: 'big-subject' };
@@ -27,6 +31,18 @@ run(async () => {
     // Someone else's rows, interleaved after the subject's, must survive.
     await targets.db.query(`INSERT INTO activity (email, payload) SELECT 'other-' || i || '@example.com', 'event ' || i FROM generate_series(1, 10000) i`);
     await targets.db.query('ANALYZE activity');
+    // The relational case: one customer, her orders, their items; other customers' orders and items interleaved.
+    await targets.db.query(`
+      CREATE TABLE shop_customer (id int PRIMARY KEY, email text NOT NULL);
+      CREATE INDEX ON shop_customer (email);
+      CREATE TABLE shop_order (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES shop_customer (id), placed text);
+      CREATE INDEX ON shop_order (customer_id);
+      CREATE TABLE order_item (order_id int NOT NULL REFERENCES shop_order (id), item_no int NOT NULL, sku text, PRIMARY KEY (order_id, item_no));
+      INSERT INTO shop_customer SELECT i, CASE WHEN i = 1 THEN $1 ELSE 'customer-' || i || '@example.com' END FROM generate_series(1, 1000) i;
+      INSERT INTO shop_order SELECT i, CASE WHEN i % 2 = 1 THEN 1 ELSE 2 + i % 998 END, 'order ' || i FROM generate_series(1, ${ordersOfSubject * 2}) i;`.replace('$1', `'${subject.email}'`));
+    const perOrder = Math.max(1, Math.round(itemCount / ordersOfSubject));
+    await targets.db.query(`INSERT INTO order_item SELECT o, n, 'sku-' || n FROM generate_series(1, ${ordersOfSubject * 2}) o, generate_series(1, ${perOrder}) n`);
+    await targets.db.query('ANALYZE shop_customer; ANALYZE shop_order; ANALYZE order_item');
     await pool(objectCount, 64, (k) =>
       targets.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `users/${subject.userId}/obj-${k}.txt`, Body: `object ${k}` })),
     );
@@ -40,6 +56,13 @@ run(async () => {
     connection: ${targets.pg.urlFor('app')}
     tables:
       - { table: activity, match: { column: email, identifier: email }, action: delete }
+  - id: shop-db
+    kind: postgres
+    connection: ${targets.pg.urlFor('app')}
+    tables:
+      - { table: shop_customer, match: { column: email, identifier: email }, action: delete }
+      - { table: shop_order, match: { column: customer_id, references: shop_customer.id }, action: delete }
+      - { table: order_item, primaryKey: [order_id, item_no], match: { column: order_id, references: shop_order.id }, action: delete }
   - id: documents
     kind: s3
     bucket: ${BUCKET}
@@ -80,18 +103,21 @@ run(async () => {
       cert.systems ?? cert.certificate?.systems ?? [];
     const rowsLeft = Number((await targets.db.query<{ n: string }>('SELECT count(*) AS n FROM activity WHERE email = $1', [subject.email])).rows[0].n);
     const othersLeft = Number((await targets.db.query<{ n: string }>(`SELECT count(*) AS n FROM activity WHERE email <> $1`, [subject.email])).rows[0].n);
+    const itemsLeft = Number((await targets.db.query<{ n: string }>('SELECT count(*) AS n FROM order_item WHERE order_id % 2 = 1')).rows[0].n);
+    const otherItems = Number((await targets.db.query<{ n: string }>('SELECT count(*) AS n FROM order_item WHERE order_id % 2 = 0')).rows[0].n);
     const objectsLeft = await countObjects(targets, `users/${subject.userId}/`);
     const otherObjects = await countObjects(targets, `users/${subject.userId}x/`);
     const rows = systems.map((s) => {
       const secs = (Date.parse(s.completedAt) - Date.parse(s.startedAt)) / 1000;
       return { system: s.systemId, found: s.found, erased: s.erased, remaining: s.remaining, attempts: s.attempts, seconds: round(secs), 'items/s': Math.round(s.erased / secs) };
     });
-    printTable(`Scale: ${rowCount} rows + ${objectCount} objects of one subject, one request (${round(totalS)} s POST → certificate)`, rows);
+    printTable(`Scale: ${rowCount} rows + ${ordersOfSubject * perOrder} order items two hops away + ${objectCount} objects of one subject, one request (${round(totalS)} s POST → certificate)`, rows);
     printTable('Checks', [
-      { 'longest transaction ms': Math.round(longestTxMs), 'subject rows left': rowsLeft, 'subject objects left': objectsLeft, 'other rows (10000 seeded)': othersLeft, 'other objects (100 seeded)': otherObjects },
+      { 'longest transaction ms': Math.round(longestTxMs), 'subject rows left': rowsLeft, 'subject items left': itemsLeft, [`other items (${ordersOfSubject * perOrder} seeded)`]: otherItems, 'subject objects left': objectsLeft, 'other rows (10000 seeded)': othersLeft, 'other objects (100 seeded)': otherObjects },
     ]);
     const pgRow = rows.find((r) => r.system === 'activity-db');
     const s3Row = rows.find((r) => r.system === 'documents');
+    const shopRow = rows.find((r) => r.system === 'shop-db');
     writeResult('scale', {
       rows: rowCount,
       objects: objectCount,
@@ -99,6 +125,10 @@ run(async () => {
       totalSeconds: round(totalS),
       rowsPerSecond: pgRow?.['items/s'],
       objectsPerSecond: s3Row?.['items/s'],
+      orderItems: ordersOfSubject * perOrder,
+      relationalRowsPerSecond: shopRow?.['items/s'],
+      subjectItemsLeft: itemsLeft,
+      otherItemsLeft: otherItems,
       longestTransactionMs: Math.round(longestTxMs),
       batchSize: 1000,
       systems: rows,

@@ -31,7 +31,7 @@ export async function takeCensus(client: pg.ClientBase | pg.Pool, model: Erasure
     return `e${i} AS MATERIALIZED (SELECT ${[...cols, `${direct} AS direct`].join(', ')} FROM ${e.rel} t WHERE ${matchCondition(model, e, 't', param, { kind: 'cte' }, opts.wide)})`;
   });
   const fields = model.entries.map((e) => {
-    const shared = `NOT s.direct AND ${pointedAtFromOutside(model, e, (p) => `s.${cteColumn(e, p.target)}`, { kind: 'cte' })}`;
+    const shared = `NOT s.direct AND ${pointedAtFromOutside(model, e, (p) => `s.${cteColumn(e, p.target)}`, param, { kind: 'cte' })}`;
     const provided = Object.entries(e.table.provides ?? {}).map(
       ([name, col]) => `'${name.replace(/'/g, "''")}', (SELECT COALESCE(json_agg(DISTINCT s.${cteColumn(e, col)}::text), '[]') FROM e${e.index} s WHERE s.${cteColumn(e, col)} IS NOT NULL)`,
     );

@@ -16,7 +16,8 @@ import { classify } from './errors';
 import { tableShapes } from './shape';
 import { buildModel, type ErasureModel } from './model';
 import { relationProblems, referencesOf } from './graph';
-import { AtTable, changeBatch, dropKeys, ensureWorkTables, passesFor, resolveKeys, workTables } from './resolve';
+import { AtTable, dropKeys, ensureWorkTables, resolveKeys, workTables } from './resolve';
+import { keptShared, passesFor, progressOf, runPass, type PassContext } from './changes';
 import { takeCensus } from './census';
 import { matchCondition } from './match';
 import { identifierValue, type DerivedIdentifiers, type EraseResult, type PreviewEntry, type SystemPreview, type SystemTask, type VerifyResult } from '../../domain';
@@ -37,6 +38,15 @@ const tablesOf = z.array(postgresTableSchema);
 
 /** What a finished erase stored, so a retried attempt of the same activity answers the same. */
 type StoredResult = EraseResult;
+
+/** What one operation did: rows changed and shared rows kept, per entry. */
+interface RunOutcome {
+  done: number[];
+  kept: number[];
+  resumed: boolean;
+  batches: number;
+  model: ErasureModel;
+}
 
 /**
  * The id of one erase (or soft delete, or restore) across its retried attempts: inside an activity the
@@ -137,59 +147,56 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
   }
 
   /**
-   * One operation over every entry: resolve (or, for a retried attempt, reuse) the key sets, then change
-   * batch by batch in the relations' order. Returns rows changed per entry, what was resolved, and whether
-   * this attempt resumed an earlier one.
+   * One operation over every entry: resolve (or, for a retried attempt, reuse) the kept key sets, then change
+   * batch by batch in the relations' order. Returns rows changed and shared rows kept per entry, and whether
+   * this attempt took up an earlier one; `finish` builds the result stored for a retry of the same lineage.
    */
-  async function run(task: SystemTask, op: Op): Promise<{ done: number[]; counts: Array<{ rows: number; shared: number }>; resumed: boolean; batches: number; stored?: StoredResult; model: ErasureModel; tables: PostgresTable[] }> {
+  async function run(task: SystemTask, op: Op, finish?: (o: RunOutcome) => EraseResult): Promise<RunOutcome & { stored?: StoredResult }> {
     const tables = tablesFor(task);
     const model = await modelFor(task, tables);
     const { run: runId, retriesShareIt } = runIdFor(task, op);
     try {
       return await locked(runId, async (client) => {
-        const prior = (await client.query<{ state: string; counts: Array<{ rows: number; shared: number }> | null; result: StoredResult | null }>(
-          `SELECT state, counts, result FROM ${work.runs} WHERE run = $1`,
-          [runId],
-        )).rows[0];
-        if (prior?.state === 'done' && retriesShareIt && prior.result) return { done: [], counts: [], resumed: true, batches: 0, stored: prior.result, model, tables };
-        let counts = prior?.state === 'resolved' ? prior.counts : null;
-        const resumed = counts !== null;
-        if (!counts) {
+        const prior = (await client.query<{ state: string; result: StoredResult | null }>(`SELECT state, result FROM ${work.runs} WHERE run = $1`, [runId])).rows[0];
+        if (prior?.state === 'done' && retriesShareIt && prior.result) return { done: [], kept: [], resumed: true, batches: 0, stored: prior.result, model };
+        const resumed = prior?.state === 'resolved';
+        if (!resumed) {
           await dropKeys(client, work, runId);
           await client.query(`INSERT INTO ${work.runs} (run, state) VALUES ($1, 'resolving') ON CONFLICT (run) DO UPDATE SET state = 'resolving', result = NULL, updated_at = now()`, [runId]);
-          counts = await resolveKeys(client, model, work, runId, () => throwIfCancelled());
-          await client.query(`UPDATE ${work.runs} SET state = 'resolved', counts = $2, updated_at = now() WHERE run = $1`, [runId, JSON.stringify(counts)]);
+          await resolveKeys(client, model, work, runId, () => throwIfCancelled());
+          await client.query(`UPDATE ${work.runs} SET state = 'resolved', updated_at = now() WHERE run = $1`, [runId]);
         }
-        const done = model.entries.map(() => 0);
         let batches = 0;
+        let current = '';
+        const ctx: PassContext = {
+          client,
+          model,
+          work,
+          run: runId,
+          hmacKey: system.hmacKey,
+          onBatch: (rows) => {
+            batches++;
+            opts.onBatch?.({ table: current, rows });
+            heartbeat({ op, batches });
+            throwIfCancelled();
+          },
+        };
         for (const i of model.changes) {
-          const e = model.entries[i];
-          for (const pass of passesFor(e, op)) {
-            for (;;) {
-              throwIfCancelled();
-              const { n, seen } = await changeBatch(client, model, e, work, runId, pass, e.table.batchSize, system.hmacKey);
-              done[i] += n;
-              batches++;
-              opts.onBatch?.({ table: e.label, rows: n });
-              heartbeat({ op, batches, done });
-              if (seen < e.table.batchSize) break;
-            }
-          }
+          current = model.entries[i].label;
+          for (const pass of passesFor(model.entries[i], op)) await runPass(ctx, model.entries[i], pass);
         }
+        const done = await progressOf(client, work, runId, model.entries.length);
+        const kept: number[] = [];
+        for (const e of model.entries) kept.push(op === 'erase' ? await keptShared(ctx, e) : 0);
+        const outcome: RunOutcome = { done, kept, resumed, batches, model };
+        const result = finish && retriesShareIt ? JSON.stringify(finish(outcome)) : null;
         await dropKeys(client, work, runId);
-        await client.query(`UPDATE ${work.runs} SET state = 'done', updated_at = now() WHERE run = $1`, [runId]);
-        return { done, counts, resumed, batches, model, tables };
+        await client.query(`UPDATE ${work.runs} SET state = 'done', result = $2, updated_at = now() WHERE run = $1`, [runId, result]);
+        return outcome;
       });
     } catch (err) {
       throw err instanceof AtTable ? classify(system.id, err.cause, err.table) : classify(system.id, err);
     }
-  }
-
-  /** Stores the result of a finished erase, so a retry of the same attempt lineage answers the same. */
-  async function storeResult(task: SystemTask, result: EraseResult): Promise<void> {
-    const { run: runId, retriesShareIt } = runIdFor(task, 'erase');
-    if (!retriesShareIt) return;
-    await getPool().query(`UPDATE ${work.runs} SET result = $2 WHERE run = $1`, [runId, JSON.stringify(result)]).catch(() => undefined);
   }
 
   const evidence = (task: SystemTask, op: Op, model: ErasureModel) =>
@@ -213,30 +220,24 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
   return {
     async erase(task): Promise<EraseResult> {
       const started = Date.now();
-      const out = await run(task, 'erase');
-      if (out.stored) return out.stored;
-      const { model, counts, done } = out;
-      const plan = settle(model, counts);
-      // Rows changed by batches since the last heartbeat of a crashed attempt are not in `done`: the rows
-      // resolved at the start are the floor (every one of them is gone or masked once the loop ends).
-      const changed = model.entries.map((_, i) => Math.max(done[i], plan[i].changed));
-      const details: Record<string, number> = { durationMs: elapsed(started), batches: out.batches, attempt: attemptNumber(), resumed: out.resumed ? 1 : 0 };
-      model.entries.forEach((e, i) => {
-        details[`rows:${e.label}`] = (details[`rows:${e.label}`] ?? 0) + changed[i];
-        if (plan[i].kept) details[`shared:${e.label}`] = (details[`shared:${e.label}`] ?? 0) + plan[i].kept;
-      });
-      const erased = changed.reduce((a, b) => a + b, 0);
-      const kept = plan.reduce((a, p) => a + p.kept, 0);
-      const actions = new Set(model.entries.map((e) => e.table.action));
-      const result: EraseResult = {
-        action: actions.size === 1 ? [...actions][0] : 'mixed',
-        found: erased + kept,
-        erased,
-        evidenceHash: evidence(task, 'erase', model),
-        details,
+      const summarize = ({ model, done, kept, resumed, batches }: RunOutcome): EraseResult => {
+        const details: Record<string, number> = { durationMs: elapsed(started), batches, attempt: attemptNumber(), resumed: resumed ? 1 : 0 };
+        model.entries.forEach((e, i) => {
+          details[`rows:${e.label}`] = (details[`rows:${e.label}`] ?? 0) + done[i];
+          if (kept[i]) details[`shared:${e.label}`] = (details[`shared:${e.label}`] ?? 0) + kept[i];
+        });
+        const erased = done.reduce((a, b) => a + b, 0);
+        const actions = new Set(model.entries.map((e) => e.table.action));
+        return {
+          action: actions.size === 1 ? [...actions][0] : 'mixed',
+          found: erased + kept.reduce((a, b) => a + b, 0),
+          erased,
+          evidenceHash: evidence(task, 'erase', model),
+          details,
+        };
       };
-      await storeResult(task, result);
-      return result;
+      const out = await run(task, 'erase', summarize);
+      return out.stored ?? summarize(out);
     },
 
     async verify(task): Promise<VerifyResult> {

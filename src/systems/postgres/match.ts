@@ -4,7 +4,7 @@
  * resolve the same relations afresh as common table expressions of one statement.
  */
 import type { EntryModel, ErasureModel, IdentifierCondition, Pointer, ReferenceCondition } from './model';
-import { slotOf, typeOf } from './model';
+import { sameType, slotOf, typeOf } from './model';
 import { quote, type Param } from './sql';
 
 /**
@@ -43,17 +43,27 @@ export function directCondition(e: EntryModel, row: string, param: Param, wide =
   return parts.length ? `(${parts.join(' OR ')})` : undefined;
 }
 
-/** The rows of entry `r.to` as a subquery of the referenced column's values, cast to `e`'s column type. */
-function referencedValues(model: ErasureModel, e: EntryModel, r: ReferenceCondition, src: Source): string {
-  const to = model.entries[r.to];
-  if (src.kind === 'cte') return `SELECT s.${cteColumn(to, r.toColumn)} FROM e${r.to} s`;
-  const slot = slotOf(to, r.toColumn);
-  return `SELECT (k.${slot.array}[${slot.position}])::${typeOf(e, r.column)} FROM ${src.table} k WHERE k.run = ${src.run} AND k.entry = ${r.to}`;
-}
-
-/** One reference match as SQL on `row`. */
+/**
+ * One reference match as SQL on `row`: the column holds a value the referenced column has in the rows
+ * already resolved for entry `r.to`. Same types compare in that type (the column's index serves); different
+ * types compare as text, exactly (see `sameType`).
+ */
 export function referenceCondition(model: ErasureModel, e: EntryModel, r: ReferenceCondition, row: string, src: Source): string {
-  return `${row}.${quote(r.column)} IN (${referencedValues(model, e, r, src)})`;
+  const to = model.entries[r.to];
+  const typed = sameType(e, r.column, to, r.toColumn);
+  const col = `${row}.${quote(r.column)}`;
+  if (src.kind === 'cte') {
+    const value = `s.${cteColumn(to, r.toColumn)}`;
+    return typed ? `${col} IN (SELECT ${value} FROM e${r.to} s)` : `${col}::text IN (SELECT ${value}::text FROM e${r.to} s)`;
+  }
+  const from = `FROM ${src.table} k WHERE k.run = ${src.run} AND k.entry = ${r.to}`;
+  // A reference to the other entry's whole key (the usual child → parent) is one lookup in the key table's
+  // index per row, whatever the planner believes about the key table's size; the text forms compare exactly.
+  // `OFFSET 0` keeps it a per-row lookup: folded into a join, a stale row estimate can turn it into a scan.
+  if (to.keys.length === 1 && to.keys[0] === r.toColumn) return `EXISTS (SELECT 1 ${from} AND k.key = ARRAY[${col}::text] OFFSET 0)`;
+  const slot = slotOf(to, r.toColumn);
+  const value = `k.${slot.array}[${slot.position}]`;
+  return typed ? `${col} IN (SELECT (${value})::${typeOf(e, r.column)} ${from})` : `${col}::text IN (SELECT ${value} ${from})`;
 }
 
 /** Every match of `e` OR-ed: the row is the subject's. `false` when no match applies. */
@@ -62,8 +72,12 @@ export function matchCondition(model: ErasureModel, e: EntryModel, row: string, 
   return parts.length ? `(${parts.join(' OR ')})` : 'false';
 }
 
-/** Whether row `x` of a pointing table is itself among the subject's resolved rows of one of `entries`. */
-function inside(model: ErasureModel, entries: number[], x: string, src: Source): string {
+/**
+ * Whether row `x` of a pointing table is itself one of the subject's rows of one of `entries`: its resolved
+ * key is there (entries whose keys are kept, and every entry in a CTE statement), or it matches the entry's
+ * condition (entries changed straight from their table).
+ */
+function inside(model: ErasureModel, entries: number[], x: string, param: Param, src: Source): string {
   if (entries.length === 0) return 'false';
   return entries
     .map((i) => {
@@ -71,7 +85,8 @@ function inside(model: ErasureModel, entries: number[], x: string, src: Source):
       if (src.kind === 'cte') {
         return `EXISTS (SELECT 1 FROM e${i} y WHERE ${other.keys.map((k) => `y.${cteColumn(other, k)} = ${x}.${quote(k)}`).join(' AND ')})`;
       }
-      return `EXISTS (SELECT 1 FROM ${src.table} y WHERE y.run = ${src.run} AND y.entry = ${i} AND y.key = ARRAY[${other.keys.map((k) => `${x}.${quote(k)}::text`).join(', ')}])`;
+      if (!other.referenced) return matchCondition(model, other, x, param, src);
+      return `EXISTS (SELECT 1 FROM ${src.table} y WHERE y.run = ${src.run} AND y.entry = ${i} AND y.key = ARRAY[${other.keys.map((k) => `${x}.${quote(k)}::text`).join(', ')}] OFFSET 0)`;
     })
     .join(' OR ');
 }
@@ -80,9 +95,16 @@ function inside(model: ErasureModel, entries: number[], x: string, src: Source):
  * Whether some row outside the subject's set points at the row whose pointed-at column values `target(p)`
  * gives: then the row is shared (another customer's order still ships to this address).
  */
-export function pointedAtFromOutside(model: ErasureModel, e: EntryModel, target: (p: Pointer) => string, src: Source): string {
+export function pointedAtFromOutside(model: ErasureModel, e: EntryModel, target: (p: Pointer) => string, param: Param, src: Source): string {
   if (e.pointers.length === 0) return 'false';
   return `(${e.pointers
-    .map((p) => `EXISTS (SELECT 1 FROM ${p.rel} x WHERE x.${quote(p.column)} = ${target(p)} AND NOT (${inside(model, p.entries, 'x', src)}))`)
+    .map((p) => `EXISTS (SELECT 1 FROM ${p.rel} x WHERE x.${quote(p.column)} = ${target(p)} AND NOT (${inside(model, p.entries, 'x', param, src)}))`)
     .join(' OR ')})`;
+}
+
+/** Whether live row `row` of `e` is shared: reached only by reference, and pointed at from outside. */
+export function sharedCondition(model: ErasureModel, e: EntryModel, row: string, param: Param, src: Source): string {
+  if (e.pointers.length === 0) return 'false';
+  const direct = directCondition(e, row, param);
+  return `(${direct ? `NOT COALESCE(${direct}, false) AND ` : ''}${pointedAtFromOutside(model, e, (p) => `${row}.${quote(p.target)}`, param, src)})`;
 }

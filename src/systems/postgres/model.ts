@@ -65,6 +65,13 @@ export interface ErasureModel {
 /** The type of `column` in `entry`'s table, as SQL spells it. */
 export const typeOf = (entry: EntryModel, column: string): string => entry.shape.columns.get(column)!.type;
 
+/**
+ * Whether a reference from `e.column` to `to.toColumn` compares in the column's own type: only when both
+ * columns have the same type (the resolved text then casts back to exactly the value it came from). Across
+ * types the two sides compare as text, so a text "042" never equals the integer 42.
+ */
+export const sameType = (e: EntryModel, column: string, to: EntryModel, toColumn: string): boolean => typeOf(e, column) === typeOf(to, toColumn);
+
 /** Where a referenced column sits in an entry's resolved row: in the key array or the exported values. */
 export function slotOf(entry: EntryModel, column: string): { array: 'key' | 'vals'; position: number } {
   const k = entry.keys.indexOf(column);
@@ -120,7 +127,11 @@ export function buildModel(tables: PostgresTable[], shapes: TableShape[], task: 
       if (!to.keys.includes(r.toColumn) || to.keys.length > 1) add(to.table.schema, to.table.table, r.toColumn, r.column);
     }
     for (const fk of e.shape.foreignKeys) add(fk.schema, fk.table, fk.column, fk.target);
-    e.pointers = [...pointers.values()].filter((p) => e.shape.columns.has(p.target));
+    // Rows that an entry finds by exactly this pointer (order items by `order_id → orders.id`) are all in the
+    // subject's set by construction: checking them one by one would only cost time.
+    const coveredBy = (p: Pointer) =>
+      p.entries.some((x) => entries[x].references.some((r) => r.to === e.index && r.column === p.column && r.toColumn === p.target));
+    e.pointers = [...pointers.values()].filter((p) => e.shape.columns.has(p.target) && !coveredBy(p));
   }
   return { entries, resolution: resolutionOrder(tables), changes: changeOrder(tables) };
 }

@@ -1,17 +1,19 @@
 /**
  * The subject's key sets, resolved before the first change and kept in the target database until the
- * erasure completes, so a worker killed after deleting a customer but before its address finds the address
- * again on the next attempt (nothing points at it any more by then). Two engine tables in the system's
- * `workSchema`: `erasure_runs` (one row per erase attempt lineage: resolving → resolved → done) and
- * `erasure_keys` (per entry, each resolved row's key and the columns others reference, as text). Every
- * statement here is short: resolution walks tables by key and parents by chunks, changes go batch by batch,
- * and each change marks its keys done in the same statement, so a retried attempt resumes exactly.
+ * erasure completes, for every entry that others reference: a worker killed after deleting a customer but
+ * before her orders, or her address, finds them again on the next attempt through the customer's kept key
+ * and address id, though nothing in the database points there any more. Entries nobody references are
+ * changed straight from their table (./changes.ts): their rows stay findable through the kept keys.
+ * Engine tables in the system's `workSchema`: `erasure_runs` (one row per erase attempt lineage: resolving →
+ * resolved → done), `erasure_keys` (per entry, each resolved row's key and the columns others reference, as
+ * text) and `erasure_progress` (rows changed so far, counted in the statement that changes them). Every
+ * statement is short: resolution walks tables by key and parents by chunks.
  */
 import type pg from 'pg';
 import type { EntryModel, ErasureModel } from './model';
-import { typeOf } from './model';
-import { directCondition, matchCondition, pointedAtFromOutside, type Source } from './match';
-import { maskAssignments, parameters, quote, type Op } from './sql';
+import { sameType, typeOf } from './model';
+import { directCondition, pointedAtFromOutside, type Source } from './match';
+import { parameters, quote } from './sql';
 
 /** A failure raised while working on one entry's table, so the message can name it. */
 export class AtTable extends Error {
@@ -24,7 +26,7 @@ export class AtTable extends Error {
 }
 
 /** Runs `fn`, tagging a failure with `e`'s table. */
-async function at<T>(e: EntryModel, fn: () => Promise<T>): Promise<T> {
+export async function at<T>(e: EntryModel, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -36,9 +38,14 @@ async function at<T>(e: EntryModel, fn: () => Promise<T>): Promise<T> {
 export interface WorkTables {
   runs: string;
   keys: string;
+  progress: string;
 }
 
-export const workTables = (schema: string): WorkTables => ({ runs: `${quote(schema)}.erasure_runs`, keys: `${quote(schema)}.erasure_keys` });
+export const workTables = (schema: string): WorkTables => ({
+  runs: `${quote(schema)}.erasure_runs`,
+  keys: `${quote(schema)}.erasure_keys`,
+  progress: `${quote(schema)}.erasure_progress`,
+});
 
 /**
  * Creates the work schema and tables if absent. Serialised by a transaction-level advisory lock, so two
@@ -57,6 +64,9 @@ export async function ensureWorkTables(client: pg.ClientBase, schema: string): P
       run text NOT NULL, entry int NOT NULL, key text[] NOT NULL, vals text[] NOT NULL DEFAULT '{}',
       direct boolean NOT NULL, shared boolean NOT NULL DEFAULT false, done boolean NOT NULL DEFAULT false,
       PRIMARY KEY (run, entry, key))`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${w.progress} (
+      run text NOT NULL, entry int NOT NULL, shared boolean NOT NULL, done bigint NOT NULL,
+      PRIMARY KEY (run, entry, shared))`);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -65,36 +75,32 @@ export async function ensureWorkTables(client: pg.ClientBase, schema: string): P
 }
 
 /** `ARRAY[t."a"::text, …]` over some columns of `row`. */
-const textArray = (row: string, cols: readonly string[]) => (cols.length ? `ARRAY[${cols.map((c) => `${row}.${quote(c)}::text`).join(', ')}]` : `'{}'::text[]`);
+export const textArray = (row: string, cols: readonly string[]) => (cols.length ? `ARRAY[${cols.map((c) => `${row}.${quote(c)}::text`).join(', ')}]` : `'{}'::text[]`);
 
 /** `t."a" = (k.key[1])::integer AND …`: a live row joined to its resolved key. */
-const keyJoin = (e: EntryModel, row: string, key: string) => e.keys.map((c, i) => `${row}.${quote(c)} = (${key}[${i + 1}])::${e.keyTypes[i]}`).join(' AND ');
+export const keyJoin = (e: EntryModel, row: string, key: string) => e.keys.map((c, i) => `${row}.${quote(c)} = (${key}[${i + 1}])::${e.keyTypes[i]}`).join(' AND ');
 
 /** Rows per resolution batch, and the bounds a chunk of parent keys adapts within. */
 const RESOLVE_BATCH = 5000;
 const PARENT_CHUNK = { start: 200, min: 1, max: 20_000, target: 20_000 };
 
 /**
- * Resolves every entry's rows into the key table for run `run`, referenced entries first, then marks the
- * rows reached by reference that rows outside the subject's set still point at (`shared`). Returns per entry
- * the rows found and how many of them are shared. `onProgress` is called after every statement.
+ * Resolves the rows of every entry others reference into the key table for run `run`, referenced entries
+ * first, then marks those reached by reference that rows outside the subject's set still point at
+ * (`shared`). `onProgress` is called after every statement.
  */
-export async function resolveKeys(client: pg.ClientBase, model: ErasureModel, w: WorkTables, run: string, onProgress: () => void): Promise<Array<{ rows: number; shared: number }>> {
-  for (const i of model.resolution) {
-    const e = model.entries[i];
+export async function resolveKeys(client: pg.ClientBase, model: ErasureModel, w: WorkTables, run: string, onProgress: () => void): Promise<void> {
+  const kept = model.resolution.map((i) => model.entries[i]).filter((e) => e.referenced);
+  for (const e of kept) {
     await at(e, async () => {
       await resolveDirect(client, e, w, run, onProgress);
       for (const r of e.references) await resolveReference(client, e, model.entries[r.to], r.column, r.toColumn, w, run, onProgress);
     });
   }
-  for (const e of model.entries) if (e.pointers.length) await at(e, () => markShared(client, model, e, w, run, onProgress));
-  const { rows } = await client.query<{ entry: number; rows: number; shared: number }>(
-    `SELECT entry, count(*)::int AS rows, count(*) FILTER (WHERE shared)::int AS shared FROM ${w.keys} WHERE run = $1 GROUP BY entry`,
-    [run],
-  );
-  const counts = model.entries.map(() => ({ rows: 0, shared: 0 }));
-  for (const r of rows) counts[r.entry] = { rows: r.rows, shared: r.shared };
-  return counts;
+  const { rows: sizes } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${w.keys} WHERE run = $1`, [run]);
+  // Many keys at once change the key table's statistics: refresh them so the planner keeps using its index.
+  if (sizes[0].n > 10_000) await client.query(`ANALYZE ${w.keys}`);
+  for (const e of kept) if (e.pointers.length) await at(e, () => markShared(client, model, e, w, run, onProgress));
 }
 
 /** The rows an entry's identifier matches find, by key order, batch by batch. */
@@ -126,7 +132,10 @@ async function resolveDirect(client: pg.ClientBase, e: EntryModel, w: WorkTables
  */
 async function resolveReference(client: pg.ClientBase, e: EntryModel, to: EntryModel, column: string, toColumn: string, w: WorkTables, run: string, onProgress: () => void): Promise<void> {
   const k = to.keys.indexOf(toColumn);
-  const value = k >= 0 ? `(p.key[${k + 1}])` : `(p.vals[${to.exported.indexOf(toColumn) + 1}])`;
+  const raw = k >= 0 ? `(p.key[${k + 1}])` : `(p.vals[${to.exported.indexOf(toColumn) + 1}])`;
+  const typed = sameType(e, column, to, toColumn);
+  const lhs = typed ? `t.${quote(column)}` : `t.${quote(column)}::text`;
+  const value = typed ? `${raw}::${typeOf(e, column)}` : raw;
   let chunk = PARENT_CHUNK.start;
   let cursor: string[] | null = null as string[] | null;
   for (;;) {
@@ -135,7 +144,7 @@ async function resolveReference(client: pg.ClientBase, e: EntryModel, to: EntryM
     const after: string = cursor ? ` AND key > ${param(cursor)}::text[]` : '';
     const text: string = `WITH parents AS (SELECT key, vals FROM ${w.keys} WHERE run = ${runP} AND entry = ${to.index}${after} ORDER BY key LIMIT ${chunk}),
       found AS (SELECT ${textArray('t', e.keys)} AS key, ${textArray('t', e.exported)} AS vals FROM ${e.rel} t
-                WHERE t.${quote(column)} IN (SELECT ${value}::${typeOf(e, column)} FROM parents p)),
+                WHERE ${lhs} IN (SELECT ${value} FROM parents p)),
       ins AS (INSERT INTO ${w.keys} (run, entry, key, vals, direct) SELECT ${runP}, ${e.index}, key, vals, false FROM found ON CONFLICT DO NOTHING)
       SELECT (SELECT count(*) FROM parents)::int AS parents, (SELECT max(key) FROM parents) AS last, (SELECT count(*) FROM found)::int AS found`;
     const { rows } = await client.query<{ parents: number; last: string[] | null; found: number }>(text, params);
@@ -150,77 +159,32 @@ async function resolveReference(client: pg.ClientBase, e: EntryModel, to: EntryM
 /** Flags the rows of `e` reached only by reference that a row outside the subject's set points at. */
 async function markShared(client: pg.ClientBase, model: ErasureModel, e: EntryModel, w: WorkTables, run: string, onProgress: () => void): Promise<void> {
   let cursor: string[] | null = null as string[] | null;
+  let chunk = 500;
   for (;;) {
+    const started = Date.now();
     const { params, param } = parameters();
     const runP = param(run);
     const src: Source = { kind: 'keys', table: w.keys, run: runP };
     const after: string = cursor ? ` AND key > ${param(cursor)}::text[]` : '';
-    const text: string = `WITH chunk AS (SELECT key FROM ${w.keys} WHERE run = ${runP} AND entry = ${e.index} AND NOT direct${after} ORDER BY key LIMIT ${RESOLVE_BATCH}),
+    const text: string = `WITH chunk AS (SELECT key FROM ${w.keys} WHERE run = ${runP} AND entry = ${e.index} AND NOT direct${after} ORDER BY key LIMIT ${chunk}),
       marked AS (UPDATE ${w.keys} k SET shared = true FROM chunk
         WHERE k.run = ${runP} AND k.entry = ${e.index} AND k.key = chunk.key
-          AND EXISTS (SELECT 1 FROM ${e.rel} t WHERE ${keyJoin(e, 't', 'k.key')} AND ${pointedAtFromOutside(model, e, (p) => `t.${quote(p.target)}`, src)})
+          AND EXISTS (SELECT 1 FROM ${e.rel} t WHERE ${keyJoin(e, 't', 'k.key')} AND ${pointedAtFromOutside(model, e, (p) => `t.${quote(p.target)}`, param, src)})
         RETURNING 1)
       SELECT (SELECT count(*) FROM chunk)::int AS seen, (SELECT max(key) FROM chunk) AS last, (SELECT count(*) FROM marked)::int AS marked`;
     const { rows } = await client.query<{ seen: number; last: string[] | null }>(text, params);
     onProgress();
-    if (rows[0].seen < RESOLVE_BATCH) return;
+    if (rows[0].seen < chunk) return;
     cursor = rows[0].last;
+    // Each row may be pointed at by many: size chunks by time, so every statement stays well under a second.
+    const ms = Date.now() - started;
+    chunk = ms > 400 ? Math.max(10, Math.floor(chunk / 2)) : ms < 100 ? Math.min(5000, chunk * 2) : chunk;
   }
 }
 
-/** What one pass over an entry's resolved rows does: the table's action, or the shared rows' `onShared`. */
-export type Change = 'delete' | 'anonymize' | 'softDelete' | 'restore';
-
-/** The passes an operation makes over an entry: its own rows, then the shared ones unless kept. */
-export function passesFor(e: EntryModel, op: Op): Array<{ shared: boolean; change: Change }> {
-  if (op !== 'erase') return e.table.softDeleteColumn ? [{ shared: false, change: op }] : [];
-  const passes: Array<{ shared: boolean; change: Change }> = [{ shared: false, change: e.table.action }];
-  if (e.pointers.length && e.table.onShared !== 'keep') passes.push({ shared: true, change: e.table.onShared === 'erase' ? e.table.action : 'anonymize' });
-  return passes;
-}
-
-/**
- * One batch of one pass: lock up to `limit` of the subject's rows not yet done, change them (the subject's
- * match condition repeated on the row itself, so a row that stopped matching is left alone) and mark their
- * keys done, all in one statement, hence one short transaction. Keys nobody references are deleted instead.
- * Returns rows changed and keys taken (fewer than `limit`: the pass is over).
- */
-export async function changeBatch(
-  client: pg.ClientBase,
-  model: ErasureModel,
-  e: EntryModel,
-  w: WorkTables,
-  run: string,
-  pass: { shared: boolean; change: Change },
-  limit: number,
-  hmacKey: string | undefined,
-): Promise<{ n: number; seen: number }> {
-  const { params, param } = parameters();
-  const runP = param(run);
-  const src: Source = { kind: 'keys', table: w.keys, run: runP };
-  const t = e.table;
-  const match = matchCondition(model, e, 't', param, src);
-  const state = pass.change === 'softDelete' ? ` AND t.${quote(t.softDeleteColumn!)} IS NULL` : pass.change === 'restore' ? ` AND t.${quote(t.softDeleteColumn!)} IS NOT NULL` : '';
-  const keyCols = e.keys.map((k) => `t.${quote(k)}`).join(', ');
-  const same = e.keys.map((k) => `t.${quote(k)} = target.${quote(k)}`).join(' AND ');
-  let change: string;
-  if (pass.change === 'delete') change = `DELETE FROM ${e.rel} AS t USING target WHERE ${same} AND ${match} RETURNING 1`;
-  else if (pass.change === 'anonymize') change = `UPDATE ${e.rel} AS t SET ${maskAssignments(t, 't', param, hmacKey)} FROM target WHERE ${same} AND ${match} RETURNING 1`;
-  else change = `UPDATE ${e.rel} AS t SET ${quote(t.softDeleteColumn!)} = ${pass.change === 'softDelete' ? 'now()' : 'NULL'} FROM target WHERE ${same} AND ${match}${state} RETURNING 1`;
-  const finish = e.referenced
-    ? `UPDATE ${w.keys} k SET done = true FROM batch WHERE k.run = ${runP} AND k.entry = ${e.index} AND k.key = batch.key RETURNING 1`
-    : `DELETE FROM ${w.keys} k USING batch WHERE k.run = ${runP} AND k.entry = ${e.index} AND k.key = batch.key RETURNING 1`;
-  const text = `WITH batch AS (SELECT key FROM ${w.keys} WHERE run = ${runP} AND entry = ${e.index} AND NOT done AND shared = ${pass.shared} ORDER BY key LIMIT ${limit}),
-    target AS (SELECT ${keyCols} FROM ${e.rel} t JOIN batch b ON ${keyJoin(e, 't', 'b.key')} WHERE ${match}${state} FOR UPDATE OF t),
-    changed AS (${change}),
-    finished AS (${finish})
-    SELECT (SELECT count(*) FROM changed)::int AS n, (SELECT count(*) FROM batch)::int AS seen, (SELECT count(*) FROM finished)::int AS finished`;
-  const { rows } = await at(e, () => client.query<{ n: number; seen: number }>(text, params));
-  return rows[0];
-}
-
-/** Removes every key of a run, a bounded number per statement. */
+/** Removes every key and progress count of a run, a bounded number per statement. */
 export async function dropKeys(client: pg.ClientBase, w: WorkTables, run: string): Promise<void> {
+  await client.query(`DELETE FROM ${w.progress} WHERE run = $1`, [run]);
   for (;;) {
     const { rowCount } = await client.query(`DELETE FROM ${w.keys} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${w.keys} WHERE run = $1 LIMIT 20000))`, [run]);
     if (!rowCount) return;
