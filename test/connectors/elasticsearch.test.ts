@@ -5,7 +5,9 @@ import type { ElasticsearchSystem } from '../../src/systems/elasticsearch';
 import { freePort } from '../../src/dev/servers';
 import type { ElasticsearchServer } from '../../src/dev/elasticsearch';
 import { elasticsearch, esClientFor, warmUp } from './servers';
-import { alice, assertErasedAsToday, assertNoPii, assertNonRetryable, assertRetryable, bob, failure, inActivity, oldStyleTaskFor, system, taskFor } from './helpers';
+import {
+  alice, assertErasedAsToday, assertNoPii, assertNonRetryable, assertRetryable, bob, derivedTaskFor, failure, inActivity, oldStyleTaskFor, system, taskFor,
+} from './helpers';
 
 warmUp('es7', 'es8');
 
@@ -334,6 +336,103 @@ for (const version of versions) {
         }
       });
     }
+
+    describe('derived identifiers, preview and a verification wider than the erase', () => {
+      /** Every document of an index, as stored (source, version, sequence number): any write would change it. */
+      const stored = async (index: string, ids?: string[]): Promise<string[]> => {
+        await es.indices.refresh({ index });
+        const res = await es.search({ index, query: ids ? { ids: { values: ids } } : { match_all: {} }, size: 1000, seq_no_primary_term: true, version: true });
+        return res.hits.hits.map((h) => JSON.stringify([h._index, h._id, h._version, h._seq_no, h._primary_term, h._source])).sort();
+      };
+      const put = async (index: string, field: string, docs: Record<string, unknown>) => {
+        const ops = Object.entries(docs).flatMap(([id, value]) => [{ index: { _index: index, _id: id } }, { [field]: value, body: `document ${id}` }]);
+        assert.equal((await es.bulk({ operations: ops, refresh: true })).errors, false);
+      };
+
+      it('erases every derived value (userId 17 and 18), keeps what also names someone else, and lets the request\'s own value win', async () => {
+        await createIndex(es, 'derived');
+        await put('derived', 'user_id', {
+          'a17': '17', 'b17': '17', 'a18': '18', 'both-own': ['18', '17'], 'with-19': ['17', '19'], 'a19': '19', 'a170': '170', 'a1': '1',
+        });
+        const othersIds = ['with-19', 'a19', 'a170', 'a1'];
+        const othersBefore = await stored('derived', othersIds);
+        const sys = entry(server, 'derived');
+        const conn = elasticsearchConnector(sys);
+        try {
+          const task = derivedTaskFor(sys, { email: 'only-mail@example.com' }, { userId: ['17', '18'] });
+          // The request's own userId wins over derived ones: only user 19's document counts.
+          assert.deepEqual(await conn.verify(derivedTaskFor(sys, { userId: '19' }, { userId: ['17', '18'] })), { remaining: 1 });
+          assert.deepEqual(await conn.verify(task), { remaining: 4 });
+          const r = await conn.erase(task);
+          assert.equal(eraseMethodOf(r.details), version.method);
+          assert.deepEqual([r.found, r.erased, r.details?.shared], [4, 4, 1], 'a17, b17, a18 and ["18", "17"] erased; ["17", "19"] kept');
+          assert.deepEqual(await stored('derived', othersIds), othersBefore, 'users 19, 170 and 1 keep every byte');
+          assert.deepEqual((await stored('derived')).length, othersIds.length);
+          assert.deepEqual(await conn.verify(task), { remaining: 0 });
+        } finally {
+          await conn.close();
+        }
+      });
+
+      it('previews documents per index that erase would delete and keep as shared, changing nothing', async () => {
+        for (const index of ['preview-a', 'preview-b']) await createIndex(es, index);
+        await put('preview-a', 'user_id', { 'own-1': alice.userId!, 'own-2': alice.userId!, 'shared': [alice.userId!, bob.userId!], 'bob': bob.userId! });
+        await put('preview-b', 'user_id', { 'own-3': [alice.userId!, alice.userId!], 'bob': bob.userId! });
+        const before = [...(await stored('preview-a')), ...(await stored('preview-b'))];
+        const sys = entry(server, 'preview-*');
+        const conn = elasticsearchConnector(sys);
+        try {
+          assert.deepEqual(await conn.preview!(taskFor(sys, alice)), {
+            entries: [{ target: 'preview-a', delete: 2, anonymize: 0, shared: 1 }, { target: 'preview-b', delete: 1, anonymize: 0, shared: 0 }],
+          });
+          const none = await conn.preview!(taskFor(sys, { email: 'x@example.com' }));
+          assert.deepEqual(none.entries, [{ target: 'preview-*', delete: 0, anonymize: 0, shared: 0 }]);
+          assert.match(none.note ?? '', /the subject has no userId/);
+          assert.deepEqual([...(await stored('preview-a')), ...(await stored('preview-b'))], before, 'nothing changed');
+          const r = await conn.erase(taskFor(sys, alice));
+          assert.deepEqual([r.found, r.details?.shared], [3, 1], 'the preview said what erase then did');
+        } finally {
+          await conn.close();
+        }
+      });
+
+      it('verification counts the subject\'s e-mail in another case or with blanks around it; two spellings of it alone are the subject\'s, not shared', async () => {
+        await es.indices.create({ index: 'mails', mappings: { properties: { email: { type: 'keyword' }, body: { type: 'text' } } }, settings: { number_of_shards: 2, number_of_replicas: 0 } });
+        await put('mails', 'email', {
+          'exact-1': alice.email!, 'exact-2': alice.email!,
+          'two-spellings': [alice.email!, 'ALICE@example.com', ' alice@Example.com'],
+          'with-bob': [alice.email!, bob.email!],
+          'cased-copy': 'Alice@Example.COM',
+          'padded-copy': ` ${alice.email!}\t`,
+          // Other people's addresses that a careless pattern would take for Alice's.
+          'bob': bob.email!, 'bob-cased': 'BOB@example.com', 'malice': 'malice@example.com', 'dot': 'alice@example-com', 'longer': `${alice.email!}.evil`,
+        });
+        const keep = ['with-bob', 'cased-copy', 'padded-copy', 'bob', 'bob-cased', 'malice', 'dot', 'longer'];
+        const kept = await stored('mails', keep);
+        const sys = entry(server, 'mails', { match: { field: 'email', identifier: 'email' } });
+        const conn = elasticsearchConnector(sys);
+        try {
+          const preview = await conn.preview!(taskFor(sys, alice));
+          assert.deepEqual(preview.entries, [{ target: 'mails', delete: 3, anonymize: 0, shared: 1 }]);
+          assert.match(preview.note ?? '', /^2 documents hold the subject's e-mail only in another spelling/);
+          assertNoPii(preview.note!, alice);
+          const r = await conn.erase(taskFor(sys, alice));
+          assert.equal(eraseMethodOf(r.details), version.method);
+          assert.deepEqual([r.found, r.erased, r.details?.shared], [3, 3, 1], 'exact copies and the two-spellings document erased; the one naming Bob kept');
+          assert.deepEqual(await stored('mails', keep), kept, 'everything else keeps every byte');
+          assert.equal((await stored('mails')).length, keep.length);
+          // The exact erase leaves the copies in another spelling; verification sees them.
+          assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 2 });
+          const again = await conn.erase(taskFor(sys, alice));
+          assert.deepEqual([again.found, again.erased], [0, 0], 'erase stays exact: it never deletes by a looser comparison');
+          assert.deepEqual(await conn.verify(taskFor(sys, alice)), { remaining: 2 });
+          assert.deepEqual(await conn.verify(taskFor(sys, bob)), { remaining: 2 }, 'Bob: his own and the cased copy; the shared document is not his to erase');
+          assert.deepEqual(await stored('mails', keep), kept);
+        } finally {
+          await conn.close();
+        }
+      });
+    });
 
     describe('failures', () => {
       it('refuses a text field, where a term query would silently match nothing', async () => {

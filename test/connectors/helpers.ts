@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { systemPlan } from '../../src/catalog/load';
 import { systemSchema, type SystemConfig } from '../../src/catalog/schema';
-import type { EraseResult, SubjectIdentifiers, SystemTask } from '../../src/domain';
+import type { DerivedIdentifiers, EraseResult, SubjectIdentifiers, SystemTask } from '../../src/domain';
 import { NON_RETRYABLE_CONNECTOR_ERROR, TRANSIENT_CONNECTOR_ERROR, type Connector } from '../../src/systems/connector-kit';
 
 export const alice: SubjectIdentifiers = { email: 'alice@example.com', userId: 'u-alice', phone: '+4915112345678' };
@@ -19,6 +19,14 @@ let n = 0;
 /** The task the erase/verify activities receive: the plan snapshot has no secrets. */
 export function taskFor(sys: SystemConfig, subject: SubjectIdentifiers, requestId = `req-${++n}`): SystemTask {
   return { requestId, subject, subjectRef: `subj_${requestId}`, system: systemPlan(sys) };
+}
+
+/**
+ * A task whose subject also has identifiers other systems derived (`provides`), as the workflow hands them on.
+ * @example derivedTaskFor(entry, { email: 'a@example.com' }, { userId: ['17', '18'] })
+ */
+export function derivedTaskFor(sys: SystemConfig, subject: SubjectIdentifiers, derived: DerivedIdentifiers, requestId?: string): SystemTask {
+  return { ...taskFor(sys, subject, requestId), derived };
 }
 
 /** The keys the plan builder left out before each kind allow-listed its plan fields (a deny-list). */

@@ -8,7 +8,9 @@ import type { S3System } from '../../src/systems/s3';
 import { freePort, type MinioServer } from '../../src/dev/servers';
 import { minio, s3ClientFor, warmUp } from './servers';
 import { tarOf } from './tar';
-import { alice, assertErasedAsToday, assertNoPii, assertNonRetryable, assertRetryable, failure, inActivity, oldStyleTaskFor, system, taskFor } from './helpers';
+import {
+  alice, assertErasedAsToday, assertNoPii, assertNonRetryable, assertRetryable, derivedTaskFor, failure, inActivity, oldStyleTaskFor, system, taskFor,
+} from './helpers';
 import type { SubjectIdentifiers } from '../../src/domain';
 
 warmUp('minio');
@@ -103,11 +105,15 @@ describe('S3 connector (real MinIO)', function () {
   });
   after(() => client?.destroy());
 
-  it('expands placeholders with URL-safe values and refuses to expand a missing identifier', () => {
-    assert.equal(expandTemplate('mail/{email}/', { email: 'a b+c@x.com' }, 'url'), 'mail/a%20b%2Bc%40x.com/');
-    assert.equal(expandTemplate('u/{custom.tenant}/{userId}/', { userId: 'é', custom: { tenant: 't/1' } }, 'url'), 'u/t%2F1/%C3%A9/');
-    assert.equal(expandTemplate('u/{userId}/', { email: 'a@b.c' }, 'url'), undefined);
-    assert.equal(expandTemplate('raw/{userId}/', { userId: 'a b' }, 'raw'), 'raw/a b/');
+  it('expands placeholders with URL-safe values, once per combination of values, and refuses to expand a missing identifier', () => {
+    assert.deepEqual(expandTemplate('mail/{email}/', { email: 'a b+c@x.com' }, 'url'), ['mail/a%20b%2Bc%40x.com/']);
+    assert.deepEqual(expandTemplate('u/{custom.tenant}/{userId}/', { userId: 'é', custom: { tenant: 't/1' } }, 'url'), ['u/t%2F1/%C3%A9/']);
+    assert.deepEqual(expandTemplate('u/{userId}/', { email: 'a@b.c' }, 'url'), []);
+    assert.deepEqual(expandTemplate('raw/{userId}/', { userId: 'a b' }, 'raw'), ['raw/a b/']);
+    assert.deepEqual(expandTemplate('u/{userId}/{phone}/', { email: 'a@b.c', phone: '+491511234' }, 'url', { userId: ['17', '18', '17'] }), ['u/17/%2B491511234/', 'u/18/%2B491511234/']);
+    assert.deepEqual(expandTemplate('u/{userId}/', { userId: '19' }, 'url', { userId: ['17'] }), ['u/19/'], 'the request\'s own value wins');
+    assert.deepEqual(expandTemplate('u/{userId}/', { email: 'a@b.c' }, 'url', { userId: [] }), []);
+    assert.deepEqual(expandTemplate('u/{userId}/', {}, 'raw', { userId: ['a/b', 'c'] }, true), ['u/c/'], 'verification skips a raw value leaving its segment');
   });
 
   it('erases every version and delete marker of the subject in a versioned bucket; another subject keeps every byte', async () => {
@@ -270,8 +276,95 @@ describe('S3 connector (real MinIO)', function () {
         assert.equal(r.found, 1, 'only users/u-raw%2Fb/own.txt');
         assert.deepEqual(await fingerprint(client, bucket, 'users/u-raw%2Fb/'), []);
         assert.deepEqual(await fingerprint(client, bucket, 'users/u-raw/'), owner);
+        // Verification's raw spelling of u-raw/b would be subject u-raw's b/ folder: it is not listed.
+        assert.deepEqual(await byUrl.verify(taskFor(url, { userId: 'u-raw/b' })), { remaining: 0 });
       } finally {
         await byUrl.close();
+      }
+    });
+  });
+
+  describe('derived identifiers, preview and both encodings', () => {
+    const bucket = 'derived-encodings';
+    const everything = () => fingerprint(client, bucket, '');
+    before(async () => {
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+      const keys = [
+        'users/17/a.jpg', 'users/17/b/c.txt', 'users/18/a.jpg', 'exports/17.zip', 'exports/18.zip',
+        // Other users whose ids start like the derived ones, and a neighbour of an exact key.
+        'users/170/a.jpg', 'users/1/a.jpg', 'users/19/a.jpg', 'exports/19.zip', 'exports/17.zip.sha256',
+        // Alice's mail under the declared encoding, and a copy a careless writer stored raw; Bob's likewise.
+        'mail/alice%40example.com/in.eml', 'mail/alice@example.com/raw.eml', 'mail/bob%40example.com/in.eml', 'mail/bob@example.com/raw.eml',
+      ];
+      await putMany(client, bucket, keys, (k) => `bytes of ${k}`, 1);
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'users/17/a.jpg', Body: 'second version' }));
+    });
+
+    it('previews objects per template, summed over derived values, changing nothing', async () => {
+      const sys = entry(m, bucket, { prefixes: ['users/{userId}/', 'mail/{email}/'], keys: ['exports/{userId}.zip'] });
+      const conn = s3Connector(sys);
+      const before = await everything();
+      try {
+        const preview = await conn.preview!(derivedTaskFor(sys, { email: alice.email }, { userId: ['17', '18'] }));
+        assert.deepEqual(preview.entries, [
+          { target: `${bucket}/users/{userId}/`, delete: 4, anonymize: 0, shared: 0 },
+          { target: `${bucket}/mail/{email}/`, delete: 1, anonymize: 0, shared: 0 },
+          { target: `${bucket}/exports/{userId}.zip`, delete: 2, anonymize: 0, shared: 0 },
+        ]);
+        assert.equal(preview.note, '1 objects lie under the other encoding of the subject\'s keys: erase (encoding: url) leaves them and verify reports them as remaining');
+        assertNoPii(JSON.stringify(preview), alice, { userId: '17' });
+        assert.deepEqual(await everything(), before, 'nothing changed');
+      } finally {
+        await conn.close();
+      }
+    });
+
+    it('erases the prefixes and keys of every derived value (userId 17 and 18); the request\'s own value wins; others keep every byte', async () => {
+      const sys = entry(m, bucket, { prefixes: ['users/{userId}/'], keys: ['exports/{userId}.zip'] });
+      const conn = s3Connector(sys);
+      const theirs = (lines: string[]) => lines.filter((l) => !/ (users\/1[78]\/|exports\/1[78]\.zip )/.test(l));
+      const before = await everything();
+      try {
+        assert.deepEqual(await conn.verify(derivedTaskFor(sys, { userId: '19' }, { userId: ['17', '18'] })), { remaining: 2 }, 'only user 19\'s objects');
+        const task = derivedTaskFor(sys, { email: alice.email }, { userId: ['17', '18'] });
+        const r = await conn.erase(task);
+        assert.deepEqual([r.found, r.erased], [6, 6], 'users/17/ (3 versions), users/18/, exports/17.zip and exports/18.zip');
+        assert.deepEqual(await conn.verify(task), { remaining: 0 });
+        assert.deepEqual(await everything(), theirs(before), 'users 170, 1 and 19, the neighbour key and the mail untouched');
+        assert.equal(theirs(before).length, before.length - 6);
+      } finally {
+        await conn.close();
+      }
+    });
+
+    it('verify lists both encodings: a raw copy in a bucket declared url remains (erase stays with the declared one); Bob keeps every byte', async () => {
+      const bob = (lines: string[]) => lines.filter((l) => l.includes('bob'));
+      const bobBefore = bob(await everything());
+      const url = entry(m, bucket, { prefixes: ['mail/{email}/'], keys: [] });
+      const conn = s3Connector(url);
+      try {
+        const r = await conn.erase(taskFor(url, alice));
+        assert.deepEqual([r.found, r.erased], [1, 1], 'the declared (url) encoding only');
+        assert.deepEqual(await listAll(client, bucket, 'mail/alice@example.com/'), ['mail/alice@example.com/raw.eml']);
+        assert.deepEqual(await conn.verify(taskFor(url, alice)), { remaining: 1 }, 'the raw copy is found');
+        assert.equal((await conn.erase(taskFor(url, alice))).found, 0);
+        assert.deepEqual(await conn.verify(taskFor(url, alice)), { remaining: 1 });
+        assert.deepEqual(bob(await everything()), bobBefore);
+      } finally {
+        await conn.close();
+      }
+      // Declared raw, the url-encoded copy is the one erase cannot see.
+      const raw = entry(m, bucket, { prefixes: ['mail/{email}/'], keys: [], encoding: 'raw' });
+      const byRaw = s3Connector(raw);
+      try {
+        assert.deepEqual(await byRaw.verify(taskFor(raw, { email: 'bob@example.com' })), { remaining: 2 });
+        const r = await byRaw.erase(taskFor(raw, { email: 'bob@example.com' }));
+        assert.deepEqual([r.found, r.erased], [1, 1]);
+        assert.deepEqual(await byRaw.verify(taskFor(raw, { email: 'bob@example.com' })), { remaining: 1 }, 'the url-encoded copy is found');
+        assert.deepEqual(await listAll(client, bucket, 'mail/alice@example.com/'), ['mail/alice@example.com/raw.eml'], 'Alice\'s raw copy untouched');
+      } finally {
+        await byRaw.close();
       }
     });
   });

@@ -4,7 +4,7 @@ import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook, webhookConnector, type
 import type { WebhookSystem } from '../../src/systems/webhook';
 import { freePort } from '../../src/dev/servers';
 import { serve } from '../harness/serve';
-import { alice, assertNoPii, assertNonRetryable, assertRetryable, failure, oldStyleTaskFor, system, taskFor } from './helpers';
+import { alice, assertNoPii, assertNonRetryable, assertRetryable, derivedTaskFor, failure, oldStyleTaskFor, system, taskFor } from './helpers';
 
 const secret = 'webhook-signing-secret-0123';
 
@@ -100,6 +100,47 @@ describe('Webhook connector (real HTTP receiver)', () => {
       assert.equal(payload.identifiers, undefined);
       assert.equal(payload.subjectRef, 'subj_req-webhook-2');
       assertNoPii(rx.received[0].body, alice);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('sends derived identifiers apart from the request\'s own (the request\'s value wins), and none with send: commitment', async () => {
+    const rx = await receiver(() => ({ status: 200 }));
+    try {
+      const sys = entry(rx.url);
+      const conn = webhookConnector(sys);
+      await conn.erase(derivedTaskFor(sys, { email: 'only-mail@example.com' }, { userId: ['cust-17', 'cust-18', 'cust-17'], phone: [] }, 'req-webhook-derived'));
+      await conn.erase(derivedTaskFor(sys, alice, { userId: ['cust-17'] }));
+      await conn.erase(taskFor(sys, alice));
+      const [derived, own, none] = rx.received.map((r) => JSON.parse(r.body) as WebhookPayload);
+      assert.deepEqual(derived.identifiers, { email: 'only-mail@example.com' });
+      assert.deepEqual(derived.derived, { userId: ['cust-17', 'cust-18'] }, 'every value, marked as derived');
+      assert.deepEqual(own.identifiers, { email: alice.email, userId: alice.userId, phone: alice.phone });
+      assert.equal(own.derived, undefined, 'Alice\'s own userId wins over the derived one');
+      assert.equal('derived' in none, false, 'no derived key when nothing was derived');
+
+      const commitment = entry(rx.url, { send: 'commitment' });
+      await webhookConnector(commitment).erase(derivedTaskFor(commitment, { email: 'only-mail@example.com' }, { userId: ['cust-17', 'cust-18'] }));
+      const body = rx.received[3].body;
+      assert.equal((JSON.parse(body) as WebhookPayload).derived, undefined);
+      assertNoPii(body, { email: 'only-mail@example.com', userId: 'cust-17' }, { userId: 'cust-18' });
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('preview counts nothing and sends nothing: the receiver erases its own data', async () => {
+    const rx = await receiver(() => ({ status: 200 }));
+    try {
+      for (const confirmation of ['response', 'signal']) {
+        const sys = entry(rx.url, { confirmation });
+        const preview = await webhookConnector(sys).preview!(taskFor(sys, alice));
+        assert.deepEqual(preview.entries, []);
+        assert.match(preview.note ?? '', /the receiver erases its own data/);
+        assertNoPii(preview.note!, alice);
+      }
+      assert.equal(rx.received.length, 0);
     } finally {
       await rx.close();
     }

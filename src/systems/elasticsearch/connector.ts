@@ -3,14 +3,15 @@
  * optional extra query), `conflicts=proceed`, refreshed at the end. A document whose field also holds
  * another value is someone else's too: it is kept and counted in the receipt (`details.shared`,
  * ./query.ts). The deletion runs as a server-side task that the activity polls, heartbeating the task id
- * and its progress; a retried attempt re-attaches to the same task instead of starting over. Verification refreshes and counts.
+ * and its progress; a retried attempt re-attaches to the same task instead of starting over. Verification refreshes and counts,
+ * for e-mails in every spelling (case, blanks around), so a copy the exact erase cannot see is remaining.
  *
  * Clusters without the reindex module (which serves `_delete_by_query`) answer 400 "no handler found";
  * the connector then erases with core APIs only, by search + `_bulk` (./bulk.ts). It remembers that the
  * cluster lacks the module, so later erasures go straight to the fallback.
  */
 import { Client, errors as esErrors } from '@elastic/elasticsearch';
-import { identifierValue, type EraseResult, type SubjectIdentifiers, type SystemTask, type VerifyResult } from '../../domain';
+import { identifierValues, type EraseResult, type SystemPreview, type SystemTask, type VerifyResult } from '../../domain';
 import type { ElasticsearchSystem } from './schema';
 import {
   type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, nonRetryable, pause, resumeFrom, throwIfCancelled,
@@ -18,9 +19,9 @@ import {
 import { eraseByBulk, type BulkContext } from './bulk';
 import { checkField, checkValue } from './field';
 import { classify, isNoHandler } from './failures';
-import { esSpec, sharedQuery, subjectQuery, type EsEraseMethod, type EsProgress } from './query';
+import { emailSpelling, esSpec, sharedQuery, spellingsAggregation, subjectQuery, variantsQuery, type EsEraseMethod, type EsProgress } from './query';
 
-export { eraseMethodOf, sharedQuery, subjectQuery, type EsEraseMethod } from './query';
+export { eraseMethodOf, sharedQuery, subjectQuery, variantsQuery, type EsEraseMethod } from './query';
 
 export interface ElasticsearchConnectorOptions {
   /** Use this client instead of building one from the catalog entry (the connector will not close it). */
@@ -30,6 +31,15 @@ export interface ElasticsearchConnectorOptions {
    * fallback allows this many rounds beyond the batches its initial count needs.
    */
   maxRounds?: number;
+}
+
+/** The subject's values and the queries made of them (./query.ts). */
+interface SubjectQueries {
+  values: string[];
+  own: Record<string, unknown>;
+  shared: Record<string, unknown>;
+  /** E-mails only: every spelling verification counts (`variantsQuery`). */
+  variants?: Record<string, unknown>;
 }
 
 /** What the activity needs from a delete-by-query task's status or response. */
@@ -68,20 +78,54 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
   };
   const bulk: BulkContext = { systemId: system.id, call, maxRounds };
 
-  /** The subject's own documents and the ones shared with others; `undefined` when the subject has no such identifier. */
-  const queriesFor = (task: SystemTask): { value: string; own: Record<string, unknown>; shared: Record<string, unknown> } | undefined => {
+  /**
+   * The subject's values (the request's own, or those other systems derived), checked against the mapping,
+   * and the queries made of them: the subject's own documents, the ones shared with others, and, for
+   * e-mails, every spelling verification looks for. `undefined` when the subject has no such identifier.
+   */
+  async function queriesFor(task: SystemTask): Promise<SubjectQueries | undefined> {
     const spec = esSpec(task);
     if (!spec.index || !spec.match?.field) throw nonRetryable(system.id, 'the plan snapshot has no index or match field');
-    const value = identifierValue(task.subject as SubjectIdentifiers, spec.match.identifier);
-    if (value === undefined || value === '') return undefined;
-    return { value, own: subjectQuery(spec.match.field, value, spec.query), shared: sharedQuery(spec.match.field, value, spec.query) };
+    const { index, match: { field, identifier }, query: extra } = spec;
+    const values = identifierValues(task.subject, identifier, task.derived);
+    if (values.length === 0) return undefined;
+    await checkMatch(index, field, values);
+    if (identifier !== 'email') return { values, own: subjectQuery(field, values, extra), shared: sharedQuery(field, values, extra) };
+    const allowed = [...values, ...(await spellingsOf(index, field, values, extra))];
+    return { values, own: subjectQuery(field, values, extra, allowed), shared: sharedQuery(field, values, extra, allowed), variants: variantsQuery(field, values) };
+  }
+
+  /**
+   * The subject's e-mails in other spellings (case, blanks around) that documents naming the subject exactly
+   * also hold: such a document is the subject's alone, not shared. Only the first 1,000 spellings are
+   * learnt; a document holding one beyond them stays shared (kept), never deleted.
+   */
+  async function spellingsOf(index: string, field: string, values: string[], extra: Record<string, unknown> | undefined): Promise<string[]> {
+    await call(index, (c) => c.indices.refresh({ index }));
+    const res = await call(index, (c) => c.search({ index, size: 0, query: sharedQuery(field, values, extra), aggs: spellingsAggregation(field, values) }));
+    const buckets = (res.aggregations?.spellings as { buckets?: Array<{ key: unknown }> } | undefined)?.buckets ?? [];
+    const own = new Set(values.map(emailSpelling));
+    return buckets.map((b) => String(b.key)).filter((key) => !values.includes(key) && own.has(emailSpelling(key)));
+  }
+
+  /** Refuses a match field (and, given them, subject values) that the term query would not match exactly: ./field.ts. */
+  async function checkMatch(index: string, field: string, values: string[] = []): Promise<string[]> {
+    const facts = await checkField(system.id, call, index, field);
+    for (const value of values) checkValue(system.id, field, facts, value);
+    return facts.types;
+  }
+
+  /** What verification counts: every spelling of the subject's e-mails (the exact values otherwise), shared documents aside. */
+  const remainingQuery = (task: SystemTask, q: SubjectQueries): Record<string, unknown> => {
+    const extra = esSpec(task).query;
+    return q.variants ? { bool: { filter: [q.variants, ...(extra ? [extra] : [])], must_not: [q.shared] } } : q.own;
   };
 
-  /** Refuses a match field (and, given one, a subject value) that the term query would not match exactly: ./field.ts. */
-  async function checkMatch(index: string, field: string, value?: string): Promise<string[]> {
-    const facts = await checkField(system.id, call, index, field);
-    if (value !== undefined) checkValue(system.id, field, facts, value);
-    return facts.types;
+  /** Documents matching `query`, per concrete index (`index` may be an alias or a pattern). */
+  async function countPerIndex(index: string, query: Record<string, unknown>): Promise<Map<string, number>> {
+    const res = await call(index, (c) => c.search({ index, size: 0, query, aggs: { perIndex: { terms: { field: '_index', size: 10_000 } } } }));
+    const buckets = (res.aggregations?.perIndex as { buckets?: Array<{ key: unknown; doc_count: number }> } | undefined)?.buckets ?? [];
+    return new Map(buckets.map((b) => [String(b.key), b.doc_count]));
   }
 
   async function refreshAndCount(index: string, query: Record<string, unknown>): Promise<number> {
@@ -143,14 +187,13 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
     async erase(task): Promise<EraseResult> {
       const started = Date.now();
       const spec = esSpec(task);
-      const queries = queriesFor(task);
+      const queries = await queriesFor(task);
       const query = queries?.own;
       const previous = resumeFrom<EsProgress>('erase');
       const progress: EsProgress = previous ? { ...previous } : { op: 'erase', round: 0, found: 0, erased: 0, conflicts: 0, polls: 0 };
       // Which method this connector uses on this cluster (also reported when there was nothing to match).
       const methodNow = (): EsEraseMethod => progress.method ?? (deleteByQueryMissing ? 'bulk' : 'delete_by_query');
       if (query) {
-        await checkMatch(spec.index, spec.match.field, queries.value);
         const batch = { index: spec.index, query, size: spec.scrollSize, requestsPerSecond: spec.requestsPerSecond };
         if (deleteByQueryMissing || progress.method === 'bulk') {
           await eraseByBulk(bulk, batch, progress, progress.method === 'bulk');
@@ -215,13 +258,32 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
     },
 
     async verify(task): Promise<VerifyResult> {
-      const queries = queriesFor(task);
+      // The same refusals as erase (inside queriesFor): a count on a coerced or tokenised field says nothing about the subject.
+      const queries = await queriesFor(task);
       if (!queries) return { remaining: 0 };
-      const spec = esSpec(task);
-      // The same refusal as erase: a count on a coerced or tokenised field says nothing about the subject.
-      await checkMatch(spec.index, spec.match.field, queries.value);
+      // Wider than erase for e-mails (any case, blanks around), so a copy the exact erase missed is remaining.
       // Shared documents are kept on purpose (the erase receipt counts them): they do not remain to erase.
-      return { remaining: await refreshAndCount(spec.index, queries.own) };
+      return { remaining: await refreshAndCount(esSpec(task).index, remainingQuery(task, queries)) };
+    },
+
+    async preview(task): Promise<SystemPreview> {
+      const { index, match } = esSpec(task);
+      const queries = await queriesFor(task);
+      if (!queries) {
+        return { entries: [{ target: index, delete: 0, anonymize: 0, shared: 0 }], note: `the subject has no ${match.identifier} (neither given nor derived): nothing is matched` };
+      }
+      await call(index, (c) => c.indices.refresh({ index }));
+      const [own, shared] = [await countPerIndex(index, queries.own), await countPerIndex(index, queries.shared)];
+      const names = [...new Set([...own.keys(), ...shared.keys()])].sort();
+      const entries = (names.length ? names : [index]).map((target) => ({ target, delete: own.get(target) ?? 0, anonymize: 0, shared: shared.get(target) ?? 0 }));
+      if (!queries.variants) return { entries };
+      // Copies in another spelling only: erase (exact) leaves them, verify reports them; an operator should know now.
+      const { count: wide } = await call(index, (c) => c.count({ index, query: remainingQuery(task, queries) }));
+      const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+      const variants = wide - sum(own);
+      return variants > 0
+        ? { entries, note: `${variants} documents hold the subject's e-mail only in another spelling (case or blanks): erase leaves them and verify reports them as remaining` }
+        : { entries };
     },
 
     async check() {

@@ -2,18 +2,22 @@
  * S3 connector (AWS S3 and S3-compatible stores such as MinIO): deletes every object under the subject's
  * key prefixes and every exact key, in DeleteObjects batches of at most 1,000. In a versioned bucket every
  * version and every delete marker goes, so nothing can be restored afterwards. Verification lists again
- * and counts what is left.
+ * and counts what is left, in both encodings of each key (./keys.ts): an object written under the one the
+ * catalog does not declare is missed by erase, and so must count as remaining. `preview` counts per template.
  */
 import {
   DeleteObjectsCommand, GetBucketVersioningCommand, HeadBucketCommand, ListObjectVersionsCommand, ListObjectsV2Command,
   S3Client, type ObjectIdentifier,
 } from '@aws-sdk/client-s3';
-import { identifierValue, type EraseResult, type SubjectIdentifiers, type SystemTask, type VerifyResult } from '../../domain';
+import type { EraseResult, PreviewEntry, SystemPreview, SystemTask, VerifyResult } from '../../domain';
 import { templateProblem, type S3System } from './schema';
+import { expandTemplate, unsafeRawPlaceholder, type Encoding } from './keys';
 import {
   type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
   throwIfCancelled, transientNetworkCode,
 } from '../connector-kit';
+
+export { expandTemplate, unsafeRawPlaceholder } from './keys';
 
 /** DeleteObjects accepts at most 1,000 keys per call. */
 export const S3_DELETE_BATCH = 1000;
@@ -42,44 +46,6 @@ interface Target {
   kind: 'prefix' | 'key';
   /** The expanded value; holds identifier values, so it never leaves the process. */
   value: string;
-}
-
-const encoders = {
-  url: (v: string) => encodeURIComponent(v),
-  raw: (v: string) => v,
-};
-
-/**
- * Fills `{identifier}` placeholders with the subject's values; undefined when one is missing, so that a
- * template never collapses into a broader prefix.
- */
-export function expandTemplate(template: string, subject: SubjectIdentifiers, encoding: S3System['encoding']): string | undefined {
-  let missing = false;
-  const out = template.replace(/\{([^{}]+)\}/g, (_, name: string) => {
-    const v = identifierValue(subject, name);
-    if (v === undefined || v === '') {
-      missing = true;
-      return '';
-    }
-    return encoders[encoding](v);
-  });
-  return missing ? undefined : out;
-}
-
-/**
- * With `encoding: raw`, the first placeholder among `templates` whose value would not stay inside one path
- * segment: one holding "/" (subject a/b's `users/a/b/` is the b/ folder of subject a), ".", ".." or only
- * blanks. Undefined when every value is safe; missing values are skipped as in {@link expandTemplate}.
- * @example unsafeRawPlaceholder(['users/{userId}/'], { userId: 'a/b' }); // 'userId'
- */
-export function unsafeRawPlaceholder(templates: string[], subject: SubjectIdentifiers): string | undefined {
-  for (const template of templates) {
-    for (const [, name] of template.matchAll(/\{([^{}]+)\}/g)) {
-      const v = identifierValue(subject, name);
-      if (v && (v.includes('/') || v.trim() === '' || v === '.' || v === '..')) return name;
-    }
-  }
-  return undefined;
 }
 
 /**
@@ -127,7 +93,11 @@ export function s3Connector(system: S3System, opts: S3ConnectorOptions = {}): Ch
       requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
     }));
 
-  const targetsFor = (task: SystemTask): Target[] => {
+  /**
+   * Where the subject's objects are, in the catalog's encoding; with `both`, also in the other encoding
+   * (verification and preview: an object written raw in a bucket declared `url` is still the subject's).
+   */
+  const targetsFor = (task: SystemTask, both = false): Target[] => {
     const spec = s3Spec(task);
     if (!spec.bucket) throw nonRetryable(system.id, 'the plan snapshot names no bucket');
     const prefixes = spec.prefixes ?? [];
@@ -141,20 +111,40 @@ export function s3Connector(system: S3System, opts: S3ConnectorOptions = {}): Ch
       });
     }
     if (spec.encoding === 'raw') {
-      const name = unsafeRawPlaceholder([...prefixes, ...keys], task.subject);
+      const name = unsafeRawPlaceholder([...prefixes, ...keys], task.subject, task.derived);
       if (name !== undefined) {
         throw nonRetryable(system.id, `with encoding: raw the subject's {${name}} holds "/", is "." or "..", or is blank, so its keys could reach into another subject's; nothing was listed or erased (use encoding: url)`);
       }
     }
+    const encodings: Encoding[] = both ? [spec.encoding, spec.encoding === 'url' ? 'raw' : 'url'] : [spec.encoding];
     const out: Target[] = [];
+    const seen = new Set<string>();
     for (const [kind, templates] of [['prefix', prefixes], ['key', keys]] as const) {
       for (const template of templates) {
-        const value = expandTemplate(template, task.subject, spec.encoding);
-        if (value) out.push({ template, kind, value });
+        for (const encoding of encodings) {
+          // A raw value holding "/" would list another subject's folder: the second encoding skips it.
+          for (const value of expandTemplate(template, task.subject, encoding, task.derived, true)) {
+            // Listed once, though two encodings (or two values) may spell the same key.
+            if (!seen.has(`${kind}:${value}`)) out.push({ template, kind, value });
+            seen.add(`${kind}:${value}`);
+          }
+        }
       }
     }
     return out;
   };
+
+  /** How many objects (versions and delete markers, when versioned) lie under one target. */
+  async function countUnder(bucket: string, target: Target, versioned: boolean): Promise<number> {
+    let n = 0;
+    let marker: Marker;
+    do {
+      const page = await listPage(bucket, target, versioned, marker);
+      n += page.items.length;
+      marker = page.next;
+    } while (marker);
+    return n;
+  }
 
   /** Whether the bucket has (or had) versioning: then versions and delete markers are listed too. */
   async function isVersioned(bucket: string): Promise<boolean> {
@@ -264,18 +254,32 @@ export function s3Connector(system: S3System, opts: S3ConnectorOptions = {}): Ch
 
     async verify(task): Promise<VerifyResult> {
       const { bucket } = s3Spec(task);
-      const targets = targetsFor(task);
+      // Both encodings: an object stored under the one the catalog does not declare is missed by erase, not here.
+      const targets = targetsFor(task, true);
       const versioned = await isVersioned(bucket);
       let remaining = 0;
-      for (const target of targets) {
-        let marker: Marker;
-        do {
-          const page = await listPage(bucket, target, versioned, marker);
-          remaining += page.items.length;
-          marker = page.next;
-        } while (marker);
-      }
+      for (const target of targets) remaining += await countUnder(bucket, target, versioned);
       return { remaining };
+    },
+
+    async preview(task): Promise<SystemPreview> {
+      const { bucket } = s3Spec(task);
+      const declared = targetsFor(task);
+      const versioned = await isVersioned(bucket);
+      // One entry per template (the values stay out of it), every value's objects summed.
+      const entries = new Map<string, PreviewEntry>();
+      const spec = s3Spec(task);
+      for (const [kind, templates] of [['prefix', spec.prefixes ?? []], ['key', spec.keys ?? []]] as const) {
+        for (const t of templates) entries.set(`${kind}:${t}`, { target: `${bucket}/${t}`, delete: 0, anonymize: 0, shared: 0 });
+      }
+      for (const target of declared) entries.get(`${target.kind}:${target.template}`)!.delete += await countUnder(bucket, target, versioned);
+      const values = new Set(declared.map((t) => `${t.kind}:${t.value}`));
+      let otherEncoding = 0;
+      for (const target of targetsFor(task, true).filter((t) => !values.has(`${t.kind}:${t.value}`))) otherEncoding += await countUnder(bucket, target, versioned);
+      const note = otherEncoding > 0
+        ? `${otherEncoding} objects lie under the other encoding of the subject's keys: erase (encoding: ${spec.encoding}) leaves them and verify reports them as remaining`
+        : undefined;
+      return { entries: [...entries.values()], ...(note ? { note } : {}) };
     },
 
     async check() {

@@ -9,7 +9,7 @@
  */
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
-import { identifierPairs, workflowIdFor, type EraseResult, type SystemTask, type VerifyResult } from '../../domain';
+import { identifierPairs, identifierValue, identifierValues, workflowIdFor, type DerivedIdentifiers, type EraseResult, type SystemPreview, type SystemTask, type VerifyResult } from '../../domain';
 import type { WebhookSystem } from './schema';
 import { TransientConnectorError, attemptNumber, elapsed, evidenceFor, nonRetryable, transientNetworkCode, type CheckableConnector } from '../connector-kit';
 
@@ -25,7 +25,7 @@ export interface WebhookConnectorOptions {
   now?: () => Date;
 }
 
-/** What a receiver gets. `identifiers` is present only when the catalog says `send: identifiers`. */
+/** What a receiver gets. `identifiers` and `derived` are present only when the catalog says `send: identifiers`. */
 export interface WebhookPayload {
   action: 'erase' | 'verify';
   requestId: string;
@@ -33,6 +33,11 @@ export interface WebhookPayload {
   system: string;
   subjectRef: string;
   identifiers?: Record<string, string>;
+  /**
+   * Identifiers other systems found for the subject (the customer row found by e-mail gives a `userId`),
+   * for names the request did not carry, each with every value found; absent when there are none.
+   */
+  derived?: DerivedIdentifiers;
   /** How to answer: `response` (the HTTP status) or `signal` (send confirmDeletion to the workflow). */
   confirmation: 'response' | 'signal';
   sentAt: string;
@@ -48,6 +53,19 @@ interface WebhookAnswer {
   found?: number;
   erased?: number;
   remaining?: number;
+}
+
+/**
+ * The derived identifiers to send: only names the request lacks (its own value wins), each deduplicated;
+ * undefined when nothing is left.
+ * @example derivedToSend({ email: 'a@x.com' }, { userId: ['17', '18'] }) // { userId: ['17', '18'] }
+ */
+export function derivedToSend(subject: SystemTask['subject'], derived: DerivedIdentifiers | undefined): DerivedIdentifiers | undefined {
+  const entries = Object.keys(derived ?? {})
+    .filter((name) => !identifierValue(subject, name))
+    .map((name) => [name, identifierValues(subject, name, derived)] as const)
+    .filter(([, values]) => values.length > 0);
+  return entries.length ? Object.fromEntries(entries) : undefined;
 }
 
 const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined);
@@ -69,6 +87,7 @@ export function webhookConnector(system: WebhookSystem, opts: WebhookConnectorOp
       system: system.id,
       subjectRef: task.subjectRef,
       identifiers: send === 'identifiers' ? Object.fromEntries(identifierPairs(task.subject)) : undefined,
+      derived: send === 'identifiers' ? derivedToSend(task.subject, task.derived) : undefined,
       confirmation: system.confirmation,
       sentAt: now().toISOString(),
     };
@@ -142,6 +161,11 @@ export function webhookConnector(system: WebhookSystem, opts: WebhookConnectorOp
 
     async notify(task) {
       await post(task, 'erase');
+    },
+
+    async preview(): Promise<SystemPreview> {
+      // Asking would start the erasure at the receiver: it erases its own data, and only it can count it.
+      return { entries: [], note: `the receiver erases its own data when asked (${system.confirmation === 'signal' ? 'and confirms with a signal' : 'a 2xx answer confirms it'}): nothing is counted beforehand` };
     },
 
     async check() {
