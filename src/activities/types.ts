@@ -2,7 +2,18 @@
  * The activities the erasure workflow calls. The workflow imports this file with `import type` only;
  * `createActivities` (./index.ts) builds the implementations from injected clients.
  */
-import type { EscalationReason, ConsumerState, EraseResult, Jurisdiction, OperatorAction, Receipt, SubjectIdentifiers, SystemTask, VerifyResult } from '../domain';
+import type {
+  EscalationReason,
+  ConsumerState,
+  DerivedIdentifiers,
+  EraseResult,
+  Jurisdiction,
+  OperatorAction,
+  Receipt,
+  SubjectIdentifiers,
+  SystemTask,
+  VerifyResult,
+} from '../domain';
 
 // SystemTask lives in the domain, where the connectors (src/systems) import it from; kept here for the workflow.
 export type { EscalationReason, SystemTask };
@@ -46,6 +57,8 @@ export interface CertificateRequest {
   runId: string;
   firstRunId: string;
   subject: SubjectIdentifiers;
+  /** Identifiers systems found for the subject (`provides`); committed to in the certificate, marked derived. PII. */
+  derived?: DerivedIdentifiers;
   jurisdiction: Jurisdiction;
   receivedAt: string;
   deadline: string;
@@ -57,6 +70,12 @@ export interface CertificateRequest {
 }
 
 export interface ErasureActivities {
+  /**
+   * Asks a system that `provides` identifiers for their values (the customer row found by e-mail gives the
+   * `userId`), changing nothing. Only names the plan lists, normalised; the values are PII and travel only in
+   * encrypted payloads.
+   */
+  identifySystem(task: SystemTask): Promise<DerivedIdentifiers>;
   /** Marks the subject's data deleted where the system supports it (grace period). Idempotent. */
   softDeleteSystem(task: SystemTask): Promise<{ affected: number }>;
   /** Undoes {@link softDeleteSystem} when the request is cancelled. Idempotent. */

@@ -1,11 +1,11 @@
 /**
- * Builds the unsigned certificate from what the workflow hands over. The subject's identifiers enter only
- * the commitment; free text written by operators or systems (notes, references, reasons, signal details)
+ * Builds the unsigned certificate from what the workflow hands over. The subject's identifiers, and those
+ * systems derived for it, enter only the commitment; free text written by operators or systems (notes, references, reasons, signal details)
  * has any occurrence of them replaced by `[redacted]`, so a careless note cannot put them on record.
  */
 import { identifierPairs } from '../domain';
 import type { CertificateRequest } from '../activities/types';
-import { commitSubject } from './commitment';
+import { commitSubject, derivedPairs } from './commitment';
 import { CERTIFICATE_FORMAT, type CertificateAction, type CertificateConsumer, type CertificateSystem, type UnsignedCertificate } from './schema';
 
 /** The workflow handed over something a certificate cannot be built from; retrying will not help. */
@@ -58,8 +58,14 @@ function defined<T extends Record<string, unknown>>(o: T): T {
 export function buildCertificate(req: CertificateRequest, at: CertificatePlacement): UnsignedCertificate {
   const pairs = identifierPairs(req.subject);
   if (pairs.length === 0) throw new CertificateRequestError('the subject has no identifiers to commit to');
+  let derived: Array<[string, string]>;
+  try {
+    derived = derivedPairs(req.subject, req.derived);
+  } catch (err) {
+    throw new CertificateRequestError((err as Error).message);
+  }
   // Also catch a phone number written without its leading "+".
-  const redact = redactor(pairs.flatMap(([type, v]) => (type === 'phone' && v.startsWith('+') ? [v, v.slice(1)] : [v])));
+  const redact = redactor([...pairs, ...derived].flatMap(([type, v]) => (type === 'phone' && v.startsWith('+') ? [v, v.slice(1)] : [v])));
 
   const systems: CertificateSystem[] = req.receipts.map((r, i) =>
     defined({
@@ -116,7 +122,7 @@ export function buildCertificate(req: CertificateRequest, at: CertificatePlaceme
       deadlineExtended: req.extended,
       completedAt: iso(req.completedAt, 'completedAt'),
     },
-    subject: { commitment: commitSubject(req.subject, at.salt) },
+    subject: { commitment: commitSubject(req.subject, at.salt, req.derived) },
     systems,
     consumers,
     operatorActions,

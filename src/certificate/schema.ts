@@ -19,9 +19,13 @@ export const subjectCommitmentSchema = z.strictObject({
   algorithm: z.literal('sha-256'),
   /** 32 random bytes, base64url; new for every certificate, so commitments cannot be linked. */
   salt: base64url.length(43),
-  /** One digest per identifier the erasure used, in the engine's fixed identifier order. */
+  /**
+   * One digest per identifier the erasure used, in the engine's fixed identifier order: the request's own,
+   * then those systems found for it (`provides`), each marked `derived: true`. Certificates issued before
+   * derived identifiers existed simply have no mark.
+   */
   identifiers: z
-    .array(z.strictObject({ type: z.string().regex(identifierNamePattern), digest: hex64 }))
+    .array(z.strictObject({ type: z.string().regex(identifierNamePattern), digest: hex64, derived: z.literal(true).optional() }))
     .min(1),
 });
 

@@ -5,6 +5,7 @@
 import type { Jurisdiction } from './jurisdiction';
 import type { Receipt, SystemKind } from './plan';
 import type { ConsumerStatus, ErasureStatus, Phase, SystemMode, SystemStatus } from './statuses';
+import type { DerivedIdentifiers } from './subject';
 
 export interface SystemState {
   id: string;
@@ -20,6 +21,8 @@ export interface SystemState {
   escalated: boolean;
   notified: boolean;
   retryRequested: boolean;
+  /** A system that `provides` identifiers has been asked for them (`identifySystem`); set once. */
+  identified?: boolean;
   receipt?: Receipt;
 }
 
@@ -62,6 +65,12 @@ export interface ErasureState {
   actions: OperatorAction[];
   certificateId?: string;
   runs: number;
+  /**
+   * Identifiers the providers found for names the request did not carry, per name, deduplicated. PII like
+   * the request's own: kept only here and in encrypted payloads, never in the status view (counts only),
+   * search attributes, events or messages.
+   */
+  derived?: DerivedIdentifiers;
 }
 
 /** What the `status` query returns. */
@@ -80,4 +89,6 @@ export interface ErasureStatusView {
   consumers: ConsumerState[];
   actions: OperatorAction[];
   certificateId?: string;
+  /** How many values were derived per identifier name (`{ userId: 2 }`); the values themselves stay out. */
+  derived?: Record<string, number>;
 }

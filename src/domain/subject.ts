@@ -60,6 +60,19 @@ export function identifierValues(subject: SubjectIdentifiers, name: string, deri
   return [...new Set((derived?.[name] ?? []).filter((v) => v !== ''))];
 }
 
+/**
+ * One value of one identifier, normalised as a request's own would be (trimmed, e-mail lower-cased, phone
+ * without separators), or `undefined` when it breaks that identifier's rules (a phone of too few digits, which
+ * many people share). Values a system derives pass through here before any other system matches on them.
+ * @example normaliseIdentifier('email', ' Ada@Example.com') // 'ada@example.com'
+ */
+export function normaliseIdentifier(name: string, value: string): string | undefined {
+  if (!identifierNamePattern.test(name)) return undefined;
+  const one = name.startsWith('custom.') ? { custom: { [name.slice('custom.'.length)]: value } } : { [name]: value };
+  const parsed = subjectIdentifiersSchema.safeParse(one);
+  return parsed.success ? identifierValue(parsed.data, name) : undefined;
+}
+
 /** Identifier pairs in a fixed order, so the same subject always hashes the same. */
 export function identifierPairs(subject: SubjectIdentifiers): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];

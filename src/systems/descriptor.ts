@@ -19,8 +19,8 @@ export interface SystemBase {
   dependsOn: string[];
 }
 
-/** What a descriptor decides about a request's plan besides the snapshot: how the workflow treats the system. */
-export type PlanTraits = Pick<SystemPlan, 'mode' | 'softDelete' | 'notify' | 'reminderEveryDays'>;
+/** What a descriptor decides about a request's plan besides the snapshot: how the workflow treats the system, and the identifier names it can find for the others (`provides`). */
+export type PlanTraits = Pick<SystemPlan, 'mode' | 'softDelete' | 'notify' | 'reminderEveryDays' | 'provides'>;
 
 /** What `catalog check` reports for a system that passed (or was skipped); a failed check throws. */
 export interface CheckOutcome {
@@ -45,7 +45,7 @@ export interface SystemDescriptor<Schema extends z.ZodType<SystemBase> = z.ZodTy
   planFields: readonly FieldOf<S>[];
   /** The fields that must never leave the worker (credentials, and URLs that may embed them). */
   secrets: readonly FieldOf<S>[];
-  /** How the workflow treats the system: automated or confirmed, soft-delete, notify, reminders. */
+  /** How the workflow treats the system: automated or confirmed, soft-delete, notify, reminders, the identifiers it provides. */
   plan(system: S): PlanTraits;
   /** The connector the worker's activities use; absent when a person erases (manual). */
   connector?(system: S): CheckableConnector;
@@ -74,9 +74,12 @@ export function snapshot<S extends SystemBase>(descriptor: { planFields: readonl
     const value = (system as unknown as Record<string, unknown>)[field];
     if (value !== undefined) spec[field] = value;
   }
-  const { mode, softDelete, notify, reminderEveryDays } = descriptor.plan(system);
-  // Every key always present, so plans compare equal however a kind fills them.
-  return { id: system.id, kind: system.kind as SystemPlan['kind'], mode, softDelete, dependsOn: system.dependsOn, reminderEveryDays, notify, spec };
+  const { mode, softDelete, notify, reminderEveryDays, provides } = descriptor.plan(system);
+  // Every key always present, so plans compare equal however a kind fills them; except `provides`, kept only
+  // when the system provides something, so the plans of every other system stay as they were recorded before it.
+  const plan: SystemPlan = { id: system.id, kind: system.kind as SystemPlan['kind'], mode, softDelete, dependsOn: system.dependsOn, reminderEveryDays, notify, spec };
+  if (provides && provides.length > 0) plan.provides = [...new Set(provides)];
+  return plan;
 }
 
 /**

@@ -28,9 +28,10 @@ import {
   type ErasureInput,
   type ErasureResult,
 } from './definitions';
+import { DERIVE_IDENTIFIERS, identifyLane, needsIdentify } from './identities';
 import { createRun, type Run } from './run';
 import { applyOperatorAction } from './signal-rules';
-import { isDone, isErased, isFinished, iso, startingState, statusView, systemsOf } from './state';
+import { derivedOf, isDone, isErased, isFinished, iso, startingState, statusView, systemsOf } from './state';
 
 /** Erases one data subject from every system in the plan and returns the certificate id. */
 export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResult> {
@@ -65,6 +66,7 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   }
   while (!systemsOf(state).every(isDone)) {
     if (state.phase !== 'erasing') await setPhase('erasing');
+    await identifyAll(run);
     await eraseAll(run);
     await setPhase('verifying');
     await verifyAll(run);
@@ -74,12 +76,14 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   await setPhase('certifying');
   const receipts: Receipt[] = systemsOf(state).map((s) => s.receipt!);
   const info = wf.workflowInfo();
+  const derived = derivedOf(state);
   const { certificateId } = await run.quick.issueCertificate({
     requestId: state.requestId,
     workflowId: info.workflowId,
     runId: info.runId,
     firstRunId: info.firstExecutionRunId,
     subject: input.subject,
+    ...(derived ? { derived } : {}),
     jurisdiction: state.jurisdiction,
     receivedAt: state.receivedAt,
     deadline: iso(state.deadlineAt),
@@ -214,9 +218,24 @@ async function runLane(run: Run, s: SystemState): Promise<void> {
   }
 }
 
+/**
+ * Before the first erase: asks every system that provides identifiers the request lacks (legal-hold gate
+ * first; an operator's `retrySystem` re-asks one that failed). Nothing is erased until every one has answered.
+ */
+async function identifyAll(run: Run): Promise<void> {
+  const providers = systemsOf(run.state).filter((s) => needsIdentify(run.input.subject, run.planOf(s.id), s));
+  // Plans without a provider schedule nothing new, so the marker is written only where the step runs.
+  if (providers.length === 0 || !wf.patched(DERIVE_IDENTIFIERS)) return;
+  await settleOrRollOver(run, providers.map((s) => identifyLane(run, s)));
+}
+
 /** Runs every system's lane; hands over to a new run when history grows too long. */
 async function eraseAll(run: Run): Promise<void> {
-  const lanes = systemsOf(run.state).filter((s) => !isErased(s)).map((s) => runLane(run, s));
+  await settleOrRollOver(run, systemsOf(run.state).filter((s) => !isErased(s)).map((s) => runLane(run, s)));
+}
+
+/** Waits for every lane; when history grows too long first, drains them and hands over to a new run. */
+async function settleOrRollOver(run: Run, lanes: Promise<void>[]): Promise<void> {
   let settled = false;
   const all = Promise.all(lanes).then(() => {
     settled = true;

@@ -15,7 +15,7 @@ import {
   ErasureStatusKey,
   type ErasureInput,
 } from './definitions';
-import { iso, searchAttributeValues } from './state';
+import { derivedOf, iso, searchAttributeValues } from './state';
 
 /** Notifications, ledger writes, certificate: short calls that retry until they succeed. */
 const quick = wf.proxyActivities<ErasureActivities>({
@@ -48,7 +48,7 @@ export interface Run {
   planOf(id: string): SystemPlan;
   /** Erase/verify calls retry with backoff for days: until the deadline plus a margin. */
   long(): ErasureActivities;
-  /** One system's share of the request, as the activities receive it. */
+  /** One system's share of the request, as the activities receive it, with the identifiers derived so far. */
   task(id: string): SystemTask;
   /** Upserts the search attributes when they changed. */
   sync(): void;
@@ -96,7 +96,10 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
           nonRetryableErrorTypes: nonRetryableFailureTypes,
         },
       }),
-    task: (id) => ({ requestId: input.requestId, subject: input.subject, subjectRef: input.subjectRef, system: plans.get(id)! }),
+    task: (id) => {
+      const derived = derivedOf(state);
+      return { requestId: input.requestId, subject: input.subject, subjectRef: input.subjectRef, system: plans.get(id)!, ...(derived ? { derived } : {}) };
+    },
     sync() {
       const attrs = searchAttributeValues(state);
       const key = JSON.stringify(attrs);

@@ -3,7 +3,7 @@
  * request is done, the status operators see, search attribute values and the `status` query's view.
  * Pure functions of the state: no Temporal calls, so they are unit-tested without a server.
  */
-import { deadlineFor, DAY_MS, finalPhases, isOneOf, type ErasureState, type ErasureStatus, type ErasureStatusView, type Receipt, type SystemState } from '../domain';
+import { deadlineFor, DAY_MS, finalPhases, isOneOf, type DerivedIdentifiers, type ErasureState, type ErasureStatus, type ErasureStatusView, type Receipt, type SystemState } from '../domain';
 import type { ErasureInput } from './definitions';
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -85,6 +85,17 @@ export function searchAttributeValues(state: ErasureState): { status: ErasureSta
   };
 }
 
+/** How many values were derived per name, for the status view; `undefined` when none. */
+export function derivedCounts(derived: DerivedIdentifiers | undefined): Record<string, number> | undefined {
+  const entries = Object.entries(derived ?? {}).filter(([, values]) => values.length > 0);
+  return entries.length === 0 ? undefined : Object.fromEntries(entries.map(([name, values]) => [name, values.length]));
+}
+
+/** The state's derived identifiers when there are any, for a task or the certificate. */
+export function derivedOf(state: ErasureState): DerivedIdentifiers | undefined {
+  return derivedCounts(state.derived) === undefined ? undefined : state.derived;
+}
+
 /** What the `status` query answers. */
 export function statusView(state: ErasureState): ErasureStatusView {
   const systems = systemsOf(state);
@@ -106,6 +117,7 @@ export function statusView(state: ErasureState): ErasureStatusView {
     consumers: Object.values(state.consumers),
     actions: state.actions,
     certificateId: state.certificateId,
+    derived: derivedCounts(state.derived),
   };
 }
 

@@ -94,6 +94,19 @@ describe('plan snapshots', () => {
     assert.deepEqual(plan.spec, { owner: 'billing-team' });
   });
 
+  it('keeps the identifier names a system provides, once each, and no provides key when it provides none', () => {
+    const traits = (provides?: string[]) => ({ planFields: [] as string[], plan: () => ({ mode: 'automated' as const, softDelete: false, notify: false, provides }) });
+    const entry = { id: 'shop-db', kind: 'postgres', dependsOn: [] };
+    assert.deepEqual(snapshot(traits(['userId', 'custom.loyalty', 'userId']), entry).provides, ['userId', 'custom.loyalty']);
+    // Plans of systems that provide nothing stay exactly as recorded before `provides` existed (histories replay).
+    assert.equal('provides' in snapshot(traits([]), entry), false);
+    assert.equal('provides' in snapshot(traits(undefined), entry), false);
+    for (const kind of systemKinds) {
+      const plan = systemPlan(systemSchema.parse(entries[kind]));
+      assert.ok(plan.provides === undefined || plan.provides.length > 0, `${kind}: an empty provides list`);
+    }
+  });
+
   it('takes mode, soft delete, notify and reminders from each kind', () => {
     const traits = systemKinds.map((kind) => {
       const { mode, softDelete, notify, reminderEveryDays } = systemPlan(systemSchema.parse(entries[kind]));

@@ -34,10 +34,11 @@ export type Calls = { [K in keyof ErasureActivities]: Parameters<ErasureActiviti
 /** Mock activities that record their calls; `overrides` replace single activities. */
 export function recordingActivities(overrides: Partial<ErasureActivities> = {}): { activities: ErasureActivities; calls: Calls } {
   const calls = {
-    softDeleteSystem: [], restoreSystem: [], eraseSystem: [], verifySystem: [], notifySystem: [], announceToConsumers: [],
+    identifySystem: [], softDeleteSystem: [], restoreSystem: [], eraseSystem: [], verifySystem: [], notifySystem: [], announceToConsumers: [],
     sendReminder: [], escalate: [], recordEvent: [], issueCertificate: [],
   } as unknown as Calls;
   const base: ErasureActivities = {
+    async identifySystem() { return {}; },
     async softDeleteSystem() { return { affected: 1 }; },
     async restoreSystem() { return { restored: 1 }; },
     async eraseSystem() { return { action: 'delete', found: 2, erased: 2, evidenceHash: 'e'.repeat(64) }; },

@@ -3,74 +3,17 @@
  * days and months pass in seconds.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { ApplicationFailure } from '@temporalio/common';
-import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ErasureActivities } from '../../src/activities/types';
 import { erasureWorkflow } from '../../src/workflows';
-import { cancelSignal, confirmDeletionSignal, consumerCompletedSignal, ErasureOverdueKey, ErasureStatusKey, extendDeadlineSignal, operatorActionUpdate, placeLegalHoldSignal, releaseLegalHoldSignal, retrySystemSignal, statusQuery, workflowIdFor, type ErasureInput } from '../../src/workflows/definitions';
-import { failureTypes, type ErasureStatusView } from '../../src/domain';
-import { automated, input, manual, plan, recordingActivities, type Calls } from '../harness/plans';
-import { timeSkippingEnv } from '../harness/temporal';
-
-const DAY = 86_400_000;
+import { cancelSignal, confirmDeletionSignal, consumerCompletedSignal, ErasureOverdueKey, ErasureStatusKey, extendDeadlineSignal, operatorActionUpdate, placeLegalHoldSignal, releaseLegalHoldSignal, retrySystemSignal, statusQuery } from '../../src/workflows/definitions';
+import { failureTypes } from '../../src/domain';
+import { automated, input, manual, plan } from '../harness/plans';
+import { DAY, workflowTestbed } from './testbed';
 
 describe('erasureWorkflow (time-skipping)', function () {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
-
-  before(async function () {
-    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
-  });
-  // A fresh time-skipping server per test: skipped time and long-lived connections never leak between tests.
-  beforeEach(async () => {
-    env = await timeSkippingEnv();
-  });
-  afterEach(async () => {
-    await env?.teardown();
-  });
-
-  /** Starts the workflow under a worker with recording mocks and runs `body` against its handle. */
-  async function run<T>(
-    input: ErasureInput,
-    body: (h: WorkflowHandleWithFirstExecutionRunId<typeof erasureWorkflow>, calls: Calls) => Promise<T>,
-    overrides: Partial<ErasureActivities> = {},
-  ): Promise<T> {
-    const { activities, calls } = recordingActivities(overrides);
-    const taskQueue = `test-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
-    return worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(erasureWorkflow, { args: [input], taskQueue, workflowId: workflowIdFor(input.requestId) });
-      return body(handle, calls);
-    });
-  }
-
-  const now = async () => new Date(await env.currentTimeMs());
-
-  /** With RECORD_HISTORIES=1, saves a completed run's history for the replay suite (test/histories/). */
-  async function record(name: string, h: WorkflowHandle): Promise<void> {
-    if (process.env.RECORD_HISTORIES !== '1') return;
-    // RECORD_HISTORIES_TAG keeps the histories of earlier workflow versions beside the new ones.
-    const tag = process.env.RECORD_HISTORIES_TAG ? `-${process.env.RECORD_HISTORIES_TAG}` : '';
-    const history = await h.fetchHistory();
-    fs.writeFileSync(path.join(__dirname, '..', 'histories', `${name}${tag}.json`), historyToJSON(history));
-  }
-
-  /** Polls the status query (in real time, so the server does not skip ahead) until `pred` holds. */
-  async function until(h: WorkflowHandle, pred: (s: ErasureStatusView) => boolean, what: string): Promise<ErasureStatusView> {
-    const stop = Date.now() + 20_000;
-    for (;;) {
-      const s = await h.query(statusQuery);
-      if (pred(s)) return s;
-      if (Date.now() > stop) throw new Error(`timed out waiting for ${what}; status: ${JSON.stringify(s)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const bed = workflowTestbed();
+  const { run, record, until, now } = bed;
 
   it('erases every automated system, takes a manual confirmation by signal, verifies and certifies', async () => {
     const p = plan([automated('customers-db'), automated('documents', { kind: 's3', dependsOn: ['customers-db'] }), manual('legacy-billing')]);
@@ -97,7 +40,7 @@ describe('erasureWorkflow (time-skipping)', function () {
     const p = plan([manual('legacy-billing')]);
     await run(input(p, await now()), async (h, calls) => {
       await until(h, (s) => s.status === 'awaiting_confirmation', 'awaiting confirmation');
-      await env.sleep(31 * DAY);
+      await bed.env.sleep(31 * DAY);
       const s = await until(h, (x) => x.overdue, 'overdue');
       assert.equal(s.status, 'overdue');
       assert.ok(calls.escalate.some((e) => e.reason === 'overdue'), 'overdue escalation sent');
@@ -114,7 +57,7 @@ describe('erasureWorkflow (time-skipping)', function () {
     const p = plan([manual('legacy-billing')]);
     await run(input(p, await now()), async (h, calls) => {
       await until(h, (s) => s.status === 'awaiting_confirmation', 'awaiting confirmation');
-      await env.sleep(10 * DAY);
+      await bed.env.sleep(10 * DAY);
       await until(h, () => calls.sendReminder.length >= 3, 'three reminders');
       assert.equal(calls.sendReminder.length, 3);
       assert.deepEqual(calls.sendReminder.map((r) => r.remindersSent), [1, 2, 3]);
@@ -135,7 +78,7 @@ describe('erasureWorkflow (time-skipping)', function () {
     });
     await run(input(p, await now()), async (h, calls) => {
       await until(h, (s) => s.phase === 'coordinating', 'coordinating');
-      await env.sleep(4 * DAY);
+      await bed.env.sleep(4 * DAY);
       const s = await until(h, (x) => x.consumers.every((c) => c.status !== 'waiting'), 'consumer timeouts');
       assert.equal(s.consumers.find((c) => c.id === 'analytics')?.status, 'skipped');
       assert.equal(s.consumers.find((c) => c.id === 'archive')?.status, 'escalated');
@@ -158,7 +101,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       await h.signal(consumerCompletedSignal, { consumer: 'analytics', status: 'ok' });
       const held = await until(h, (s) => s.status === 'on_hold', 'on hold');
       assert.equal(held.legalHold?.placedBy, 'legal@corp');
-      await env.sleep(5 * DAY);
+      await bed.env.sleep(5 * DAY);
       assert.equal(calls.eraseSystem.length, 0, 'no erasure during the hold');
       await h.signal(releaseLegalHoldSignal, { releasedBy: 'legal@corp' });
       const result = await h.result();
@@ -188,7 +131,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       const recorded = calls.recordEvent.filter((e) => e.type === 'deadline.extended');
       assert.deepEqual(recorded.map((e) => e.detail), [{ deadline: s.deadline, from: before.deadline, days: 30 }]);
       // Past the original deadline but within the extended one: not overdue.
-      await env.sleep(35 * DAY);
+      await bed.env.sleep(35 * DAY);
       assert.equal((await h.query(statusQuery)).overdue, false);
       await h.signal(confirmDeletionSignal, { system: 'legacy-billing', confirmedBy: 'ops' });
       await h.result();
@@ -200,7 +143,7 @@ describe('erasureWorkflow (time-skipping)', function () {
     const p = plan([automated('db', { softDelete: true }), automated('search', { kind: 'elasticsearch' })], { policy: { graceDays: 7 } });
     await run(input(p, await now()), async (h, calls) => {
       await until(h, (s) => s.phase === 'grace_period' && s.systems.some((x) => x.status === 'soft_deleted'), 'grace period');
-      await env.sleep(2 * DAY);
+      await bed.env.sleep(2 * DAY);
       await h.signal(cancelSignal, { reason: 'subject withdrew the request' });
       const result = await h.result();
       assert.equal(result.status, 'cancelled');
@@ -216,7 +159,7 @@ describe('erasureWorkflow (time-skipping)', function () {
     const p = plan([manual('m')], { policy: { graceDays: 1 } });
     await run(input(p, await now()), async (h) => {
       await until(h, (s) => s.phase === 'grace_period', 'grace');
-      await env.sleep(2 * DAY);
+      await bed.env.sleep(2 * DAY);
       await until(h, (s) => s.status === 'awaiting_confirmation', 'awaiting');
       await h.signal(cancelSignal, { reason: 'too late' });
       const s = await until(h, (x) => x.actions.length === 1, 'refusal recorded');
@@ -315,29 +258,20 @@ describe('erasureWorkflow (time-skipping)', function () {
       await until(h, (s) => s.status === 'awaiting_confirmation', 'awaiting');
       await h.signal(extendDeadlineSignal, { days: 20, reason: 'complex' });
       // Reminders every 3 days for 30 days grow the history past the threshold.
-      await env.sleep(30 * DAY);
+      await bed.env.sleep(30 * DAY);
       const s = await until(h, (x) => calls.sendReminder.length >= 9 && x.status === 'awaiting_confirmation', 'reminders');
-      const desc = await env.client.workflow.getHandle(h.workflowId).describe();
+      const desc = await bed.env.client.workflow.getHandle(h.workflowId).describe();
       assert.notEqual(desc.runId, h.firstExecutionRunId, 'a new run took over');
       assert.equal(s.extended, true);
       assert.equal(s.actions.length, 1);
       assert.equal(s.systems.find((x) => x.id === 'db')?.status, 'erased');
       assert.ok((s.systems.find((x) => x.id === 'legacy-billing')?.remindersSent ?? 0) >= 9);
-      await env.client.workflow.getHandle(h.workflowId).signal(confirmDeletionSignal, { system: 'legacy-billing', confirmedBy: 'ops' });
-      const result = await env.client.workflow.getHandle<typeof erasureWorkflow>(h.workflowId).result();
+      await bed.env.client.workflow.getHandle(h.workflowId).signal(confirmDeletionSignal, { system: 'legacy-billing', confirmedBy: 'ops' });
+      const result = await bed.env.client.workflow.getHandle<typeof erasureWorkflow>(h.workflowId).result();
       assert.equal(result.status, 'completed');
       assert.equal(calls.eraseSystem.length, 1, 'the erased system is not erased again in the new run');
       assert.equal(calls.announceToConsumers.length, 0);
-      await record('continue-as-new', env.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId));
+      await record('continue-as-new', bed.env.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId));
     });
   });
 });
-
-const quietLogger = {
-  log() {},
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-};

@@ -1,7 +1,8 @@
 /**
  * Replays every committed history (test/histories/*.json) against the current workflow code, so a change
  * that would break running erasures (a nondeterministic change without patched()) fails CI.
- * Record new ones with: RECORD_HISTORIES=1 npx mocha test/workflows/erasure-workflow.test.ts
+ * Record new ones with: RECORD_HISTORIES=1 npx mocha test/workflows/erasure-workflow.test.ts (or
+ * identity-enrichment.test.ts)
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -14,8 +15,11 @@ const dir = path.join(__dirname, '..', 'histories');
 describe('replay of committed workflow histories', function () {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
-  it('has at least the happy-path, overdue and legal-hold histories', () => {
-    for (const name of ['happy-path.json', 'overdue.json', 'legal-hold.json']) assert.ok(files.includes(name), `${name} is committed`);
+  it('has at least the happy-path, overdue, legal-hold and derived-identifier histories', () => {
+    // derived-*: recorded with the `derive-identifiers` patch (a provider identified before any erase).
+    for (const name of ['happy-path.json', 'overdue.json', 'legal-hold.json', 'derived-identifiers.json', 'derived-identify-retry.json']) {
+      assert.ok(files.includes(name), `${name} is committed`);
+    }
   });
 
   it('replays every history without nondeterminism', async () => {

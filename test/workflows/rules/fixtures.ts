@@ -34,7 +34,13 @@ export function fakeRun(systems: SystemPlan[], overrides: Partial<ErasureActivit
     quick: activities,
     planOf: (id) => systems.find((s) => s.id === id)!,
     long: () => activities,
-    task: (id) => ({ requestId: req.requestId, subject: req.subject, subjectRef: req.subjectRef, system: systems.find((s) => s.id === id)! }),
+    task: (id) => ({
+      requestId: req.requestId,
+      subject: req.subject,
+      subjectRef: req.subjectRef,
+      system: systems.find((s) => s.id === id)!,
+      ...(state.derived ? { derived: state.derived } : {}),
+    }),
     sync: () => {
       syncs++;
     },
