@@ -15,6 +15,8 @@ import {
   listPageSchema,
   listQuerySchema,
   operatorBodies,
+  previewReportSchema,
+  previewRequestSchema,
   readinessSchema,
   submitHeadersSchema,
   systemParamsSchema,
@@ -95,6 +97,15 @@ const requestRoutes: RouteSpec[] = [
         json: { requestId: r.requestId, workflowId: r.workflowId, status: r.status, deadline: r.deadline, links: links(r.requestId) },
       };
     },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/erasures/preview',
+    scope: 'operator',
+    summary: 'Preview an erasure: per system and table / prefix / index, what would be deleted, anonymized, kept as shared and derived; changes nothing',
+    input: { body: previewRequestSchema },
+    responses: { 200: { description: 'The counts (ok false when a system could not be previewed; its error says why)', schema: previewReportSchema } },
+    handler: async ({ body }, { useCases }) => ({ json: await useCases.preview(body.subject) }),
   }),
   defineRoute({
     method: 'get',

@@ -104,3 +104,38 @@ export const operatorBodies = {
   cancel: cancelSchema,
   retry: retryBodySchema,
 };
+
+/** Body of `POST /erasures/preview`: the subject, exactly as `POST /erasures` takes it. */
+export const previewRequestSchema = erasureRequestSchema.pick({ subject: true }).strict();
+
+const previewEntrySchema = z.object({
+  target: z.string().describe('What is looked at: schema.table, bucket/prefix, an index'),
+  delete: z.number().int().describe('Rows, objects or documents an erasure would delete'),
+  anonymize: z.number().int().describe('Rows it would keep with their columns masked'),
+  shared: z.number().int().describe('Found but kept: others still refer to it or hold it with the subject'),
+});
+
+/** The answer of `POST /erasures/preview`: counts per system and target, never an identifier value. */
+export const previewReportSchema = z.object({
+  ok: z.boolean().describe('False when a system could not be previewed (its error says why)'),
+  systems: z.array(
+    z.object({
+      id: z.string(),
+      kind: z.string(),
+      status: z.enum(['previewed', 'not_counted', 'failed']),
+      entries: z.array(previewEntrySchema),
+      derived: z.record(z.string(), z.number().int()).describe('How many values this system found per derived identifier name'),
+      note: z.string().optional().describe('Why nothing was counted (a person or a webhook erases this system)'),
+      error: z.string().optional().describe('Why the system could not be previewed'),
+      ms: z.number(),
+    }),
+  ),
+  totals: z.object({
+    delete: z.number().int(),
+    anonymize: z.number().int(),
+    shared: z.number().int(),
+    derived: z.record(z.string(), z.number().int()).describe('Distinct derived values per identifier name'),
+    systems: z.number().int(),
+    failed: z.number().int(),
+  }),
+});

@@ -20,6 +20,7 @@ import { createPool } from '../ledger/db';
 import { ConfigError, loadCliConfig, type CliConfig } from '../config';
 import { subjectIdentifiersSchema } from '../domain';
 import { processIo, type CliIo } from './io';
+import { subjectFromOptions, withSubjectOptions, type IdentifierOptions } from './subject-options';
 
 /** Exit codes of the certificate commands. */
 export const ExitCode = {
@@ -164,12 +165,7 @@ export function runVerify(file: string, opts: { jwks?: string }, io: CliIo): Pro
   });
 }
 
-export interface SubjectOptions {
-  email?: string;
-  userId?: string;
-  phone?: string;
-  /** `key=value` pairs. */
-  custom?: string[];
+export interface SubjectOptions extends IdentifierOptions {
   jwks?: string;
 }
 
@@ -180,18 +176,9 @@ export interface SubjectOptions {
  */
 export function runVerifySubject(file: string, opts: SubjectOptions, io: CliIo): Promise<ExitCodeValue> {
   return run(io, async () => {
-    const custom: Record<string, string> = {};
-    for (const pair of opts.custom ?? []) {
-      const eq = pair.indexOf('=');
-      if (eq < 1) throw new CliFailure(ExitCode.usage, '--custom takes key=value');
-      custom[pair.slice(0, eq)] = pair.slice(eq + 1);
-    }
-    const subject = subjectIdentifiersSchema.safeParse({
-      email: opts.email,
-      userId: opts.userId,
-      phone: opts.phone,
-      custom: Object.keys(custom).length ? custom : undefined,
-    });
+    const given = subjectFromOptions(opts);
+    if (given.problem !== undefined) throw new CliFailure(ExitCode.usage, given.problem);
+    const subject = subjectIdentifiersSchema.safeParse(given.subject);
     if (!subject.success) throw new CliFailure(ExitCode.usage, `identifiers: ${describeIssues(subject.error)}`);
 
     const input = await readCertificateFile(file);
@@ -251,8 +238,6 @@ export function runLedgerCheck(opts: { databaseUrl?: string; jwks?: string }, io
   });
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
 /**
  * Adds `verify`, `verify-subject` and `ledger check` to the CLI program.
  * @example const program = new Command('erasure'); registerCertificateCommands(program); await program.parseAsync();
@@ -267,14 +252,12 @@ export function registerCertificateCommands(program: Command, io: CliIo = proces
       await runVerify(file, opts, io);
     });
 
-  program
-    .command('verify-subject')
-    .description("check a person's identifiers against a certificate's subject commitment (exit 0 when all match)")
-    .argument('<certificate>', 'certificate JSON file')
-    .option('--email <email>', 'e-mail address')
-    .option('--user-id <id>', 'user id')
-    .option('--phone <phone>', 'phone number')
-    .option('--custom <key=value>', 'custom identifier (repeatable)', collect)
+  withSubjectOptions(
+    program
+      .command('verify-subject')
+      .description("check a person's identifiers against a certificate's subject commitment (exit 0 when all match)")
+      .argument('<certificate>', 'certificate JSON file'),
+  )
     .option('--jwks <file|url>', 'also verify the signature against these public keys (default: $ERASURE_JWKS)')
     .action(async (file: string, opts: SubjectOptions) => {
       await runVerifySubject(file, opts, io);

@@ -4,6 +4,7 @@
  *   verify <certificate.json>         verify a certificate offline
  *   verify-subject <certificate.json> check an identifier against a certificate's commitment
  *   ledger check                      walk the certificate hash chain
+ *   preview --catalog FILE --email …  what an erasure would delete, anonymize, keep and derive; changes nothing
  *   bundle-workflows [--out FILE]     prebuild the workflow code for workers (WORKFLOW_BUNDLE)
  *   config check | doc                validate this environment / print the variable reference
  */
@@ -13,6 +14,7 @@ import { registerBundleCommands } from './bundle';
 import { registerCatalogCommands } from './catalog';
 import { registerCertificateCommands } from './certificate';
 import { registerConfigCommands } from './config';
+import { registerPreviewCommand } from './preview';
 import { processIo, type CliIo } from './io';
 
 /**
@@ -27,6 +29,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   });
   registerCatalogCommands(program, io);
   registerCertificateCommands(program, io);
+  registerPreviewCommand(program, io);
   registerBundleCommands(program, io);
   registerConfigCommands(program, io);
   return program;

@@ -7,6 +7,7 @@ import type { ErasureSubmission } from '../intake/intake';
 import type { OperatorActionName } from '../domain';
 import { metricsExposition, publicKeys, readiness } from './health';
 import { operatorAction } from './operate';
+import { previewErasure } from './preview';
 import { findRequest, listRequests, requestCertificate, requestStatus, type ListFilter } from './read';
 import { submit } from './submit';
 import type { UseCaseDeps } from './types';
@@ -14,6 +15,7 @@ import type { UseCaseDeps } from './types';
 export { UseCaseError, type UseCaseErrorKind } from './errors';
 export type { ListedErasure, ListFilter, StatusAnswer } from './read';
 export type { Readiness } from './health';
+export type { PreviewProgress, PreviewReport, PreviewTotals, SystemPreviewReport } from './preview';
 export type { CertificateReader, UseCaseDeps } from './types';
 
 /**
@@ -31,6 +33,7 @@ export function createUseCases(deps: UseCaseDeps) {
     readiness: () => readiness(deps),
     metrics: () => metricsExposition(deps),
     publicKeys: () => publicKeys(deps),
+    preview: (subject: unknown) => previewErasure({ catalog: deps.intake.catalog(), connectors: deps.connectors }, subject),
   };
 }
 

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { IntakeDeps } from '../intake/intake';
 import type { RequestRepository } from '../ledger/requests';
 import type { Logger } from '../logger';
+import type { ConnectorFactory, SystemKind } from '../systems/registry';
 import type { EngineMetrics } from '../metrics';
 
 /** Reads certificates and the public keys that verify them. */
@@ -26,6 +27,11 @@ export interface UseCaseDeps {
   logger: Logger;
   /** Resolves when the ledger database answers (readiness). */
   pingDatabase(): Promise<void>;
+  /**
+   * Connector factories per kind for `preview` (default: the registry's); a map given here replaces it whole,
+   * as the worker's does (tests inject their own).
+   */
+  connectors?: Partial<Record<SystemKind, ConnectorFactory>>;
   /** How long to wait for Temporal, in ms (defaults: status query 5 s, operator action and list 10 s, readiness 2 s). */
   timeouts?: { statusMs?: number; actionMs?: number; listMs?: number; readinessMs?: number };
 }
