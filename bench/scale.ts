@@ -73,16 +73,24 @@ run(async () => {
 `;
     const cluster = await startCluster({ catalog });
     let longestTxMs = 0;
+    // What the longest transaction was running, its first words (names from the catalog, no values).
+    let longestTxQuery = '';
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         const { rows } = await targets.db
-          .query<{ ms: number | null }>(
-            `SELECT max(extract(epoch FROM clock_timestamp() - xact_start) * 1000)::float8 AS ms FROM pg_stat_activity
-             WHERE datname = 'app' AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND application_name NOT LIKE 'bench%'`,
+          .query<{ ms: number | null; query: string | null }>(
+            `SELECT extract(epoch FROM clock_timestamp() - xact_start) * 1000::float8 AS ms, left(query, 120) AS query FROM pg_stat_activity
+             WHERE datname = 'app' AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND application_name NOT LIKE 'bench%'
+               AND backend_type = 'client backend'
+             ORDER BY xact_start LIMIT 1`,
           )
-          .catch(() => ({ rows: [{ ms: null }] }));
-        longestTxMs = Math.max(longestTxMs, rows[0].ms ?? 0);
+          .catch(() => ({ rows: [] as Array<{ ms: number | null; query: string | null }> }));
+        const top = rows[0];
+        if (top && (top.ms ?? 0) > longestTxMs) {
+          longestTxMs = top.ms ?? 0;
+          longestTxQuery = (top.query ?? '').replace(/\s+/g, ' ').slice(0, 100);
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
@@ -112,6 +120,7 @@ run(async () => {
       return { system: s.systemId, found: s.found, erased: s.erased, remaining: s.remaining, attempts: s.attempts, seconds: round(secs), 'items/s': Math.round(s.erased / secs) };
     });
     printTable(`Scale: ${rowCount} rows + ${ordersOfSubject * perOrder} order items two hops away + ${objectCount} objects of one subject, one request (${round(totalS)} s POST → certificate)`, rows);
+    process.stdout.write(`longest transaction (${Math.round(longestTxMs)} ms) was running: ${longestTxQuery}\n`);
     printTable('Checks', [
       { 'longest transaction ms': Math.round(longestTxMs), 'subject rows left': rowsLeft, 'subject items left': itemsLeft, [`other items (${ordersOfSubject * perOrder} seeded)`]: otherItems, 'subject objects left': objectsLeft, 'other rows (10000 seeded)': othersLeft, 'other objects (100 seeded)': otherObjects },
     ]);
@@ -130,6 +139,7 @@ run(async () => {
       subjectItemsLeft: itemsLeft,
       otherItemsLeft: otherItems,
       longestTransactionMs: Math.round(longestTxMs),
+      longestTransactionStatement: longestTxQuery,
       batchSize: 1000,
       systems: rows,
       subjectRowsLeft: rowsLeft,

@@ -188,6 +188,32 @@ describe('PostgreSQL relations (real server)', function () {
     }
   });
 
+  it('a reference between columns of different types compares text exactly: an imported "042" never reaches account 42', async () => {
+    await db.query(`
+      DROP TABLE IF EXISTS accounts, imports;
+      CREATE TABLE imports (id int PRIMARY KEY, email text, ref text);
+      CREATE TABLE accounts (id int PRIMARY KEY, customer_no int, note text);
+      INSERT INTO imports VALUES (1, 'alice@example.com', '042'), (2, 'alice@example.com', '7'), (3, 'bob@example.com', '42');
+      INSERT INTO accounts VALUES (1, 42, 'bob''s'), (2, 7, 'alice''s'), (3, 420, 'nobody''s');`);
+    const sys = system({
+      id: 'legacy-db', kind: 'postgres', connection: url,
+      tables: [
+        { table: 'imports', match: { column: 'email', identifier: 'email' }, action: 'delete' },
+        { table: 'accounts', match: { column: 'customer_no', references: 'imports.ref' }, action: 'delete' },
+      ],
+    });
+    const conn = postgresConnector(sys);
+    try {
+      const preview = await conn.preview!(taskFor(sys, alice));
+      assert.deepEqual(preview.entries.map((e) => [e.target, e.delete]), [['public.imports', 2], ['public.accounts', 1]]);
+      await conn.erase(taskFor(sys, alice));
+      assert.deepEqual((await db.query('SELECT id FROM accounts ORDER BY id')).rows, [{ id: 1 }, { id: 3 }]);
+      assert.deepEqual((await db.query('SELECT id FROM imports ORDER BY id')).rows, [{ id: 3 }]);
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('a reference to a column the table lacks is refused before anything changes', async () => {
     const sys = shop(url, { address: { match: { column: 'id', references: 'customer.home_id' } } });
     const conn = postgresConnector(sys);

@@ -68,6 +68,24 @@ interface BatchRow {
   last: string[] | null;
 }
 
+/**
+ * The rows per batch, starting at the entry's `batchSize`: halved after a statement that took over a second
+ * (foreign-key checks against many rows just deleted can make a batch of parents slow), grown back after quick
+ * ones, never above `batchSize`. Keeps every transaction short whatever the rows cost.
+ */
+function batchSizer(batchSize: number) {
+  let size = batchSize;
+  return {
+    get size() {
+      return size;
+    },
+    took(ms: number) {
+      if (ms > 1000) size = Math.max(1, Math.floor(size / 2));
+      else if (ms < 250) size = Math.min(batchSize, size * 2);
+    },
+  };
+}
+
 /** Runs one pass over an entry to its end. */
 export async function runPass(ctx: PassContext, e: EntryModel, pass: Pass): Promise<void> {
   if (e.referenced) return keptPass(ctx, e, pass);
@@ -79,8 +97,10 @@ export async function runPass(ctx: PassContext, e: EntryModel, pass: Pass): Prom
 /** A pass over an entry whose keys are kept: batches of keys not yet done, in key order. */
 async function keptPass(ctx: PassContext, e: EntryModel, pass: Pass): Promise<void> {
   const { client, model, work: w, run } = ctx;
-  const limit = e.table.batchSize;
+  const sizer = batchSizer(e.table.batchSize);
   for (let cursor: string[] | null = null; ; ) {
+    const limit = sizer.size;
+    const started = Date.now();
     const { params, param } = parameters();
     const runP = param(run);
     const src: Source = { kind: 'keys', table: w.keys, run: runP };
@@ -94,6 +114,7 @@ async function keptPass(ctx: PassContext, e: EntryModel, pass: Pass): Promise<vo
       SELECT (SELECT count(*) FROM changed)::int AS n, (SELECT count(*) FROM batch)::int AS seen, (SELECT max(key) FROM batch) AS last,
         (SELECT count(*) FROM finished)::int AS finished, (SELECT count(*) FROM counted)::int AS counted`;
     const { rows }: { rows: BatchRow[] } = await at(e, () => client.query<BatchRow>(text, params));
+    sizer.took(Date.now() - started);
     ctx.onBatch(rows[0].n);
     if (rows[0].seen < limit) return;
     cursor = rows[0].last;
@@ -107,7 +128,7 @@ async function keptPass(ctx: PassContext, e: EntryModel, pass: Pass): Promise<vo
  */
 async function tablePass(ctx: PassContext, e: EntryModel, pass: Pass, via: number | undefined): Promise<void> {
   const { client, model, work: w, run } = ctx;
-  const limit = e.table.batchSize;
+  const sizer = batchSizer(e.table.batchSize);
   const keyCols = e.keys.map((k) => `t.${quote(k)}`).join(', ');
   const ref = via === undefined ? undefined : e.references.find((r) => r.to === via)!;
   let chunk = 16;
@@ -131,6 +152,8 @@ async function tablePass(ctx: PassContext, e: EntryModel, pass: Pass, via: numbe
     }
     let changedInChunk = 0;
     for (let cursor: string[] | null = null; ref === undefined || values.length > 0; ) {
+      const limit = sizer.size;
+      const started = Date.now();
       const { params, param } = parameters();
       const runP = param(run);
       const src: Source = { kind: 'keys', table: w.keys, run: runP };
@@ -146,14 +169,15 @@ async function tablePass(ctx: PassContext, e: EntryModel, pass: Pass, via: numbe
       }
       const shared = e.pointers.length ? ` AND ${pass.shared ? '' : 'NOT '}${sharedCondition(model, e, 't', param, src)}` : pass.shared ? ' AND false' : '';
       const after: string = cursor ? ` AND (${keyCols}) > (${cursor.map((c, i) => `${param(c)}::${e.keyTypes[i]}`).join(', ')})` : '';
-      // Through a reference, the chunk's rows are gathered first by the column's index (a CTE the planner
-      // cannot fold), then ordered: otherwise "ORDER BY key LIMIT" after a cursor invites a walk along the whole
-      // primary key. By identifier, the planner's own choice has always been right.
+      // Through a reference, the chunk's rows are gathered first by the column's index, in a CTE the planner
+      // cannot fold, then ordered: otherwise "ORDER BY key LIMIT" after a cursor invites a walk along the whole
+      // primary key. The scope is this very reference, so the DELETE/UPDATE alone repeats the whole match. By
+      // identifier, the planner's own choice has always been right.
       const pick = ref
         ? `candidates AS MATERIALIZED (SELECT ${keyCols} FROM ${e.rel} t WHERE ${scope}),
           picked AS (SELECT * FROM candidates t WHERE true${after} ORDER BY ${keyCols} LIMIT ${limit}),
           target AS (SELECT ${keyCols} FROM ${e.rel} t JOIN picked c ON ${e.keys.map((k) => `t.${quote(k)} = c.${quote(k)}`).join(' AND ')}
-            WHERE ${match}${shared}${softState(e, pass, 't')} FOR UPDATE OF t)`
+            WHERE true${shared}${softState(e, pass, 't')} FOR UPDATE OF t)`
         : `target AS (SELECT ${keyCols} FROM ${e.rel} t WHERE ${scope} AND ${match}${shared}${softState(e, pass, 't')}${after}
           ORDER BY ${keyCols} LIMIT ${limit} FOR UPDATE OF t)`;
       // What the batch took from the candidates, shared rows included: fewer than `limit` ends the chunk.
@@ -165,6 +189,7 @@ async function tablePass(ctx: PassContext, e: EntryModel, pass: Pass, via: numbe
           (SELECT ${textArray(taken, e.keys)} FROM ${taken} ORDER BY ${e.keys.map((k) => `${taken}.${quote(k)} DESC`).join(', ')} LIMIT 1) AS last,
           (SELECT count(*) FROM counted)::int AS counted`;
       const { rows }: { rows: BatchRow[] } = await at(e, () => client.query<BatchRow>(text, params));
+      sizer.took(Date.now() - started);
       ctx.onBatch(rows[0].n);
       changedInChunk += rows[0].seen;
       if (rows[0].seen < limit) break;
@@ -173,7 +198,7 @@ async function tablePass(ctx: PassContext, e: EntryModel, pass: Pass, via: numbe
     if (!ref) return;
     const perParent = changedInChunk / chunk;
     // A little under one batch per chunk, so a chunk usually ends in the batch that changes it.
-    chunk = Math.max(1, Math.min(10_000, Math.floor((limit * 0.9) / Math.max(perParent, 1 / 64))));
+    chunk = Math.max(1, Math.min(10_000, Math.floor((sizer.size * 0.9) / Math.max(perParent, 1 / 64))));
   }
 }
 

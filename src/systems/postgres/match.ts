@@ -98,7 +98,10 @@ function inside(model: ErasureModel, entries: number[], x: string, param: Param,
 export function pointedAtFromOutside(model: ErasureModel, e: EntryModel, target: (p: Pointer) => string, param: Param, src: Source): string {
   if (e.pointers.length === 0) return 'false';
   return `(${e.pointers
-    .map((p) => `EXISTS (SELECT 1 FROM ${p.rel} x WHERE x.${quote(p.column)} = ${target(p)} AND NOT (${inside(model, p.entries, 'x', param, src)}))`)
+    .map((p) => {
+      const same = p.textual ? `x.${quote(p.column)}::text = (${target(p)})::text` : `x.${quote(p.column)} = ${target(p)}`;
+      return `EXISTS (SELECT 1 FROM ${p.rel} x WHERE ${same} AND NOT (${inside(model, p.entries, 'x', param, src)}))`;
+    })
     .join(' OR ')})`;
 }
 

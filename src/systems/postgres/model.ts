@@ -31,6 +31,8 @@ export interface Pointer {
   column: string;
   target: string;
   entries: number[];
+  /** The two columns' types differ (a declared reference from a text column to an integer): compare text. */
+  textual: boolean;
 }
 
 export interface EntryModel {
@@ -116,15 +118,15 @@ export function buildModel(tables: PostgresTable[], shapes: TableShape[], task: 
   for (const e of entries) {
     if (e.references.length === 0) continue;
     const pointers = new Map<string, Pointer>();
-    const add = (schema: string, table: string, column: string, target: string) => {
+    const add = (schema: string, table: string, column: string, target: string, textual = false) => {
       const at = { schema, table };
-      const p: Pointer = { rel: `${quote(schema)}.${quote(table)}`, column, target, entries: entries.filter((x) => sameTable(x.table, at)).map((x) => x.index) };
+      const p: Pointer = { rel: `${quote(schema)}.${quote(table)}`, column, target, entries: entries.filter((x) => sameTable(x.table, at)).map((x) => x.index), textual };
       pointers.set(JSON.stringify([schema, table, column, target]), p);
     };
     // The rows the subject's rows point at (`address.id ← customer.address_id`) are pointed at by other rows of that table too.
     for (const r of e.references) {
       const to = entries[r.to];
-      if (!to.keys.includes(r.toColumn) || to.keys.length > 1) add(to.table.schema, to.table.table, r.toColumn, r.column);
+      if (!to.keys.includes(r.toColumn) || to.keys.length > 1) add(to.table.schema, to.table.table, r.toColumn, r.column, !sameType(e, r.column, to, r.toColumn));
     }
     for (const fk of e.shape.foreignKeys) add(fk.schema, fk.table, fk.column, fk.target);
     // Rows that an entry finds by exactly this pointer (order items by `order_id → orders.id`) are all in the

@@ -67,6 +67,8 @@ export async function ensureWorkTables(client: pg.ClientBase, schema: string): P
     await client.query(`CREATE TABLE IF NOT EXISTS ${w.progress} (
       run text NOT NULL, entry int NOT NULL, shared boolean NOT NULL, done bigint NOT NULL,
       PRIMARY KEY (run, entry, shared))`);
+    // A finished run keeps only its counts, for a retry of the same attempt; a month later nobody asks.
+    await client.query(`DELETE FROM ${w.runs} WHERE state = 'done' AND updated_at < now() - interval '30 days'`);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
