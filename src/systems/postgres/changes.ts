@@ -86,6 +86,15 @@ function batchSizer(batchSize: number) {
   };
 }
 
+/** What every batch statement starts from: its parameters (the run id first), the key table and the match. */
+function statementStart(ctx: PassContext, e: EntryModel, limit: number) {
+  const started = Date.now();
+  const { params, param } = parameters();
+  const runP = param(ctx.run);
+  const src: Source = { kind: 'keys', table: ctx.work.keys, run: runP };
+  return { limit, started, params, param, runP, src, match: matchCondition(ctx.model, e, 't', param, src) };
+}
+
 /** Runs one pass over an entry to its end. */
 export async function runPass(ctx: PassContext, e: EntryModel, pass: Pass): Promise<void> {
   if (e.referenced) return keptPass(ctx, e, pass);
@@ -99,12 +108,7 @@ async function keptPass(ctx: PassContext, e: EntryModel, pass: Pass): Promise<vo
   const { client, model, work: w, run } = ctx;
   const sizer = batchSizer(e.table.batchSize);
   for (let cursor: string[] | null = null; ; ) {
-    const limit = sizer.size;
-    const started = Date.now();
-    const { params, param } = parameters();
-    const runP = param(run);
-    const src: Source = { kind: 'keys', table: w.keys, run: runP };
-    const match = matchCondition(model, e, 't', param, src);
+    const { limit, started, params, param, runP, src, match } = statementStart(ctx, e, sizer.size);
     const after: string = cursor ? ` AND key > ${param(cursor)}::text[]` : '';
     const text: string = `WITH batch AS (SELECT key FROM ${w.keys} WHERE run = ${runP} AND entry = ${e.index} AND NOT done AND shared = ${pass.shared}${after} ORDER BY key LIMIT ${limit}),
       target AS (SELECT ${e.keys.map((k) => `t.${quote(k)}`).join(', ')} FROM ${e.rel} t JOIN batch b ON ${keyJoin(e, 't', 'b.key')} WHERE ${match}${softState(e, pass, 't')} FOR UPDATE OF t),
@@ -152,12 +156,7 @@ async function tablePass(ctx: PassContext, e: EntryModel, pass: Pass, via: numbe
     }
     let changedInChunk = 0;
     for (let cursor: string[] | null = null; ref === undefined || values.length > 0; ) {
-      const limit = sizer.size;
-      const started = Date.now();
-      const { params, param } = parameters();
-      const runP = param(run);
-      const src: Source = { kind: 'keys', table: w.keys, run: runP };
-      const match = matchCondition(model, e, 't', param, src);
+      const { limit, started, params, param, runP, src, match } = statementStart(ctx, e, sizer.size);
       let scope: string;
       if (ref) {
         const to = model.entries[ref.to];
