@@ -1,24 +1,36 @@
 /**
  * The subject commitment: how a certificate stands for a person without naming them.
  *
- * For each normalised identifier the certificate holds SHA-256(salt ‖ type ‖ 0x00 ‖ value) next to the
- * identifier's type, with a fresh 32-byte salt per certificate. A subject who knows their identifier can
- * recompute the digest; the salt keeps precomputed tables useless and makes two certificates for the same
- * person unlinkable. Anyone holding the certificate can still test a guess, so certificates are handed
- * only to the subject and to auditors.
+ * For each normalised identifier the certificate holds a digest of type ‖ 0x00 ‖ value under a fresh 32-byte
+ * salt, next to the identifier's type. A subject who knows their identifier can recompute it
+ * (`erasure certificate verify-subject`); the salt keeps precomputed tables useless and makes two
+ * certificates for the same person unlinkable. Anyone holding the certificate can still test a guess, and
+ * many identifiers have few possible values (a phone number, a numeric user id): the digest is therefore
+ * scrypt, memory-hard and slow on purpose (about a tenth of a second and 32 MiB per guess at the default
+ * cost), so trying every phone number of a country takes years instead of minutes. Certificates issued
+ * before used SHA-256 and still verify.
  *
  * Identifiers the engine found for the subject (a `userId` a customer table `provides`) are committed to the
  * same way after the request's own, each marked `derived: true`: the certificate says which were asked for
  * and which the engine worked out, without saying any of them.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { identifierNamePattern, identifierPairs, identifierValue } from '../domain';
 import type { DerivedIdentifiers, SubjectIdentifiers } from '../domain';
 import type { SubjectCommitment } from './schema';
 
-/** The digest of one identifier under a salt. */
-export function identifierDigest(salt: Buffer, type: string, value: string): string {
-  return createHash('sha256').update(salt).update(type, 'utf8').update(Buffer.of(0)).update(value, 'utf8').digest('hex');
+/** The cost certificates are issued with: 32 MiB and roughly 0.1 s per digest on a current core. */
+export const COMMITMENT_COST = Object.freeze({ N: 2 ** 15, r: 8, p: 1 });
+
+/** What a digest is computed with: the commitment's algorithm and, for scrypt, its cost. */
+type Derivation = Pick<SubjectCommitment, 'algorithm' | 'cost'>;
+
+/** The digest of one identifier under a salt (hex). */
+export function identifierDigest(salt: Buffer, type: string, value: string, how: Derivation = { algorithm: 'scrypt', cost: COMMITMENT_COST }): string {
+  const input = Buffer.concat([Buffer.from(type, 'utf8'), Buffer.of(0), Buffer.from(value, 'utf8')]);
+  if (how.algorithm === 'sha-256') return createHash('sha256').update(salt).update(input).digest('hex');
+  const { N, r, p } = how.cost ?? COMMITMENT_COST;
+  return scryptSync(input, salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }).toString('hex');
 }
 
 const builtInOrder = ['email', 'userId', 'phone'];
@@ -44,12 +56,13 @@ export function derivedPairs(subject: SubjectIdentifiers, derived: DerivedIdenti
 export function commitSubject(subject: SubjectIdentifiers, salt: Buffer = randomBytes(32), derived?: DerivedIdentifiers): SubjectCommitment {
   const pairs = identifierPairs(subject);
   if (pairs.length === 0) throw new TypeError('a subject needs at least one identifier');
+  const how = { algorithm: 'scrypt' as const, cost: { ...COMMITMENT_COST } };
   return {
-    algorithm: 'sha-256',
+    ...how,
     salt: salt.toString('base64url'),
     identifiers: [
-      ...pairs.map(([type, value]) => ({ type, digest: identifierDigest(salt, type, value) })),
-      ...derivedPairs(subject, derived).map(([type, value]) => ({ type, digest: identifierDigest(salt, type, value), derived: true as const })),
+      ...pairs.map(([type, value]) => ({ type, digest: identifierDigest(salt, type, value, how) })),
+      ...derivedPairs(subject, derived).map(([type, value]) => ({ type, digest: identifierDigest(salt, type, value, how), derived: true as const })),
     ],
   };
 }
@@ -72,7 +85,7 @@ export function matchSubject(commitment: SubjectCommitment, subject: SubjectIden
   return identifierPairs(subject).map(([type, value]) => {
     const committed = commitment.identifiers.filter((i) => i.type === type);
     if (committed.length === 0) return { type, result: 'absent' as const };
-    const digest = Buffer.from(identifierDigest(salt, type, value), 'hex');
+    const digest = Buffer.from(identifierDigest(salt, type, value, commitment), 'hex');
     const hit = committed.find((c) => timingSafeEqual(Buffer.from(c.digest, 'hex'), digest));
     if (!hit) return { type, result: 'mismatch' as const };
     return hit.derived ? { type, result: 'match' as const, derived: true as const } : { type, result: 'match' as const };

@@ -14,9 +14,26 @@ const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be base64url withou
 const text = z.string().min(1);
 const count = z.number().int().min(0);
 
+/**
+ * The cost of a `scrypt` commitment, as Node's `crypto.scrypt` takes it: `N` (a power of two) and `r` set
+ * the memory (128 · N · r bytes) and time of one digest; `p` multiplies the time. Bounded so a certificate
+ * can never make a verifier spend unbounded memory.
+ */
+export const scryptCostSchema = z.strictObject({
+  N: z.number().int().min(2 ** 14).max(2 ** 20).refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
+  r: z.number().int().min(1).max(16),
+  p: z.number().int().min(1).max(4),
+});
+
 export const subjectCommitmentSchema = z.strictObject({
-  /** Always `sha-256`: each digest is SHA-256(salt ‖ type ‖ 0x00 ‖ value). */
-  algorithm: z.literal('sha-256'),
+  /**
+   * `scrypt` (certificates issued now): each digest is scrypt(type ‖ 0x00 ‖ value, salt, 32 bytes, `cost`), so
+   * testing one guess costs what `cost` says. Guessing a phone number or a numeric user id takes months, not
+   * minutes. `sha-256` (older certificates): SHA-256(salt ‖ type ‖ 0x00 ‖ value); they still verify.
+   */
+  algorithm: z.enum(['sha-256', 'scrypt']),
+  /** Required with `scrypt`, absent with `sha-256`. */
+  cost: scryptCostSchema.optional(),
   /** 32 random bytes, base64url; new for every certificate, so commitments cannot be linked. */
   salt: base64url.length(43),
   /**
@@ -27,7 +44,7 @@ export const subjectCommitmentSchema = z.strictObject({
   identifiers: z
     .array(z.strictObject({ type: z.string().regex(identifierNamePattern), digest: hex64, derived: z.literal(true).optional() }))
     .min(1),
-});
+}).refine((c) => (c.algorithm === 'scrypt') === (c.cost !== undefined), { message: 'cost goes with algorithm scrypt, and only with it', path: ['cost'] });
 
 export const certificateSystemSchema = z.strictObject({
   systemId: text,
