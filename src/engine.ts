@@ -10,7 +10,7 @@ import type { Catalog } from './catalog/schema';
 import { createCertificateIssuer, getCertificate, jwks, loadKeyRing, loadPublicKeys, loadSigningKey, type KeyRing } from './certificate';
 import { createDataConverter } from './codec/data-converter';
 import { loadMasterKey, openKeyStore, type KeyStore } from './codec/keys';
-import { loadConfig, signingKeySource, withheldFromCatalog, type Config, type Environment } from './config';
+import { catalogOptions, loadConfig, signingKeySource, type Config, type Environment } from './config';
 import { createPool, type Pool } from './ledger/db';
 import { createActivityAudit } from './ledger/audit';
 import { migrate } from './ledger/migrate';
@@ -50,7 +50,7 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
   const env = opts.env ?? process.env;
   const config = loadConfig(env);
   const logger = opts.logger ?? createLogger({ level: config.LOG_LEVEL, name: `erasure-${opts.role ?? 'engine'}` });
-  const catalog = loadCatalog(path.resolve(config.ERASURE_CATALOG), env, { withheld: withheldFromCatalog });
+  const catalog = loadCatalog(path.resolve(config.ERASURE_CATALOG), env, catalogOptions(config));
   const masterKey = loadMasterKey(config);
   const signingKey = { ...signingKeySource(config, opts.dataDir ?? config.ERASURE_DATA_DIR), logger };
   const pool = createPool({ connectionString: config.DATABASE_URL, applicationName: `erasure-${opts.role ?? 'engine'}`, logger });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import YAML, { LineCounter, isCollection, type Document } from 'yaml';
 import type { z } from 'zod';
 import { catalogSchema, type Catalog } from './schema';
-import { systemPlan } from '../systems/registry';
+import { systemDescriptors, systemPlan } from '../systems/registry';
 import type { ErasurePlan, JurisdictionPolicy } from '../domain';
 
 export { systemPlan };
@@ -31,6 +31,26 @@ export interface CatalogOptions {
    * reference to one is refused, saying so, and its value is never read.
    */
   withheld?: ReadonlySet<string>;
+  /**
+   * Values a system's secret field may not hold (in production, the examples the repository ships:
+   * `catalogOptions` in src/config); such a field is refused, naming the `${VAR}` it came from.
+   */
+  refusedSecret?: (value: string) => boolean;
+}
+
+/** The secret fields (the kind's `secrets`) of each system that hold a refused value, named by their `${VAR}`s. */
+function refusedSecrets(catalog: Catalog, raw: unknown, refused: (value: string) => boolean): Problem[] {
+  const rawSystems = (raw as { systems?: unknown[] }).systems ?? [];
+  return catalog.systems.flatMap((system, i) =>
+    (systemDescriptors[system.kind].secrets as readonly string[]).flatMap((field) => {
+      const value = (system as unknown as Record<string, unknown>)[field];
+      if (typeof value !== 'string' || !refused(value)) return [];
+      const written = (rawSystems[i] as Record<string, unknown> | undefined)?.[field];
+      const names = typeof written === 'string' ? [...written.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]) : [];
+      const what = names.length ? `environment variable ${names.join(', ')} holds` : 'holds';
+      return [{ path: ['systems', i, field], message: `${what} an example value shipped with the engine, which anyone can read; set a secret of your own (openssl rand -hex 32)` }];
+    }),
+  );
 }
 
 /** Replaces `${NAME}` in every string with the environment's value; a missing variable is an error. */
@@ -118,6 +138,8 @@ export function parseCatalog(text: string, file: string, env: CatalogEnvironment
     // A variable that is not set was reported already; the empty string it left behind would only add noise.
     const reported = new Set(problems.map((p) => formatPath(p.path)));
     problems.push(...result.error.issues.flatMap(describe).filter((p) => !reported.has(formatPath(p.path))));
+  } else if (opts.refusedSecret) {
+    problems.push(...refusedSecrets(result.data, raw, opts.refusedSecret));
   }
   if (problems.length) {
     throw new CatalogError(

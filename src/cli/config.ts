@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { loadCatalog } from '../catalog/load';
-import { ConfigError, loadConfig, signingKeySource, variableNames, withheldFromCatalog } from '../config';
+import { catalogOptions, ConfigError, loadConfig, signingKeySource, variableNames } from '../config';
 import { configurationTable, writeConfigurationTable } from '../config/doc';
 import { processIo, type CliIo } from './io';
 
@@ -39,7 +39,7 @@ export async function runConfigCheck(io: CliIo): Promise<number> {
     const wouldGenerate = !source.pem && !source.file && source.generate && source.dataDir;
     if (!wouldGenerate) attempt(() => loadSigningKey({ ...source, dataDir: undefined }));
     // The catalog as the worker would load it (its secrets withheld), without contacting any system.
-    attempt(() => loadCatalog(path.resolve(config.ERASURE_CATALOG), io.env, { withheld: withheldFromCatalog }));
+    attempt(() => loadCatalog(path.resolve(config.ERASURE_CATALOG), io.env, catalogOptions(config)));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(err.message);

@@ -3,4 +3,5 @@
  * passed down as typed values. Schema and documentation in `schema.ts`, loaders in `load.ts`.
  */
 export { configSchema, groups, variableDocs, variableNames, type ConfigVariables, type Group, type Reader, type VariableDoc, type VariableName } from './schema';
-export { ConfigError, loadCliConfig, loadConfig, loadLocalRunConfig, parseEnvironment, signingKeySource, withheldFromCatalog, type CliConfig, type Config, type Environment, type LocalRunConfig } from './load';
+export { catalogOptions, ConfigError, loadCliConfig, loadConfig, loadLocalRunConfig, parseEnvironment, signingKeySource, withheldFromCatalog, type CliConfig, type Config, type Environment, type LocalRunConfig } from './load';
+export { exampleSecrets, isExampleSecret, productionSecretProblems } from './secrets';

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { formatIssues } from '../domain';
 import { configSchema, variableDocs } from './schema';
+import { isExampleSecret, productionSecretProblems } from './secrets';
 
 /** The environment as a process received it (what the catalog's `${VAR}` references may read). */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -58,11 +59,26 @@ export function parseEnvironment<S extends z.ZodObject>(schema: S, env: Environm
 }
 
 /**
- * Reads and validates the configuration of the worker and the API from an environment.
+ * Reads and validates the configuration of the worker and the API from an environment. With
+ * `NODE_ENV=production` it also refuses a missing secret or one the repository ships as an example
+ * (src/config/secrets.ts), naming the variable.
  * @example const config = loadConfig(process.env); createPool({ connectionString: config.DATABASE_URL });
  */
 export function loadConfig(env: Environment = process.env): Config {
-  return parseEnvironment(engineSchema, env);
+  const config = parseEnvironment(engineSchema, env);
+  const problems = productionSecretProblems(env);
+  if (problems.length) throw new ConfigError(`invalid configuration for production (NODE_ENV=production):\n  ${problems.join('\n  ')}`);
+  return config;
+}
+
+/**
+ * How the worker, the API and `config check` load the catalog: the engine's own secrets withheld from its
+ * `${VAR}`s and, in production, a system secret (webhook `secret`, `hmacKey`, credentials) that holds an
+ * example value shipped with the engine refused.
+ * @example const catalog = loadCatalog(file, process.env, catalogOptions(config));
+ */
+export function catalogOptions(config: Pick<Config, 'NODE_ENV'>): { withheld: ReadonlySet<string>; refusedSecret?: (value: string) => boolean } {
+  return config.NODE_ENV === 'production' ? { withheld: withheldFromCatalog, refusedSecret: isExampleSecret } : { withheld: withheldFromCatalog };
 }
 
 /**

@@ -85,12 +85,12 @@ export const configSchema = z.object({
   }),
 
   SUBJECT_HASH_SECRET: variable(z.string().min(16, 'must be at least 16 characters').default('dev-only-subject-hash-secret'), {
-    doc: 'Secret salt of the subject references in logs, events and request rows (at least 16 characters). Set it in production.',
+    doc: 'Secret salt of the subject references in logs, events and request rows (at least 16 characters). Required with `NODE_ENV=production` (`openssl rand -hex 32`).',
     group: 'Keys and secrets',
     readBy: engine,
     withheldFromCatalog: true,
     secret: true,
-    default: 'a development value (npm start: generated in `.data/subject-hash-secret`)',
+    default: 'a development value, never in production (npm start: generated in `.data/subject-hash-secret`)',
   }),
   ENGINE_MASTER_KEY: variable(text().optional(), {
     doc: 'Payload master key: 32 bytes as base64 or 64 hex characters (`openssl rand -base64 32`). Wraps every data key; set it or `ENGINE_MASTER_KEY_FILE`.',
@@ -127,7 +127,7 @@ export const configSchema = z.object({
     default: 'unset: no key is generated (npm start: `.data` in the project)',
   }),
   NODE_ENV: variable(text().optional(), {
-    doc: '`production` (as in the Docker image) makes a missing signing key an error instead of generating one.',
+    doc: '`production` (as in the Docker image): the subject secret, the master key and the signing key must be set, no secret (these, `CODEC_PATH_TOKEN`, `API_KEYS`, the catalog\'s webhook secrets, masking keys and credentials) may be an example value shipped with the engine, and a missing signing key is an error instead of being generated. The process refuses to start, naming the variable.',
     group: 'Keys and secrets',
     readBy: engine,
   }),
@@ -188,6 +188,20 @@ export const configSchema = z.object({
     readBy: ['worker', 'npm start'],
     default: 'unset (V8 sizes the heap from the machine)',
   }),
+  ERASURE_TRANSIENT_WINDOW: variable(
+    z
+      .string()
+      .regex(/^\d+\s*[smh]$/, 'must be a duration such as 90s, 15m or 2h')
+      .transform((v) => Number.parseInt(v, 10) * { s: 1_000, m: 60_000, h: 3_600_000 }[v.trim().slice(-1) as 's' | 'm' | 'h'])
+      .refine((ms) => ms >= 60_000 && ms <= 86_400_000, 'must be between 1m and 24h')
+      .default(15 * 60_000),
+    {
+      doc: 'How long a transient fault of a system (a server starting, recovering or failing over, a refused connection, throttling) may last, from the first try of a step, before the system is put in `needs_attention`: `90s`, `15m`, `2h` (1m to 24h).',
+      group: 'Worker',
+      readBy: ['worker', 'npm start'],
+      default: '`15m`',
+    },
+  ),
 
   LOG_LEVEL: variable(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), {
     doc: 'Level of the structured (pino) logger: fatal, error, warn, info, debug, trace or silent.',

@@ -192,7 +192,9 @@ describe('configuration (src/config)', () => {
       const dataDir = path.join(dir, 'data');
       const generated = fromConfig({ ERASURE_DATA_DIR: dataDir });
       assert.equal(fromConfig({ ERASURE_DATA_DIR: dataDir }).keyId, generated.keyId, 'generated once, then reused');
-      assert.throws(() => fromConfig({ ERASURE_DATA_DIR: path.join(dir, 'prod'), NODE_ENV: 'production' }), (err: unknown) => err instanceof KeyError && /no certificate signing key/.test(err.message));
+      // Production never generates one (loadConfig itself already requires a key there: production-start.test.ts).
+      const prod = { ...loadConfig({ DATABASE_URL: databaseUrl, ERASURE_DATA_DIR: path.join(dir, 'prod') }), NODE_ENV: 'production' };
+      assert.throws(() => loadSigningKey(signingKeySource(prod)), (err: unknown) => err instanceof KeyError && /no certificate signing key/.test(err.message));
       assert.ok(!fs.existsSync(path.join(dir, 'prod')), 'production never generates a key');
       assert.throws(() => fromConfig({}), /ERASURE_DATA_DIR/);
     });
@@ -248,7 +250,8 @@ describe('configuration (src/config)', () => {
       const bad = captureIo({ DATABASE_URL: databaseUrl, ENGINE_MASTER_KEY: secret, PORT: 'x', NODE_ENV: 'production' });
       assert.equal(await runConfigCheck(bad.io), 1);
       assert.match(bad.err.join('\n'), /PORT: must be a port number/);
-      const bad2 = captureIo({ DATABASE_URL: databaseUrl, ENGINE_MASTER_KEY: secret, API_KEYS: 'x:read:abc', NODE_ENV: 'production' });
+      // No data folder: the signing key cannot be generated (production's own rules: example-secrets.test.ts).
+      const bad2 = captureIo({ DATABASE_URL: databaseUrl, ENGINE_MASTER_KEY: secret, API_KEYS: 'x:read:abc' });
       assert.equal(await runConfigCheck(bad2.io), 1);
       const problems = bad2.err.join('\n');
       assert.match(problems, /ENGINE_MASTER_KEY is not a valid master key/);
