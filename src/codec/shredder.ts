@@ -1,11 +1,16 @@
 /**
  * Crypto-shredding after the workflow has closed. The certificate activity stores the certificate; this loop
  * destroys the request's data key once Temporal reports the workflow closed, so no worker can ever need to
- * replay the run with its input already unreadable.
+ * replay the run with its input already unreadable. Cancelled requests lose their key the same way: a
+ * withdrawn request must not leave readable identifiers in Temporal's history either.
+ *
+ * Nothing can hold the loop up: a workflow Temporal no longer knows (its retention passed, or it was deleted)
+ * is closed for good, so its key goes at once; any other failure postpones only that request, and each pass
+ * continues after the last request the previous pass looked at, so postponed rows never hide the rest.
  */
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Pool } from '../ledger/db';
-import { createRequestRepository, type RequestRepository } from '../ledger/requests';
+import { createRequestRepository, type RequestRepository, type ShreddableRequest } from '../ledger/requests';
 import type { Logger } from '../logger';
 import type { KeyStore } from './keys';
 import { shredRequestKey } from './shred';
@@ -16,22 +21,57 @@ export interface Shredder {
   stop(): Promise<void>;
 }
 
+export interface ShredderDeps {
+  pool: Pool;
+  client: Client;
+  keyStore: KeyStore;
+  logger: Logger;
+  requests?: RequestRepository;
+  /** Between passes, ms (default 2000). */
+  intervalMs?: number;
+  /** Requests looked at per pass (default 100). */
+  batchSize?: number;
+}
+
+/** What Temporal says of a request's workflow. */
+type WorkflowState = 'running' | 'closed' | 'unknown';
+
 /**
  * Starts the loop (every `intervalMs`, default 2 s).
  * @example const shredder = startShredder({ pool, client, keyStore, logger }); … await shredder.stop();
  */
-export function startShredder(deps: { pool: Pool; client: Client; keyStore: KeyStore; logger: Logger; requests?: RequestRepository; intervalMs?: number }): Shredder {
+export function startShredder(deps: ShredderDeps): Shredder {
   const requests = deps.requests ?? createRequestRepository(deps.pool);
+  const batchSize = deps.batchSize ?? 100;
+  let after: string | undefined;
   let running: Promise<number> = Promise.resolve(0);
+
+  const workflowState = async (workflowId: string): Promise<WorkflowState> => {
+    try {
+      const desc = await deps.client.connection.withDeadline(Date.now() + 5000, () => deps.client.workflow.getHandle(workflowId).describe());
+      return desc.status.name === 'RUNNING' ? 'running' : 'closed';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'unknown';
+      throw err;
+    }
+  };
+
+  const shredOne = async (r: ShreddableRequest): Promise<boolean> => {
+    const state = await workflowState(r.workflowId);
+    if (state === 'running') return false;
+    if (state === 'unknown') deps.logger.info({ requestId: r.requestId }, 'Temporal no longer knows the workflow; shredding its key as closed');
+    const result = await shredRequestKey(deps.pool, r.requestId, { keyStore: deps.keyStore, certificateId: r.certificateId ?? undefined, logger: deps.logger });
+    return result.destroyedNow;
+  };
+
   const runOnce = async (): Promise<number> => {
-    const rows = await requests.certifiedWithLiveKeys(100);
+    const rows = await requests.shreddable({ after, limit: batchSize });
+    // A short page is the end of the list: the next pass starts over from the first request.
+    after = rows.length < batchSize ? undefined : rows[rows.length - 1].requestId;
     let destroyed = 0;
     for (const r of rows) {
       try {
-        const desc = await deps.client.connection.withDeadline(Date.now() + 5000, () => deps.client.workflow.getHandle(r.workflowId).describe());
-        if (desc.status.name === 'RUNNING') continue;
-        await shredRequestKey(deps.pool, r.requestId, { keyStore: deps.keyStore, certificateId: r.certificateId, logger: deps.logger });
-        destroyed++;
+        if (await shredOne(r)) destroyed++;
       } catch (err) {
         deps.logger.warn({ requestId: r.requestId, err: { name: (err as Error).name, message: (err as Error).message } }, 'shredding postponed');
       }

@@ -13,6 +13,11 @@ export const auditEventTypes = {
   deadlineExtended: 'deadline.extended',
   /** The certificate was stored (in the issuer's transaction). */
   certificateIssued: 'certificate.issued',
+  /**
+   * A batch of operator actions, `detail.actions` (OperatorActionEntry[]); the workflow's state keeps only
+   * the latest, the trail keeps all (read with src/ledger/actions.ts).
+   */
+  operatorActions: 'operator.actions',
   /** The request's data key was destroyed after its workflow closed (crypto-shredding). */
   dataKeyDestroyed: 'data_key.destroyed',
 } as const;

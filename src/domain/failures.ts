@@ -14,6 +14,15 @@ export const failureTypes = {
    * hand): nothing is matched. Non-retryable by its own flag.
    */
   invalidSubject: 'InvalidSubjectError',
+  /** A first run was started with `carried` state (only a continued run may carry state): refused, non-retryable. */
+  carriedStateRefused: 'CarriedStateRefusedError',
+  /**
+   * The task's plan for a system says something else than the worker's catalog (an entry edited since the
+   * request was accepted, or a plan not written by the intake): nothing is touched. Non-retryable by its own flag.
+   */
+  planMismatch: 'PlanMismatchError',
+  /** A certificate was asked for a request the ledger never received (or under another workflow id): refused. */
+  requestNotReceived: 'RequestNotReceivedError',
 } as const;
 
 /** Failure types that Temporal must not retry. */

@@ -44,6 +44,33 @@ export interface OperatorAction {
   reason?: string;
   by?: string;
   detail?: Record<string, unknown>;
+  /** Position in the request's full list of operator actions (1-based, across runs); the ledger's key for it. */
+  seq?: number;
+}
+
+/** How many actions of one signal were folded out of the state's list (they stay in the ledger). */
+export interface FoldedActionCount {
+  accepted: number;
+  refused: number;
+}
+
+/**
+ * One operator action as the ledger records it (audit event `operator.actions`): what was done, by whom,
+ * and the engine's refusal reason, but none of the operator's free text (hold, cancel or extension reasons,
+ * notes, references), which stays in the encrypted workflow state and the certificate.
+ */
+export interface OperatorActionEntry {
+  /** The action's {@link OperatorAction.seq}: readers deduplicate on it (a batch may be written twice). */
+  n: number;
+  at: string;
+  signal: string;
+  accepted: boolean;
+  by?: string;
+  reason?: string;
+  system?: string;
+  consumer?: string;
+  status?: string;
+  days?: number;
 }
 
 export interface ErasureState {
@@ -62,7 +89,16 @@ export interface ErasureState {
   cancelRequested?: { reason: string };
   systems: Record<string, SystemState>;
   consumers: Record<string, ConsumerState>;
+  /** The latest operator actions, at most `KEPT_ACTIONS` (src/workflows/action-log.ts); older ones are in `actionsFolded`. */
   actions: OperatorAction[];
+  /** Per signal, the actions dropped from `actions` to keep the state (and continue-as-new) small. */
+  actionsFolded?: Record<string, FoldedActionCount>;
+  /** How many operator actions were ever recorded (the last `seq`); absent in states from before the bound. */
+  actionsSeen?: number;
+  /** Ledger entries not yet written to the audit trail (written in batches by a local activity). */
+  actionsUnrecorded?: OperatorActionEntry[];
+  /** Entries given up because the audit trail stayed unreachable while more than the bound waited. */
+  actionsUnrecordedDropped?: number;
   certificateId?: string;
   runs: number;
   /**
@@ -88,6 +124,8 @@ export interface ErasureStatusView {
   pendingConfirmations: string[];
   consumers: ConsumerState[];
   actions: OperatorAction[];
+  /** Per signal, how many earlier actions no longer appear in `actions` (the ledger holds every one). */
+  earlierActions?: Record<string, FoldedActionCount>;
   certificateId?: string;
   /** How many values were derived per identifier name (`{ userId: 2 }`); the values themselves stay out. */
   derived?: Record<string, number>;

@@ -106,6 +106,32 @@ export interface RequestRepository {
   certifiedWithLiveKeys(limit?: number): Promise<Array<{ requestId: string; workflowId: string; certificateId: string }>>;
   /** A certificate id some request links to that the certificate ledger does not hold (it was deleted). */
   danglingCertificateLink(): Promise<string | undefined>;
+  /**
+   * Certificates for a request id the ledger has no request of (issued for a workflow started by hand
+   * before the issuer checked, or a request row removed since), by sequence; `ledger check` reports them.
+   */
+  certificatesWithoutRequest(limit?: number): Promise<CertificateWithoutRequest[]>;
+  /**
+   * Requests whose data key may go once their workflow has closed (certified, or cancelled) and whose key
+   * is not destroyed yet, by request id after `after`: the shredder pages through them, so rows it must
+   * postpone never hide the rest.
+   */
+  shreddable(opts: { after?: string; limit: number }): Promise<ShreddableRequest[]>;
+}
+
+/** A certificate whose request the ledger never received. */
+export interface CertificateWithoutRequest {
+  sequence: number;
+  certificateId: string;
+  requestId: string;
+}
+
+/** A request the shredder may destroy the key of, once Temporal says its workflow is closed. */
+export interface ShreddableRequest {
+  requestId: string;
+  workflowId: string;
+  /** Null for a cancelled request (it never gets one). */
+  certificateId: string | null;
 }
 
 /**
@@ -220,6 +246,28 @@ export function createRequestRepository(pool: Pool): RequestRepository {
         [limit],
       );
       return rows.map((r) => ({ requestId: r.request_id, workflowId: r.workflow_id, certificateId: r.certificate_id }));
+    },
+
+    async shreddable({ after, limit }) {
+      const { rows } = await pool.query<{ request_id: string; workflow_id: string; certificate_id: string | null }>(
+        `SELECT r.request_id, r.workflow_id, r.certificate_id FROM requests r
+         WHERE (r.certificate_id IS NOT NULL OR r.status = 'cancelled')
+           AND ($1::text IS NULL OR r.request_id > $1)
+           AND NOT EXISTS (SELECT 1 FROM destroyed_data_keys d WHERE d.request_id = r.request_id)
+         ORDER BY r.request_id LIMIT $2`,
+        [after ?? null, limit],
+      );
+      return rows.map((r) => ({ requestId: r.request_id, workflowId: r.workflow_id, certificateId: r.certificate_id }));
+    },
+
+    async certificatesWithoutRequest(limit = 100) {
+      const { rows } = await pool.query<{ sequence: string; certificate_id: string; request_id: string }>(
+        `SELECT c.sequence, c.certificate_id, c.request_id FROM certificates c
+          WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = c.request_id)
+          ORDER BY c.sequence LIMIT $1`,
+        [limit],
+      );
+      return rows.map((r) => ({ sequence: Number(r.sequence), certificateId: r.certificate_id, requestId: r.request_id }));
     },
 
     async danglingCertificateLink() {

@@ -74,7 +74,7 @@ export async function eraseOnce(run: Run, s: SystemState): Promise<void> {
 
 /** Verifies one erased system and applies the count. */
 export async function verifyOnce(run: Run, s: SystemState): Promise<void> {
-  await run.holdGate();
+  await run.heldGate();
   const { remaining } = await run.long().verifySystem(run.task(s.id));
   if (applyVerification(s, remaining, run.policy) === 'needs_attention') {
     await run.escalate('needs_attention', { systemIds: [s.id] }, s.lastError);

@@ -11,7 +11,8 @@
  * `Date.now()` here is the workflow sandbox's deterministic clock.
  */
 import * as wf from '@temporalio/workflow';
-import { auditEventTypes, DAY_MS, phaseEventType, type Phase, type Receipt, type SystemState } from '../domain';
+import { auditEventTypes, DAY_MS, failureTypes, phaseEventType, type Phase, type Receipt, type SystemState } from '../domain';
+import { actionsWritten, readyForHandOver, recordActions, trimForHandOver } from './action-log';
 import { dependenciesErased, eraseOnce, resetForRetry, verifyOnce } from './automated-lane';
 import { awaitConfirmation, requestConfirmation } from './confirmation-lane';
 import { recordExtension, watchDeadline } from './deadline-watcher';
@@ -35,8 +36,10 @@ import { derivedOf, isDone, isErased, isFinished, iso, startingState, statusView
 
 /** Erases one data subject from every system in the plan and returns the certificate id. */
 export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResult> {
+  refuseCarriedOnFirstRun(input);
   const state = startingState(input);
   const run = createRun(input, state);
+  run.rollOver = () => rollOver(run);
   registerHandlers(run);
 
   const setPhase = async (phase: Phase) => {
@@ -48,6 +51,7 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   run.sync();
   void watchDeadline(run);
   void recordExtension(run);
+  void recordActions(run);
 
   if (state.phase === 'accepted') {
     await run.recordEvent({ requestId: state.requestId, type: auditEventTypes.accepted, detail: { deadline: iso(state.deadlineAt) } });
@@ -56,6 +60,7 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   if (state.phase === 'grace_period') {
     if ((await gracePeriod(run)) === 'cancelled') {
       await setPhase('cancelled');
+      await actionsWritten(run);
       return { status: 'cancelled', receipts: [] };
     }
     await setPhase('coordinating');
@@ -72,7 +77,7 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
     await verifyAll(run);
   }
 
-  await run.holdGate();
+  await run.heldGate();
   await setPhase('certifying');
   const receipts: Receipt[] = systemsOf(state).map((s) => s.receipt!);
   const info = wf.workflowInfo();
@@ -95,7 +100,27 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   });
   state.certificateId = certificateId;
   await setPhase('completed');
+  await actionsWritten(run);
   return { status: 'completed', certificateId, receipts };
+}
+
+/** Patch: a first run started with `carried` state fails instead of adopting it. */
+export const CARRIED_ONLY_WHEN_CONTINUED = 'carried-only-when-continued';
+
+/**
+ * `carried` is how a run hands its state to the next one (continue-as-new); the engine never starts a
+ * first run with it. A run started by hand with `carried` (say, every system already "verified") would
+ * skip straight to a certificate, so it fails at once, non-retryable, and does nothing. Guarded by a patch
+ * so that such a run, if one is open, still replays as it ran.
+ */
+function refuseCarriedOnFirstRun(input: ErasureInput): void {
+  if (input.carried === undefined || wf.workflowInfo().continuedFromExecutionRunId !== undefined) return;
+  if (!wf.patched(CARRIED_ONLY_WHEN_CONTINUED)) return;
+  throw wf.ApplicationFailure.create({
+    type: failureTypes.carriedStateRefused,
+    message: 'carried state is accepted only by a run that continues an erasure as new; start erasures through the intake (POST /erasures)',
+    nonRetryable: true,
+  });
 }
 
 /**
@@ -132,6 +157,9 @@ function registerHandlers(run: Run): void {
 /** Hands the state to a new run once in-flight escalations and handlers are done. */
 async function rollOver(run: Run): Promise<never> {
   await wf.condition(() => run.escalating === 0 && wf.allHandlersFinished());
+  // Synchronous unless the recorder lags, so runs that never queue hand over exactly as before.
+  if (!readyForHandOver(run)) await wf.condition(() => readyForHandOver(run), '1 minute');
+  trimForHandOver(run.state);
   return wf.continueAsNew<typeof erasureWorkflow>({ ...run.input, carried: run.state });
 }
 
@@ -140,7 +168,7 @@ async function gracePeriod(run: Run): Promise<'cancelled' | 'continue'> {
   const { state } = run;
   for (const s of systemsOf(state)) {
     if (!run.planOf(s.id).softDelete || s.status !== 'pending' || state.cancelRequested) continue;
-    await run.holdGate();
+    await run.heldGate();
     await run.long().softDeleteSystem(run.task(s.id));
     s.status = 'soft_deleted';
   }

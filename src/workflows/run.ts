@@ -32,6 +32,8 @@ const local = wf.proxyLocalActivities<ErasureActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 export const PHASE_EVENTS_LOCAL = 'phase-events-as-local-activities';
+/** Patch: a run waiting out a legal hold outside the lanes continues as new when history grows. */
+export const ROLL_OVER_WHILE_HELD = 'roll-over-while-held';
 
 export interface Run {
   readonly input: ErasureInput;
@@ -57,6 +59,15 @@ export interface Run {
   waitUntil(untilMs: number, wake: () => boolean): Promise<boolean>;
   /** Legal hold: nothing is erased while one is in place. */
   holdGate(): Promise<void>;
+  /**
+   * The legal-hold gate of steps that no lane drains (soft delete, verify, certify): while held it hands over
+   * to a new run when history grows, so signals sent during a long hold cannot push history past its limit.
+   */
+  heldGate(): Promise<void>;
+  /** Set once the run knows whether it writes operator actions to the ledger (src/workflows/action-log.ts). */
+  recordingActions?: boolean;
+  /** Continue-as-new, set by the workflow (it owns the hand-over). */
+  rollOver?: () => Promise<never>;
   escalate(reason: EscalationReason, ids: { systemIds?: string[]; consumerIds?: string[] }, message?: string): Promise<void>;
   /** Whether history has grown enough to continue as new. */
   shouldRollOver(): boolean;
@@ -121,6 +132,15 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
       return wf.condition(wake, ms);
     },
     holdGate: () => wf.condition(() => !state.legalHold || run.draining),
+    async heldGate() {
+      for (;;) {
+        // The same wait as holdGate unless history grows while held, so older histories replay unchanged.
+        await wf.condition(() => !state.legalHold || run.draining || (run.rollOver !== undefined && run.shouldRollOver()));
+        if (!state.legalHold || run.draining) return;
+        if (!wf.patched(ROLL_OVER_WHILE_HELD)) return run.holdGate();
+        await run.rollOver!();
+      }
+    },
     async escalate(reason, ids, message) {
       run.escalating++;
       try {

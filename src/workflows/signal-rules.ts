@@ -14,6 +14,7 @@ import {
   type OperatorActionPayloads,
   type OperatorActionResult,
 } from '../domain';
+import { appendAction } from './action-log';
 import { isFinished, iso, receiptOf } from './state';
 
 /** What a rule sees: the state it may change, the policy, and the workflow clock's now (epoch ms). */
@@ -116,13 +117,14 @@ function actor(payload: unknown): string | undefined {
 
 /**
  * Validates a raw payload, applies the action's rule and records the action (accepted or refused, with
- * the reason) in `state.actions`. Unknown action names are refused without being recorded.
+ * the reason) with {@link appendAction}: the state keeps the latest, the ledger every one. Unknown action
+ * names are refused without being recorded.
  * @example applyOperatorAction({ state, policy, now: Date.now() }, 'cancel', { reason: 'withdrawn' })
  */
 export function applyOperatorAction(ctx: RuleContext, signal: string, raw: unknown): OperatorActionResult {
   if (!isOperatorAction(signal)) return { accepted: false, reason: `unknown action "${String(signal)}"` };
   const record = (accepted: boolean, extra: Omit<OperatorAction, 'at' | 'signal' | 'accepted'> = {}) => {
-    ctx.state.actions.push({ at: iso(ctx.now), signal, accepted, ...extra });
+    appendAction(ctx.state, { at: iso(ctx.now), signal, accepted, ...extra });
   };
   const parsed = operatorActionSchemas[signal].safeParse(raw);
   if (!parsed.success) {

@@ -45,7 +45,10 @@ export function initialState(input: ErasureInput): ErasureState {
   };
 }
 
-/** The state a new run starts from: the carried one when continuing as new, else the plan's. */
+/**
+ * The state a new run starts from: the carried one when continuing as new, else the plan's. The workflow
+ * refuses `carried` on a run that does not continue another (erasure-workflow.ts) before calling this.
+ */
 export function startingState(input: ErasureInput): ErasureState {
   return input.carried ? { ...input.carried, runs: input.carried.runs + 1 } : initialState(input);
 }
@@ -116,6 +119,7 @@ export function statusView(state: ErasureState): ErasureStatusView {
     pendingConfirmations: systems.filter((s) => s.status === 'awaiting_confirmation').map((s) => s.id),
     consumers: Object.values(state.consumers),
     actions: state.actions,
+    ...(state.actionsFolded ? { earlierActions: state.actionsFolded } : {}),
     certificateId: state.certificateId,
     derived: derivedCounts(state.derived),
   };

@@ -17,7 +17,9 @@ describe('replay of committed workflow histories', function () {
 
   it('has at least the happy-path, overdue, legal-hold and derived-identifier histories', () => {
     // derived-*: recorded with the `derive-identifiers` patch (a provider identified before any erase).
-    for (const name of ['happy-path.json', 'overdue.json', 'legal-hold.json', 'derived-identifiers.json', 'derived-identify-retry.json']) {
+    // operator-actions-ledger, held-roll-over, carried-refused: the patches that keep signals from wedging a request.
+    const bounded = ['operator-actions-ledger.json', 'held-roll-over.json', 'carried-refused.json'];
+    for (const name of ['happy-path.json', 'overdue.json', 'legal-hold.json', 'derived-identifiers.json', 'derived-identify-retry.json', ...bounded]) {
       assert.ok(files.includes(name), `${name} is committed`);
     }
   });

@@ -47,6 +47,7 @@ export function fakeRun(systems: SystemPlan[], overrides: Partial<ErasureActivit
     recordEvent: (e) => activities.recordEvent(e),
     waitUntil: async (_until, wake) => wake(),
     holdGate: async () => undefined,
+    heldGate: async () => undefined,
     escalate: async (reason, ids, message) => activities.escalate({ requestId: state.requestId, reason, deadline: new Date(state.deadlineAt).toISOString(), ...ids, message }),
     shouldRollOver: () => false,
   };
