@@ -1,6 +1,7 @@
 /**
- * Builds the erasure activities from injected dependencies. The plan snapshot in each task says what to
- * erase; the worker's current catalog supplies how to connect (secrets never enter workflow history).
+ * Builds the erasure activities from injected dependencies. The worker's own catalog says what to erase and
+ * how to connect: a task's plan snapshot must agree with it (./from-catalog.ts), and the connector is handed
+ * the catalog entry's snapshot, never the task's (secrets never enter workflow history).
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from '../logger';
@@ -16,8 +17,9 @@ import {
   type EraseResult,
   type SystemTask,
 } from '../domain';
-import type { Connector } from '../systems/connector-kit';
+import { withTransientWindow, type Connector } from '../systems/connector-kit';
 import { defaultConnectors, hasConnector, isSystemKind, systemKinds, type ConnectorFactory, type SystemKind } from '../systems/registry';
+import { configurationError, fromCatalog } from './from-catalog';
 import type { AuditEvent, CertificateRequest, ConsumerAnnouncement, ErasureActivities, Escalation, Reminder } from './types';
 
 export type { ErasureActivities } from './types';
@@ -53,6 +55,11 @@ export interface ActivityDeps {
   logger: Logger;
   /** Per-system erase durations and failures. */
   metrics?: EngineMetrics;
+  /**
+   * How long a transient connector fault may last, from an activity's first scheduling, before it is
+   * reported as permanent (`ERASURE_TRANSIENT_WINDOW`; default 15 minutes): see `pastTransientWindow`.
+   */
+  transientWindowMs?: number;
 }
 
 /** A notifier that writes structured log lines; a real deployment plugs in mail, chat or a pager. */
@@ -77,14 +84,15 @@ export function logNotifier(logger: Logger): Notifier {
 export function createActivities(deps: ActivityDeps): ErasureActivities & { closeConnectors(): Promise<void> } {
   const factories = deps.connectors ?? defaultConnectors;
   const built = new Map<string, Connector>();
-  const configurationError = (message: string) => ApplicationFailure.create({ type: failureTypes.configuration, nonRetryable: true, message });
   /**
-   * The identifiers as the intake would accept them today. A subject that breaks a rule (a phone of fewer than
-   * seven digits, which many people share) reaches no system, whichever way its workflow was started.
+   * The identifiers as the intake would accept them today, and the system as the worker's catalog has it. A
+   * subject that breaks a rule (a phone of fewer than seven digits, which many people share) reaches no
+   * system, and neither does a plan the catalog disagrees with, whichever way its workflow was started.
    */
   const checked = (task: SystemTask): SystemTask => {
     const parsed = subjectIdentifiersSchema.safeParse(task.subject);
-    if (parsed.success) return { ...task, subject: parsed.data };
+    // What to act on comes from the worker's catalog, once the plan in the task is found to agree with it.
+    if (parsed.success) return fromCatalog(deps.catalog, { ...task, subject: parsed.data }).task;
     throw ApplicationFailure.create({
       type: failureTypes.invalidSubject,
       nonRetryable: true,
@@ -98,7 +106,7 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
     if (!system) throw configurationError(`system "${systemId}" is not in the worker's catalog`);
     const factory = factories[system.kind];
     if (!factory) throw configurationError(`no connector for kind "${system.kind}" (system "${systemId}")`);
-    c = factory(system);
+    c = withTransientWindow(factory(system), deps.transientWindowMs);
     built.set(systemId, c);
     return c;
   };
@@ -171,11 +179,11 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
       return connectorFor(task.system.id).verify(task);
     },
     async notifySystem(raw) {
-      const task = checked(raw);
       // A kind this worker does not know (a plan from another engine version) must not pass for a manual one.
-      if (!isSystemKind(task.system.kind)) {
-        throw configurationError(`system "${task.system.id}" has kind "${task.system.kind}", which this worker does not know (expected ${systemKinds.join(', ')})`);
+      if (!isSystemKind(raw.system?.kind)) {
+        throw configurationError(`system "${raw.system?.id}" has kind "${raw.system?.kind}", which this worker does not know (expected ${systemKinds.join(', ')})`);
       }
+      const task = checked(raw);
       // Kinds without a connector (manual) are erased by a person: the log line is the request.
       const c = hasConnector(task.system.kind) ? connectorFor(task.system.id) : undefined;
       if (c?.notify) await c.notify(task);

@@ -5,7 +5,8 @@
  * predecessor (gapless sequence, signed sequence, `previousCertificateHash`). When a link is broken, the
  * certificate it points to is looked up to tell a deletion (the predecessor is gone) from a reordering
  * (the predecessor sits elsewhere). A deletion at the very end leaves no dangling link, so the trail of
- * `certificate.issued` events and the requests' `certificate_id` are checked against the ledger too.
+ * `certificate.issued` events and the requests' `certificate_id` are checked against the ledger too, and
+ * every certificate must belong to a request the ledger received (`unreceived` names each one that does not).
  */
 import { certificateHash, verifyCertificate } from './sign';
 import { loadPublicKeys } from './issuer';
@@ -15,7 +16,7 @@ import type { Pool } from '../ledger/db';
 import { issuedCertificateMissing } from '../ledger/events';
 import { createRequestRepository } from '../ledger/requests';
 
-export type LedgerBreakKind = 'missing' | 'reordered' | 'altered' | 'unknown_key' | 'malformed';
+export type LedgerBreakKind = 'missing' | 'reordered' | 'altered' | 'unknown_key' | 'malformed' | 'unreceived';
 
 export interface LedgerBreak {
   kind: LedgerBreakKind;
@@ -132,6 +133,17 @@ export async function checkLedger(pool: Pool, opts: LedgerCheckOptions = {}): Pr
   const orphan = await createRequestRepository(pool).danglingCertificateLink();
   if (orphan) {
     return fail({ kind: 'missing', sequence: 0, certificateId: orphan, message: `a request refers to certificate ${orphan}, which is not in the ledger — it was deleted` });
+  }
+  // A signed certificate for a request nobody submitted: proof of an erasure the ledger never received.
+  const unreceived = await createRequestRepository(pool).certificatesWithoutRequest(21);
+  if (unreceived.length > 0) {
+    const listed = unreceived.slice(0, 20).map((u) => `#${u.sequence} ${u.certificateId} (request ${u.requestId})`);
+    return fail({
+      kind: 'unreceived',
+      sequence: unreceived[0].sequence,
+      certificateId: unreceived[0].certificateId,
+      message: `certificates for requests the ledger never received: ${listed.join(', ')}${unreceived.length > 20 ? ', and more' : ''}`,
+    });
   }
   return { ok: true, checked, head: prev };
 }

@@ -4,12 +4,15 @@
  * Issuance runs in one transaction holding the chain's advisory lock: read the head of the chain, build,
  * sign, append, commit. Concurrent issuers therefore queue, each sees the certificate committed before
  * it, and the chain never forks (the table's unique constraints would refuse a fork anyway).
+ *
+ * Only a request the ledger received, under the workflow id the intake gave it, is certified: a workflow
+ * started by hand in Temporal gets no signed proof of an erasure nobody asked for.
  */
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CertificateIssuer } from '../activities';
 import type { CertificateRequest } from '../activities/types';
-import { auditEventTypes } from '../domain';
+import { auditEventTypes, failureTypes } from '../domain';
 import type { Logger } from '../logger';
 import { advisoryLocks, inTransaction, type Pool, type PoolClient } from '../ledger/db';
 import { appendEvent } from '../ledger/events';
@@ -94,6 +97,16 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
 
   return {
     async issue(req: CertificateRequest): Promise<{ certificateId: string }> {
+      const received = await requests.find(req.requestId);
+      if (!received || received.workflowId !== req.workflowId) {
+        const why = received ? `the ledger received it for another workflow id than ${req.workflowId}` : 'the ledger never received it';
+        logger?.warn({ requestId: req.requestId, workflowId: req.workflowId }, 'certificate refused: request not received by the ledger');
+        throw ApplicationFailure.create({
+          type: failureTypes.requestNotReceived,
+          nonRetryable: true,
+          message: `cannot certify request ${req.requestId}: ${why} (a workflow started by hand?)`,
+        });
+      }
       const found = await existing(pool, req.requestId);
       if (found) return { certificateId: found.certificate_id };
 

@@ -2,7 +2,7 @@
  * The certificate commands of the `erasure` CLI:
  *   verify <certificate.json> [--jwks <file|url>]       is this certificate authentic and intact?
  *   verify-subject <certificate.json> --email <x> …      does this person's identifier match its commitment?
- *   ledger check [--database-url <url>] [--jwks …]       is the ledger's hash chain unbroken?
+ *   ledger check [--database-url <url>] [--jwks …]       is the ledger's hash chain unbroken, every certificate's request received?
  *
  * Each command's outcome is an exit code (see {@link ExitCode}) and one line of explanation. Files given
  * by users are validated with the certificate schema; a bad file is a clear message, never a stack trace.
@@ -222,6 +222,11 @@ export function runLedgerCheck(opts: { databaseUrl?: string; jwks?: string }, io
       } catch (err) {
         throw new CliFailure(ExitCode.unavailable, `cannot check the ledger: ${(err as Error).message}`);
       }
+      if (!result.ok && result.break!.kind === 'unreceived') {
+        // The chain itself held: say so, then name the certificates nobody asked for.
+        io.err(`ledger chain intact (${result.checked} certificate${result.checked === 1 ? '' : 's'}), but ${result.break!.message}`);
+        return ExitCode.failed;
+      }
       if (!result.ok) {
         io.err(`ledger broken (${result.break!.kind}) at #${result.break!.sequence}: ${result.break!.message}; ${result.checked} certificate${result.checked === 1 ? '' : 's'} before it intact`);
         return ExitCode.failed;
@@ -266,7 +271,7 @@ export function registerCertificateCommands(program: Command, io: CliIo = proces
   const ledger = program.command('ledger').description('the certificate ledger');
   ledger
     .command('check')
-    .description('walk the certificate hash chain and report the first break (exit 0 when intact)')
+    .description('walk the certificate hash chain and report the first break or any certificate for a request the ledger never received (exit 0 when intact)')
     .option('--database-url <url>', 'ledger database (default: $DATABASE_URL)')
     .option('--jwks <file|url>', 'verify signatures against these public keys instead of the ledger\'s own signing_keys')
     .action(async (opts: { databaseUrl?: string; jwks?: string }) => {

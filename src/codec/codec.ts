@@ -9,6 +9,11 @@
  *     that request's key too, so that a failure message quoting an identifier is shredded with the request;
  *  3. everything else with the default key (codec server calls, which carry no context; other workflows).
  * The key id travels in the metadata; the original payload, metadata included, is the plaintext.
+ *
+ * Decoding refuses what the engine never writes: a payload in plaintext that carries a request's subject,
+ * plan or carried state (a workflow started by hand with `temporal workflow start --input '{…}'`). It is
+ * replaced by a refusal (see {@link refusedPayload}) instead of failing the decode, because a signal decodes
+ * through the same call: a plaintext signal shaped like an input must not wedge the workflow it is sent to.
  */
 import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
@@ -23,6 +28,11 @@ export const ENCODING_ENCRYPTED = 'binary/encrypted';
 export const METADATA_KEY_ID = 'encryption-key-id';
 /** Metadata key marking the stand-in the codec returns for a shredded payload. */
 export const METADATA_SHREDDED = 'erasure-shredded';
+/** Metadata key marking the stand-in the codec returns for a refused plaintext payload. */
+export const METADATA_REFUSED = 'erasure-refused';
+
+/** Top-level keys that only engine-written payloads have (ErasureInput, SystemTask, CertificateRequest): never in plaintext. */
+const sealedOnlyKeys = ['subject', 'plan', 'carried', 'derived'] as const;
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
@@ -68,6 +78,47 @@ export function shreddedPayload(t: DestroyedKey): Payload {
   };
 }
 
+/** What decoding a refused plaintext payload yields, in place of what it said. */
+export interface RefusedPayloadValue {
+  refused: 'unsealed';
+  message: string;
+}
+
+/**
+ * The payload standing in for a refused one: plain JSON saying why, carrying nothing of the original. As a
+ * workflow input it has no plan, so the workflow erases nothing; as a signal it is malformed, so the
+ * workflow records it as rejected.
+ */
+export function refusedPayload(): Payload {
+  const value: RefusedPayloadValue = {
+    refused: 'unsealed',
+    message: "refused: a request's subject or plan arrived unencrypted, so it was not sealed by the engine's codec (a workflow started by hand?)",
+  };
+  return {
+    metadata: { encoding: utf8.encode('json/plain'), [METADATA_REFUSED]: utf8.encode('unsealed') },
+    data: utf8.encode(JSON.stringify(value)),
+  };
+}
+
+/** True for a payload produced by {@link refusedPayload}. */
+export function isRefusedPayload(p: Payload): boolean {
+  return metadataText(p, METADATA_REFUSED) === 'unsealed';
+}
+
+/** True for a plaintext payload carrying what only the engine writes, always encrypted. */
+function carriesRequestData(p: Payload): boolean {
+  const obj = jsonObjectOf(p);
+  return obj !== undefined && sealedOnlyKeys.some((k) => Object.hasOwn(obj, k));
+}
+
+export interface EncryptionCodecOptions {
+  /**
+   * Replace plaintext payloads carrying a subject, plan or carried state by {@link refusedPayload} when
+   * decoding (default true). Only the codec server turns it off: it shows operators what was sent.
+   */
+  refuseUnsealed?: boolean;
+}
+
 /** True for a payload produced by {@link shreddedPayload}. */
 export function isShreddedPayload(p: Payload): boolean {
   return metadataText(p, METADATA_SHREDDED) === 'true';
@@ -78,7 +129,14 @@ export function isShreddedPayload(p: Payload): boolean {
  * @example new Worker({ dataConverter: { payloadCodecs: [new EncryptionCodec(keyStore)] }, … })
  */
 export class EncryptionCodec implements PayloadCodec {
-  constructor(private readonly keys: KeyStore) {}
+  private readonly refuseUnsealed: boolean;
+
+  constructor(
+    private readonly keys: KeyStore,
+    opts: EncryptionCodecOptions = {},
+  ) {
+    this.refuseUnsealed = opts.refuseUnsealed ?? true;
+  }
 
   encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     return Promise.all(payloads.map((p) => this.encodeOne(p, context)));
@@ -119,7 +177,7 @@ export class EncryptionCodec implements PayloadCodec {
   }
 
   private async decodeOne(p: Payload): Promise<Payload> {
-    if (metadataText(p, 'encoding') !== ENCODING_ENCRYPTED) return p;
+    if (metadataText(p, 'encoding') !== ENCODING_ENCRYPTED) return this.refuseUnsealed && carriesRequestData(p) ? refusedPayload() : p;
     const keyId = metadataText(p, METADATA_KEY_ID);
     if (!keyId) throw new PayloadAuthenticationError('(missing)');
     const found = await this.keys.lookup(keyId);

@@ -108,7 +108,8 @@ export function createCodecServer(opts: CodecServerOptions): Express {
     throw new Error('createCodecServer: auth.pathToken must be at least 16 URL-safe characters');
   }
   const logger = opts.logger ?? createLogger({ level: 'silent' });
-  const codec = new EncryptionCodec(opts.keyStore);
+  // Lenient: the Web UI shows a hand-started workflow's plaintext input as it was sent; the worker refuses it.
+  const codec = new EncryptionCodec(opts.keyStore, { refuseUnsealed: false });
   const app = express();
   app.disable('x-powered-by');
   app.use(cors(opts.corsOrigins));

@@ -23,6 +23,8 @@ export const failureTypes = {
   planMismatch: 'PlanMismatchError',
   /** A certificate was asked for a request the ledger never received (or under another workflow id): refused. */
   requestNotReceived: 'RequestNotReceivedError',
+  /** A workflow input the engine's codec did not seal (plain JSON started by hand): the run fails, doing nothing. */
+  unsealedInput: 'UnsealedInputError',
 } as const;
 
 /** Failure types that Temporal must not retry. */

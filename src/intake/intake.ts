@@ -7,6 +7,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import { buildPlan } from '../catalog/load';
+import { ENCODING_ENCRYPTED } from '../codec/codec';
 import { canonicalJson } from '../certificate/canonical';
 import type { Catalog } from '../catalog/schema';
 import type { InsertOutcome, PendingInput, RequestRecord, RequestRepository } from '../ledger/requests';
@@ -59,7 +60,9 @@ export async function unsealInput(deps: Pick<IntakeDeps, 'codec'>, sealed: Pendi
     metadata: Object.fromEntries(Object.entries(sealed.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
     data: Buffer.from(sealed.data, 'base64'),
   };
-  if (deps.codec) [payload] = await deps.codec.decode([payload]);
+  // A row queued by an engine from before pending inputs were encrypted holds plaintext; it is the ledger's
+  // own, so it is read as it is rather than refused like plaintext arriving through Temporal.
+  if (deps.codec && Buffer.from(payload.metadata?.encoding ?? []).toString() === ENCODING_ENCRYPTED) [payload] = await deps.codec.decode([payload]);
   return defaultPayloadConverter.fromPayload<ErasureInput>(payload);
 }
 

@@ -45,6 +45,12 @@ export interface SystemDescriptor<Schema extends z.ZodType<SystemBase> = z.ZodTy
   planFields: readonly FieldOf<S>[];
   /** The fields that must never leave the worker (credentials, and URLs that may embed them). */
   secrets: readonly FieldOf<S>[];
+  /**
+   * Plan fields that say how fast, never what (batch sizes, throttles): the worker compares every other plan
+   * field of a task with its own catalog before erasing (src/catalog/plan-check.ts), and tuning these in the
+   * catalog leaves open requests running under the new values.
+   */
+  tuning?: readonly FieldOf<S>[];
   /** How the workflow treats the system: automated or confirmed, soft-delete, notify, reminders, the identifiers it provides. */
   plan(system: S): PlanTraits;
   /** The connector the worker's activities use; absent when a person erases (manual). */
@@ -60,6 +66,8 @@ export interface SystemDescriptor<Schema extends z.ZodType<SystemBase> = z.ZodTy
 export function defineSystem<Schema extends z.ZodType<SystemBase>>(descriptor: SystemDescriptor<Schema>): SystemDescriptor<Schema> {
   const leaked = descriptor.planFields.filter((f) => (descriptor.secrets as readonly string[]).includes(f));
   if (leaked.length > 0) throw new Error(`system kind "${descriptor.kind}": secret fields in planFields: ${leaked.join(', ')}`);
+  const stray = (descriptor.tuning ?? []).filter((f) => !(descriptor.planFields as readonly string[]).includes(f));
+  if (stray.length > 0) throw new Error(`system kind "${descriptor.kind}": tuning fields not in planFields: ${stray.join(', ')}`);
   return Object.freeze(descriptor);
 }
 

@@ -36,6 +36,7 @@ import { derivedOf, isDone, isErased, isFinished, iso, startingState, statusView
 
 /** Erases one data subject from every system in the plan and returns the certificate id. */
 export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResult> {
+  refuseUnsealedInput(input);
   refuseCarriedOnFirstRun(input);
   const state = startingState(input);
   const run = createRun(input, state);
@@ -102,6 +103,20 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   await setPhase('completed');
   await actionsWritten(run);
   return { status: 'completed', certificateId, receipts };
+}
+
+/**
+ * An input the worker's codec refused (plain JSON naming a subject or a plan: not sealed by the engine, so
+ * not started by its intake) arrives as a marker carrying nothing of the original. The run fails at once,
+ * non-retryable, having done nothing. No recorded run has such an input, so no patch is needed.
+ */
+function refuseUnsealedInput(input: ErasureInput): void {
+  if ((input as unknown as { refused?: unknown }).refused !== 'unsealed') return;
+  throw wf.ApplicationFailure.create({
+    type: failureTypes.unsealedInput,
+    message: "the workflow input was not sealed by the engine's codec (started by hand?): nothing was done; start erasures through the intake (POST /erasures)",
+    nonRetryable: true,
+  });
 }
 
 /** Patch: a first run started with `carried` state fails instead of adopting it. */

@@ -10,17 +10,21 @@ import { failureTypes, type DerivedIdentifiers, type SystemTask } from '../../sr
 import { createLogger } from '../../src/logger';
 import { failure, taskFor } from '../connectors/helpers';
 
-const catalog = catalogSchema.parse({
-  systems: [{ id: 'crm', kind: 'webhook', url: 'https://crm.example.com/erase', secret: 'a-webhook-secret-0123', confirmation: 'response' }],
-});
-
-/** The crm system's task, planned to provide `provides`, for a subject known only by e-mail. */
-function providerTask(provides: string[], subject: SystemTask['subject'] = { email: 'ada@example.com' }): SystemTask {
-  const task = taskFor(catalog.systems[0], subject);
-  return { ...task, system: { ...task.system, provides } };
-}
-
-function activitiesWith(identify?: Connector['identify']) {
+/**
+ * A catalog whose `crm` database provides `provides` (one column each), the worker's activities over it with a
+ * fake connector, and crm's task for a subject known only by e-mail, planned from that catalog.
+ */
+function activitiesWith(identify: Connector['identify'] | undefined, provides: string[], subject: SystemTask['subject'] = { email: 'ada@example.com' }) {
+  const catalog = catalogSchema.parse({
+    systems: [
+      {
+        id: 'crm',
+        kind: 'postgres',
+        connection: 'postgres://worker@db.internal/crm',
+        tables: [{ table: 'contacts', match: { column: 'email', identifier: 'email' }, action: 'delete', provides: Object.fromEntries(provides.map((n, i) => [n, `col_${i}`])) }],
+      },
+    ],
+  });
   const lines: string[] = [];
   const logger = createLogger({ level: 'info', destination: { write: (line: string) => lines.push(line) } });
   const asked: SystemTask[] = [];
@@ -31,13 +35,13 @@ function activitiesWith(identify?: Connector['identify']) {
   };
   const activities = createActivities({
     catalog,
-    connectors: { webhook: () => fake },
+    connectors: { postgres: () => fake },
     notifier: logNotifier(logger),
     audit: { recordEvent: async () => undefined },
     certificates: { issue: async () => ({ certificateId: 'n/a' }) },
     logger,
   });
-  return { activities, lines, asked };
+  return { activities, lines, asked, task: taskFor(catalog.systems[0], subject) };
 }
 
 describe('createActivities: identifySystem', () => {
@@ -47,8 +51,8 @@ describe('createActivities: identifySystem', () => {
       phone: ['+49 151 1234 5678', '123'],
       'custom.card': ['LC-secret-1'],
     };
-    const { activities, lines, asked } = activitiesWith(async () => found);
-    const derived = await activities.identifySystem(providerTask(['userId', 'phone']));
+    const { activities, lines, asked, task } = activitiesWith(async () => found, ['userId', 'phone']);
+    const derived = await activities.identifySystem(task);
     assert.deepEqual(derived, { userId: ['uid-secret-17', 'uid-secret-18'], phone: ['+4915112345678'] });
     assert.equal(asked.length, 1);
     const logged = lines.join('\n');
@@ -58,13 +62,13 @@ describe('createActivities: identifySystem', () => {
   });
 
   it('answers with nothing when the subject has no rows there', async () => {
-    const { activities } = activitiesWith(async () => ({}));
-    assert.deepEqual(await activities.identifySystem(providerTask(['userId'])), {});
+    const { activities, task } = activitiesWith(async () => ({}), ['userId']);
+    assert.deepEqual(await activities.identifySystem(task), {});
   });
 
   it('fails for good, naming the system, when its connector cannot identify', async () => {
-    const { activities } = activitiesWith(undefined);
-    const err = await failure(activities.identifySystem(providerTask(['userId'])));
+    const { activities, task } = activitiesWith(undefined, ['userId']);
+    const err = await failure(activities.identifySystem(task));
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.type, failureTypes.configuration);
     assert.equal(err.nonRetryable, true);
@@ -72,8 +76,8 @@ describe('createActivities: identifySystem', () => {
   });
 
   it('re-checks the subject before the connector runs', async () => {
-    const { activities, asked } = activitiesWith(async () => ({ userId: ['x'] }));
-    const err = await failure(activities.identifySystem(providerTask(['userId'], { phone: '1234' })));
+    const { activities, asked, task } = activitiesWith(async () => ({ userId: ['x'] }), ['userId'], { phone: '1234' });
+    const err = await failure(activities.identifySystem(task));
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.type, failureTypes.invalidSubject);
     assert.equal(asked.length, 0);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Pool } from 'pg';
 import { createCertificateIssuer, generateSigningKey, loadKeyRing } from '../../src/certificate';
 import { checkLedger } from '../../src/certificate/chain';
-import { certificateRequest } from './fixtures';
+import { certificateRequest, receiveRequests } from './fixtures';
 import { asSuperuserBypassingTriggers, useLedgerDatabase } from '../harness/ledger';
 
 describe('ledger check', function () {
@@ -18,6 +18,7 @@ describe('ledger check', function () {
     const { pool } = await ledger.fresh();
     const keys = await loadKeyRing(pool, generateSigningKey());
     const issuer = createCertificateIssuer({ pool, keys });
+    await receiveRequests(pool, n);
     const ids: string[] = [];
     for (let i = 1; i <= n; i++) ids.push((await issuer.issue(certificateRequest(i))).certificateId);
     return { pool, ids };

@@ -10,7 +10,7 @@ import { createCertificateIssuer, generateSigningKey, getCertificate, jwks, load
 import { captureIo } from '../harness/cli-io';
 import { asSuperuserBypassingTriggers, useLedgerDatabase } from '../harness/ledger';
 import { serve } from '../harness/serve';
-import { certificateRequest, identifierValues, subjectOf } from './fixtures';
+import { certificateRequest, identifierValues, receiveRequests, subjectOf } from './fixtures';
 
 describe('erasure CLI: verify, verify-subject, ledger check', function () {
   // The suite's database holds the three certificates every test verifies; ledger check makes its own.
@@ -29,6 +29,7 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-cli-'));
     const keys = await loadKeyRing(db.pool, generateSigningKey());
     const issuer = createCertificateIssuer({ pool: db.pool, keys });
+    await receiveRequests(db.pool, 3);
     for (let i = 1; i <= 3; i++) await issuer.issue(certificateRequest(i));
     certificate = (await getCertificate(db.pool, 'req-2'))!;
     certFile = write('certificate.json', certificate);
@@ -170,6 +171,7 @@ describe('erasure CLI: verify, verify-subject, ledger check', function () {
       assert.equal(await runLedgerCheck({}, empty.io), ExitCode.ok);
       assert.deepEqual(empty.out, ['ledger intact: no certificates issued yet']);
 
+      await receiveRequests(other.pool, 4);
       for (let i = 1; i <= 4; i++) await issuer.issue(certificateRequest(i));
       const intact = captureIo();
       assert.equal(await runLedgerCheck({ databaseUrl: other.url }, intact.io), ExitCode.ok);

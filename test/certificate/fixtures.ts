@@ -1,6 +1,22 @@
 /** Certificate requests as the workflow hands them over, with identifiers distinctive enough to search for. */
+import type { Pool } from 'pg';
 import type { CertificateRequest } from '../../src/activities/types';
 import type { SubjectIdentifiers } from '../../src/domain';
+
+/**
+ * Records requests `req-1` … `req-<n>` in the ledger as the intake would (the workflow ids `certificateRequest`
+ * names), since the issuer certifies only requests the ledger received. Rows already there are kept.
+ * @example await receiveRequests(pool, 3); await issuer.issue(certificateRequest(1));
+ */
+export async function receiveRequests(pool: Pool, n: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO requests (request_id, workflow_id, subject_ref, jurisdiction, status, body_hash, received_at, deadline)
+     SELECT 'req-' || i, 'erasure-req-' || i, 'subj_' || i, 'GDPR', 'running', 'h', now(), now() + interval '30 days'
+       FROM generate_series(1, $1::int) AS i
+     ON CONFLICT (request_id) DO NOTHING`,
+    [n],
+  );
+}
 
 export const subjectOf = (n: number): SubjectIdentifiers => ({
   email: `ada.lovelace.${n}@analytical-engine.example`,

@@ -17,14 +17,16 @@ import { checkLedger } from '../../src/certificate/chain';
 import { createPool } from '../../src/ledger/db';
 import { listEvents } from '../../src/ledger/events';
 import { useLedgerDatabase } from '../harness/ledger';
-import { certificateRequest, identifierValues, subjectOf } from './fixtures';
+import { certificateRequest, identifierValues, receiveRequests, subjectOf } from './fixtures';
 
 describe('certificate issuer (real PostgreSQL)', function () {
   const databases = useLedgerDatabase();
 
-  async function setup() {
+  /** A fresh ledger with requests 1…`received` recorded, since only a received request is certified. */
+  async function setup(received = 50) {
     const db = await databases.fresh({ max: 20 });
     const keys = await loadKeyRing(db.pool, generateSigningKey());
+    await receiveRequests(db.pool, received);
     return { ...db, keys, issuer: createCertificateIssuer({ pool: db.pool, keys, engineVersion: '9.9.9' }) };
   }
 
@@ -36,7 +38,7 @@ describe('certificate issuer (real PostgreSQL)', function () {
   }
 
   it('issues a certificate that verifies against the published keys, records it on the request and in the trail', async () => {
-    const { pool, keys, issuer } = await setup();
+    const { pool, keys, issuer } = await setup(0);
     await pool.query(
       `INSERT INTO requests (request_id, workflow_id, subject_ref, jurisdiction, status, body_hash, received_at, deadline)
        VALUES ('req-1', 'erasure-req-1', 'subj_x', 'GDPR', 'running', 'h', now(), now() + interval '30 days')`,

@@ -13,6 +13,7 @@ export const elasticsearch = defineSystem({
   kind: 'elasticsearch',
   schema: elasticsearchSystemSchema,
   planFields: ['index', 'match', 'query', 'scrollSize', 'requestsPerSecond', 'pollIntervalMs'],
+  tuning: ['scrollSize', 'requestsPerSecond', 'pollIntervalMs'],
   // A node URL may carry credentials (http://user:password@host:9200).
   secrets: ['node', 'username', 'password', 'apiKey'],
   plan: () => ({ mode: 'automated', softDelete: false, notify: false, reminderEveryDays: undefined }),
