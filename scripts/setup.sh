@@ -5,6 +5,7 @@
 #   Java time-skipping test server            -> Maven Central (jars stay in ~/.m2)
 #   Elasticsearch 7.17 and 8.19 nodes         -> Maven Central jars (see tools/elasticsearch/setup.sh)
 #   PostgreSQL server binaries                -> Debian's postgresql package when missing
+#   schemathesis (API contract checks)        -> PyPI, into the virtualenv .tools/venv
 # Idempotent: a second run only checks what is there. Writes .tools/paths.json for the scripts and tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -81,6 +82,23 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
 fi
 
+# schemathesis (PyPI), in a virtualenv of its own: test/api/schemathesis.test.ts measures the API's contract.
+SCHEMATHESIS_VERSION=4.32.5
+venv="$tools/venv"
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+  command -v python3 >/dev/null || die "Python 3 is required (schemathesis comes from PyPI)"
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "python3 -m venv failed; install Python's venv module (Debian: python3-venv)"
+    log "installing Debian's python3-venv"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  fi
+  log "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into .tools/venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+log "$("$venv/bin/schemathesis" --version)"
+
 cat > "$tools/paths.json" <<JSON
 {
   "temporal": "$gobin/temporal",
@@ -89,7 +107,8 @@ cat > "$tools/paths.json" <<JSON
   "testServer": "$root/scripts/temporal-test-server",
   "testServerClasspath": "$cp_file",
   "pgBindir": "$pg_bindir",
-  "elasticsearchHome": "$es_home"
+  "elasticsearchHome": "$es_home",
+  "schemathesis": "$venv/bin/schemathesis"
 }
 JSON
 log "done; tool paths in .tools/paths.json"

@@ -93,6 +93,24 @@ export function requireScope(keys: readonly ApiKey[], scope: Scope): RequestHand
     if (!key) throw new HttpError(401, 'the API key is not valid', { headers: { 'WWW-Authenticate': 'Bearer' } });
     if (!key.scopes.includes(scope)) throw new HttpError(403, `the API key "${key.name}" lacks the "${scope}" scope`);
     res.locals.apiKey = key.name;
+    res.locals.caller = key;
+    next();
+  };
+}
+
+/**
+ * Middleware for public routes: notes the caller's key when a valid one is presented, and refuses nobody
+ * (a missing or invalid key is an anonymous caller), so a public answer can say more to a known caller.
+ * @example app.get('/readyz', identifyCaller(keys), handler) // handler reads res.locals.caller
+ */
+export function identifyCaller(keys: readonly ApiKey[]): RequestHandler {
+  return (req, res, next) => {
+    const presented = presentedKey(req.header('authorization'), req.header('x-api-key'));
+    const key = presented ? findKey(keys, presented) : undefined;
+    if (key) {
+      res.locals.apiKey = key.name;
+      res.locals.caller = key;
+    }
     next();
   };
 }

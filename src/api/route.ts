@@ -6,8 +6,8 @@
 import type { Express, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import type { UseCases } from '../use-cases';
-import { requireScope, type ApiKey, type Scope } from './auth';
-import { validationError } from './errors';
+import { identifyCaller, requireScope, type ApiKey, type Scope } from './auth';
+import { HttpError, validationError } from './errors';
 
 /** Input schemas by where the value comes from; header names are written as clients send them. */
 export interface RouteInput {
@@ -25,6 +25,8 @@ export interface RouteArgs<I extends RouteInput> {
   query: Out<I['query']>;
   headers: Out<I['headers']>;
   body: Out<I['body']>;
+  /** The caller's API key when a valid one was presented (on public routes too); undefined otherwise. */
+  caller?: ApiKey;
 }
 
 /** A success answer as the route table documents it. */
@@ -123,11 +125,35 @@ export function registerRoutes(app: Express, routes: readonly RouteSpec[], opts:
         query: parse(input.query, req.query, 'query'),
         headers: parse(input.headers, declaredHeaders(req, input.headers), 'headers'),
         body: parse(input.body, req.body, 'body'),
+        caller: res.locals.caller as ApiKey | undefined,
       } as RouteArgs<RouteInput>;
       send(res, await route.handler(args, opts.context));
     };
     // Express 5 forwards a rejected handler to the error handler itself.
-    const chain = route.scope === 'public' ? [run] : [requireScope(opts.apiKeys, route.scope), run];
+    const chain = route.scope === 'public' ? [identifyCaller(opts.apiKeys), run] : [requireScope(opts.apiKeys, route.scope), run];
     app[route.method](route.path, ...chain);
   }
+  // After every route: a known path asked with a method it does not serve is a 405, not a missing page.
+  for (const path of new Set(routes.map((r) => r.path))) app.all(path, methodNotAllowed(allowHeader(routes, path), path));
+}
+
+const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** The methods a path serves, as the Allow header lists them (Express answers HEAD wherever GET is served). */
+function allowHeader(routes: readonly RouteSpec[], path: string): string {
+  const methods = new Set(routes.filter((r) => r.path === path).flatMap((r) => (r.method === 'get' ? ['GET', 'HEAD'] : [r.method.toUpperCase()])));
+  return METHOD_ORDER.filter((m) => methods.has(m)).join(', ');
+}
+
+/** OPTIONS answers with Allow; any other undeclared method is a 405 problem with Allow (RFC 9110). */
+function methodNotAllowed(allow: string, path: string): RequestHandler {
+  return (req, res) => {
+    res.setHeader('Allow', allow);
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
+    // The route pattern, never the path: its segments are the caller's text.
+    throw new HttpError(405, `${req.method} is not served on ${path}; allowed: ${allow}`, { headers: { Allow: allow } });
+  };
 }

@@ -37,11 +37,13 @@ const publicRoutes: RouteSpec[] = [
     method: 'get',
     path: '/readyz',
     scope: 'public',
-    summary: 'Readiness: database and Temporal reachable',
-    responses: { 200: { description: 'Ready', schema: readinessSchema }, 503: { description: 'Not ready (each failed check says why)', schema: readinessSchema } },
-    handler: async (_args, { useCases }) => {
+    summary: 'Readiness: database and Temporal reachable (each check only for a caller with a valid API key)',
+    responses: { 200: { description: 'Ready', schema: readinessSchema }, 503: { description: 'Not ready (with a key, each failed check says why)', schema: readinessSchema } },
+    handler: async ({ caller }, { useCases }) => {
       const r = await useCases.readiness();
-      return { status: r.ready ? 200 : 503, json: r };
+      // Anyone may ask whether the engine is up; why it is not (error messages of its dependencies) is for keys.
+      const json: z.output<typeof readinessSchema> = caller ? r : { ready: r.ready };
+      return { status: r.ready ? 200 : 503, json };
     },
   }),
   defineRoute({
@@ -84,18 +86,16 @@ const requestRoutes: RouteSpec[] = [
       202: { description: 'Accepted (status accepted, or queued while Temporal is unreachable)', schema: acceptedSchema },
       200: { description: 'The same idempotency key and body again: the existing request', schema: acceptedSchema },
     },
-    problems: { 409: 'Same idempotency key, different body' },
+    // The one rule across header and body, which a schema cannot state: 422, so that 400 always means a schema said no.
+    problems: { 409: 'Same idempotency key, different body', 422: 'requestId in the body and the Idempotency-Key header differ' },
     handler: async ({ headers, body }, { useCases }) => {
       const key = headers['Idempotency-Key'];
       if (key !== undefined && body.requestId !== undefined && body.requestId !== key) {
-        throw new HttpError(400, 'requestId in the body and the Idempotency-Key header differ');
+        throw new HttpError(422, 'requestId in the body and the Idempotency-Key header differ');
       }
       const { created, record: r } = await useCases.submit({ ...body, requestId: key ?? body.requestId });
-      return {
-        status: created ? 202 : 200,
-        headers: { Location: `/erasures/${r.requestId}` },
-        json: { requestId: r.requestId, workflowId: r.workflowId, status: r.status, deadline: r.deadline, links: links(r.requestId) },
-      };
+      const json: z.output<typeof acceptedSchema> = { requestId: r.requestId, workflowId: r.workflowId, status: r.status, deadline: r.deadline, links: links(r.requestId) };
+      return { status: created ? 202 : 200, headers: { Location: `/erasures/${r.requestId}` }, json };
     },
   }),
   defineRoute({
@@ -175,7 +175,8 @@ function operatorRoute<P extends z.ZodObject, B extends z.ZodType>(spec: {
       const p = params as z.output<P> & { id: string };
       const payload = spec.payload ? spec.payload(p, body as z.output<B>) : body;
       const done = await useCases.operatorAction(p.id, spec.action, payload);
-      return { status: 202, json: { accepted: true, ...done } };
+      const json: z.output<typeof actionResultSchema> = { accepted: true, requestId: done.requestId, action: done.action };
+      return { status: 202, json };
     },
   });
 }

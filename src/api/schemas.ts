@@ -8,10 +8,12 @@ import {
   extendDeadlineSchema,
   jurisdictionSchema,
   ledgerStatuses,
+  notBlankPattern,
   placeLegalHoldSchema,
   releaseLegalHoldSchema,
   subjectIdentifiersSchema,
 } from '../domain';
+import { id as catalogIdSchema } from '../systems/fields';
 
 export const requestIdSchema = z
   .string()
@@ -23,7 +25,7 @@ export const erasureRequestSchema = z
     requestId: requestIdSchema.optional().describe('Idempotency key; also accepted as the Idempotency-Key header'),
     subject: subjectIdentifiersSchema,
     jurisdiction: jurisdictionSchema,
-    source: z.string().trim().min(1).max(256).optional().describe('Where the request came from (form, e-mail, support ticket)'),
+    source: z.string().max(256).regex(notBlankPattern, 'must not be blank').trim().optional().describe('Where the request came from (form, e-mail, support ticket)'),
     notes: z.string().max(4000).optional(),
   })
   .strict();
@@ -36,8 +38,9 @@ export const submitHeadersSchema = z.object({
 
 /** Path parameters. */
 export const idParamsSchema = z.object({ id: requestIdSchema });
-export const consumerParamsSchema = idParamsSchema.extend({ consumer: z.string().describe('A consumer id from the catalog') });
-export const systemParamsSchema = idParamsSchema.extend({ system: z.string().describe('A system id from the catalog') });
+// Catalog ids have a pattern of their own (src/systems/fields.ts); the path is validated, and documented, with it.
+export const consumerParamsSchema = idParamsSchema.extend({ consumer: catalogIdSchema.describe('A consumer id from the catalog') });
+export const systemParamsSchema = idParamsSchema.extend({ system: catalogIdSchema.describe('A system id from the catalog') });
 
 export const consumerCompleteBodySchema = consumerCompletedSchema.omit({ consumer: true });
 export const retryBodySchema = z.object({}).strict();
@@ -80,7 +83,10 @@ export const listPageSchema = z.object({
 
 export const readinessSchema = z.object({
   ready: z.boolean(),
-  checks: z.object({ database: z.string(), temporal: z.string() }).describe('"ok" or the error of each dependency'),
+  checks: z
+    .object({ database: z.string(), temporal: z.string() })
+    .optional()
+    .describe('"ok" or the error of each dependency; only for a caller presenting a valid API key (any scope)'),
 });
 
 export const actionResultSchema = z.object({ accepted: z.literal(true), requestId: z.string(), action: z.string() });

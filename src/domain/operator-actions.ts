@@ -4,8 +4,11 @@
  */
 import { z } from 'zod';
 import { consumerOutcomes } from './statuses';
+import { notBlankPattern } from './subject';
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+// The pattern adds nothing once min(1) has passed on the trimmed value (abort keeps the one message for a
+// blank value); it is there so the API's document says that a blank value is refused.
+const text = (max: number) => z.string().trim().min(1, { abort: true }).max(max).regex(notBlankPattern, 'must not be blank');
 
 export const confirmDeletionSchema = z.object({
   system: text(128),

@@ -7,25 +7,43 @@ import { z } from 'zod';
 /** Fewest digits a phone identifier may have once its separators are gone. */
 export const MIN_PHONE_DIGITS = 7;
 
+/**
+ * The characters `String.prototype.trim` removes (JS white space and line terminators), spelt out: a pattern
+ * built from them means the same to every regex engine that reads the OpenAPI document, which `\s` does not.
+ */
+export const TRIMMED_CHARACTERS = '\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+
+/** Holds a character trimming keeps: the wire form of "not blank once trimmed". */
+export const notBlankPattern = new RegExp(`[^${TRIMMED_CHARACTERS}]`);
+
+/** `core`, with the white space trimming removes allowed around it: what the wire may carry before normalising. */
+const padded = (core: string) => new RegExp(`^[${TRIMMED_CHARACTERS}]*(?:${core})[${TRIMMED_CHARACTERS}]*$`);
+
+// The patterns are checked on the value as sent, so the document states exactly what is accepted.
+const emailPattern = padded(z.regexes.email.source.replace(/^\^|\$$/g, ''));
+const phonePattern = padded('\\+?[0-9 ().-]{4,32}');
+const phoneDigitsPattern = new RegExp(`[0-9](?:[^0-9]*[0-9]){${MIN_PHONE_DIGITS - 1}}`);
+
 /** A subject's identifiers, normalised (trimmed, e-mail lower-cased, phone without separators). */
 export const subjectIdentifiersSchema = z
   .object({
-    email: z.string().trim().toLowerCase().pipe(z.email()).optional(),
-    userId: z.string().trim().min(1).max(256).optional(),
+    email: z.string().regex(emailPattern, 'Invalid email address').trim().toLowerCase().pipe(z.email()).optional(),
+    userId: z.string().max(256).regex(notBlankPattern, 'must not be blank').trim().optional(),
     phone: z
       .string()
-      .trim()
-      .regex(/^\+?[0-9 ().-]{4,32}$/, 'must be a phone number')
-      .transform((p) => p.replace(/[ ().-]/g, ''))
+      .regex(phonePattern, { message: 'must be a phone number', abort: true })
       // A short number ("123", an extension) is shared by many people: matching on it would erase theirs too.
-      .refine((p) => p.replace(/^\+/, '').length >= MIN_PHONE_DIGITS, `must have at least ${MIN_PHONE_DIGITS} digits`)
+      .regex(phoneDigitsPattern, `must have at least ${MIN_PHONE_DIGITS} digits`)
+      .transform((p) => p.trim().replace(/[ ().-]/g, ''))
       .optional(),
-    custom: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.string().trim().min(1).max(1024)).optional(),
+    custom: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.string().max(1024).regex(notBlankPattern, 'must not be blank').trim()).optional(),
   })
   .strict()
   .refine((s) => Boolean(s.email || s.userId || s.phone || (s.custom && Object.keys(s.custom).length > 0)), {
     message: 'at least one identifier is required: email, userId, phone or a custom key',
-  });
+  })
+  // The refinement above, for the document: JSON Schema cannot read it from the code.
+  .meta({ anyOf: [{ required: ['email'] }, { required: ['userId'] }, { required: ['phone'] }, { required: ['custom'], properties: { custom: { minProperties: 1 } } }] });
 export type SubjectIdentifiers = z.infer<typeof subjectIdentifiersSchema>;
 
 /** Names of identifiers a catalog can match on: the built-in ones or `custom.<key>`. */

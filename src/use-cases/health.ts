@@ -29,18 +29,40 @@ export async function readiness(deps: UseCaseDeps): Promise<Readiness> {
   return { ready, checks };
 }
 
+/** How long a reading of the ledger gauges serves scrapes before the next scrape reads the ledger again. */
+export const LEDGER_GAUGES_MAX_AGE_MS = 5_000;
+
 /**
- * The Prometheus exposition, after refreshing the gauges of open and overdue requests from the ledger
- * (which follows deadline extensions).
- * @example const { contentType, text } = await metricsExposition(deps);
+ * Refreshes the gauges of open and overdue requests from the ledger (which follows deadline extensions), at
+ * most once per `maxAgeMs`: however many scrapers there are, the ledger sees one query per period, and scrapes
+ * that arrive while it runs share it. A failed reading is not kept, so the next scrape tries again.
+ * @example const refresh = ledgerGaugeRefresher(deps); await refresh(); // reads the ledger
  */
-export async function metricsExposition(deps: UseCaseDeps): Promise<{ contentType: string; text: string }> {
-  const { metrics } = deps;
-  const open = await deps.requests.countOpen();
-  metrics.openErasures.reset();
-  for (const [status, n] of Object.entries(open.byStatus)) metrics.openErasures.set({ status }, n);
-  metrics.overdueErasures.set(open.overdue);
-  return { contentType: metrics.registry.contentType, text: await metrics.registry.metrics() };
+export function ledgerGaugeRefresher(deps: UseCaseDeps, maxAgeMs = LEDGER_GAUGES_MAX_AGE_MS, now: () => number = Date.now): () => Promise<void> {
+  let readAt = Number.NEGATIVE_INFINITY;
+  let reading: Promise<void> | undefined;
+  const read = async () => {
+    const open = await deps.requests.countOpen();
+    deps.metrics.openErasures.reset();
+    for (const [status, n] of Object.entries(open.byStatus)) deps.metrics.openErasures.set({ status }, n);
+    deps.metrics.overdueErasures.set(open.overdue);
+    readAt = now();
+  };
+  return () => {
+    if (now() - readAt < maxAgeMs) return Promise.resolve();
+    reading ??= read().finally(() => (reading = undefined));
+    return reading;
+  };
+}
+
+/**
+ * The Prometheus exposition; `refreshGauges` (one {@link ledgerGaugeRefresher} per API) decides whether the
+ * ledger gauges are read again first.
+ * @example const { contentType, text } = await metricsExposition(deps, refresh);
+ */
+export async function metricsExposition(deps: UseCaseDeps, refreshGauges: () => Promise<void>): Promise<{ contentType: string; text: string }> {
+  await refreshGauges();
+  return { contentType: deps.metrics.registry.contentType, text: await deps.metrics.registry.metrics() };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { ErasureSubmission } from '../intake/intake';
 import type { OperatorActionName } from '../domain';
-import { metricsExposition, publicKeys, readiness } from './health';
+import { ledgerGaugeRefresher, metricsExposition, publicKeys, readiness } from './health';
 import { operatorAction } from './operate';
 import { previewErasure } from './preview';
 import { findRequest, listRequests, requestCertificate, requestStatus, type ListFilter } from './read';
@@ -23,6 +23,7 @@ export type { CertificateReader, UseCaseDeps } from './types';
  * @example const useCases = createUseCases(deps); await useCases.status('req-1');
  */
 export function createUseCases(deps: UseCaseDeps) {
+  const refreshGauges = ledgerGaugeRefresher(deps);
   return {
     submit: (submission: ErasureSubmission) => submit(deps, submission),
     find: (requestId: string) => findRequest(deps, requestId),
@@ -31,7 +32,7 @@ export function createUseCases(deps: UseCaseDeps) {
     list: (filter: ListFilter) => listRequests(deps, filter),
     operatorAction: (requestId: string, action: OperatorActionName, payload: unknown) => operatorAction(deps, requestId, action, payload),
     readiness: () => readiness(deps),
-    metrics: () => metricsExposition(deps),
+    metrics: () => metricsExposition(deps, refreshGauges),
     publicKeys: () => publicKeys(deps),
     preview: (subject: unknown) => previewErasure({ catalog: deps.intake.catalog(), connectors: deps.connectors }, subject),
   };

@@ -1,7 +1,8 @@
 /**
  * An extended deadline reaches the ledger: the API's ledger answers, /metrics and every overdue count use
  * it. Real stack; a second API on the same engine receives the request with a clock 31 days back, so its
- * GDPR deadline (30 days) has already passed when the test starts.
+ * GDPR deadline (30 days) has already passed when the test starts. /metrics reads the ledger gauges at most every
+ * few seconds, so the test waits for the count to follow.
  */
 import assert from 'node:assert/strict';
 import { startApi, type RunningApi } from '../../src/api/main';
@@ -41,7 +42,7 @@ describe('deadline extension and the ledger (dev server, real worker)', function
     assert.equal(res.status, 202);
     const { requestId, deadline } = (await res.json()) as { requestId: string; deadline: string };
     assert.ok(Date.parse(deadline) < Date.now(), 'the deadline has passed');
-    assert.equal(await overdueMetric(), before + 1);
+    await eventually(async () => (await overdueMetric()) === before + 1, 'the overdue count rises');
 
     const api = http(stack, keys.all);
     await eventually(async () => (await api('GET', `/erasures/${requestId}`)).json?.overdue === true, 'the workflow marks it overdue');
@@ -51,7 +52,7 @@ describe('deadline extension and the ledger (dev server, real worker)', function
     const want = new Date(Date.parse(deadline) + 30 * DAY_MS).toISOString();
     const requests = createRequestRepository(stack.engine.pool);
     await eventually(async () => (await requests.find(requestId))?.deadline === want, `the ledger deadline moves to ${want}`);
-    assert.equal(await overdueMetric(), before, 'the overdue count drops');
+    await eventually(async () => (await overdueMetric()) === before, 'the overdue count drops');
     const status = (await api('GET', `/erasures/${requestId}`)).json;
     assert.equal(status.deadline, want);
     assert.equal(status.overdue, false);
