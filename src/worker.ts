@@ -56,6 +56,7 @@ export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptio
     certificates,
     logger: engine.logger,
     metrics: engine.metrics,
+    transientWindowMs: engine.config.ERASURE_TRANSIENT_WINDOW,
   });
   const worker = await Worker.create({
     connection,

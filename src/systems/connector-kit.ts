@@ -74,6 +74,73 @@ export function isNonRetryable(err: unknown): boolean {
   return err instanceof ApplicationFailure && err.type === NON_RETRYABLE_CONNECTOR_ERROR;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// The transient window: a fault is transient until it has lasted too long
+// ---------------------------------------------------------------------------------------------------
+
+/** How long a transient fault may last, from the activity's first scheduling, before an operator must act. */
+export const DEFAULT_TRANSIENT_WINDOW_MS = 15 * 60_000;
+
+/**
+ * A duration as an operator reads it in a message: seconds up to two minutes, then minutes, then hours.
+ * @example humanDuration(21 * 60_000) // "21 minutes"
+ */
+export function humanDuration(ms: number): string {
+  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return plural(s, 'second');
+  const m = Math.round(s / 60);
+  if (m < 120) return plural(m, 'minute');
+  const h = Math.floor(m / 60);
+  return m % 60 ? `${plural(h, 'hour')} ${plural(m % 60, 'minute')}` : plural(h, 'hour');
+}
+
+/**
+ * `err` as Temporal should see it once the transient window is taken into account. A transient connector
+ * error stays retryable while the activity is younger than `windowMs`, measured from when it was first
+ * scheduled (`Info.scheduledTimestampMs`: the first attempt's, kept across retries); past it, the same
+ * fault becomes a non-retryable failure saying how long it lasted. Everything else is returned as it is:
+ * permanent failures are already permanent, and cancellations must stay what they are. Outside an activity
+ * (plain tests, the CLI) there is no window: the error stays transient.
+ * @example catch (err) { throw pastTransientWindow(err, 15 * 60_000); }
+ */
+export function pastTransientWindow(err: unknown, windowMs = DEFAULT_TRANSIENT_WINDOW_MS): unknown {
+  if (!(err instanceof TransientConnectorError)) return err;
+  const scheduled = activityContext()?.info.scheduledTimestampMs;
+  if (typeof scheduled !== 'number' || !Number.isFinite(scheduled)) return err;
+  const lasted = Date.now() - scheduled;
+  if (lasted <= windowMs) return err;
+  // The transient message without its system prefix and without its promise to retry.
+  const fault = err.message.replace(/^system "[^"]*": /, '').replace(/;? will retry(ing later)?$/, '');
+  return nonRetryable(err.systemId, `${fault}; still failing ${humanDuration(lasted)} after this step was first scheduled (transient window ${humanDuration(windowMs)})`, {
+    transientForMs: lasted,
+    windowMs,
+  });
+}
+
+/**
+ * `connector` with every operation's transient failures passed through {@link pastTransientWindow}: what
+ * the activities call, so one fault that outlasts the window reaches `needs_attention` instead of being
+ * retried for days.
+ * @example const c = withTransientWindow(connectorFor(entry), config.ERASURE_TRANSIENT_WINDOW);
+ */
+export function withTransientWindow<C extends Connector>(connector: C, windowMs = DEFAULT_TRANSIENT_WINDOW_MS): C {
+  // A proxy rather than a copy: connectors built as class instances keep their prototype's methods.
+  return new Proxy(connector, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function' || name === 'close') return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (err) {
+          throw pastTransientWindow(err, windowMs);
+        }
+      };
+    },
+  });
+}
+
 /** Node's network error codes that mean "try again later". */
 const transientNetworkCodes = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',

@@ -6,7 +6,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import { TransientConnectorError, elapsed, heartbeat, nonRetryable, pause, throwIfCancelled } from '../connector-kit';
-import { isPermanentItemError } from './failures';
+import { indexNotFound, isPermanentItemError } from './failures';
 import type { EsProgress } from './query';
 
 /** What the fallback needs of its connector. */
@@ -60,8 +60,8 @@ function tally(ctx: BulkContext, index: string, items: Array<{ delete?: { status
     if (r.status >= 200 && r.status < 300 && r.result === 'deleted') deleted++;
     else if (r.status === 404 && (r.result === 'not_found' || !r.error)) continue; // already gone
     else if (r.status === 409 && r.error?.type === 'version_conflict_engine_exception') conflicts++;
+    else if (r.error?.type === 'index_not_found_exception') throw indexNotFound(ctx.systemId, index);
     else if (isPermanentItemError(r.error?.type)) {
-      if (r.error?.type === 'index_not_found_exception') throw nonRetryable(ctx.systemId, `index "${index}" does not exist`);
       // Only the error type: reasons can quote document ids and values.
       throw nonRetryable(ctx.systemId, `Elasticsearch refused a bulk delete (${r.error?.type})`);
     } else failed.push(r.error?.type ?? `HTTP ${r.status}`);

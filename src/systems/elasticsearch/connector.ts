@@ -18,7 +18,7 @@ import {
 } from '../connector-kit';
 import { eraseByBulk, type BulkContext } from './bulk';
 import { checkField, checkValue } from './field';
-import { classify, isNoHandler } from './failures';
+import { classify, completeShards, isNoHandler } from './failures';
 import { emailSpelling, esSpec, sharedQuery, spellingsAggregation, subjectQuery, variantsQuery, type EsEraseMethod, type EsProgress } from './query';
 
 export { eraseMethodOf, sharedQuery, subjectQuery, variantsQuery, type EsEraseMethod } from './query';
@@ -71,7 +71,8 @@ export function elasticsearchConnector(system: ElasticsearchSystem, opts: Elasti
 
   const call = async <T>(index: string, fn: (c: Client) => Promise<T>): Promise<T> => {
     try {
-      return await fn(getClient());
+      // A search or count some shards skipped (still recovering) would under-count: refused as transient.
+      return completeShards(system.id, await fn(getClient()));
     } catch (err) {
       throw classify(system.id, index, err);
     }

@@ -12,9 +12,9 @@ import {
 import type { EraseResult, PreviewEntry, SystemPreview, SystemTask, VerifyResult } from '../../domain';
 import { templateProblem, type S3System } from './schema';
 import { expandTemplate, unsafeRawPlaceholder, type Encoding } from './keys';
+import { classify } from './failures';
 import {
-  type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, isNonRetryable, nonRetryable, resumeFrom,
-  throwIfCancelled, transientNetworkCode,
+  type CheckableConnector, TransientConnectorError, attemptNumber, elapsed, evidenceFor, heartbeat, nonRetryable, resumeFrom, throwIfCancelled,
 } from '../connector-kit';
 
 export { expandTemplate, unsafeRawPlaceholder } from './keys';
@@ -53,25 +53,6 @@ interface Target {
  * from before the allow-list carried the whole entry, defaults included), so nothing is defaulted here.
  */
 const s3Spec = (task: SystemTask) => task.system.spec as Pick<S3System, 'bucket' | 'prefixes' | 'keys' | 'encoding'>;
-
-function classify(systemId: string, bucket: string, err: unknown): Error {
-  if (isNonRetryable(err) || err instanceof TransientConnectorError) return err as Error;
-  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-  const name = e.Code ?? e.name ?? 'Error';
-  const status = e.$metadata?.httpStatusCode;
-  if (name === 'NoSuchBucket' || (name === 'NotFound' && status === 404)) return nonRetryable(systemId, `bucket "${bucket}" does not exist`);
-  if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'InvalidClientTokenId', 'AuthorizationHeaderMalformed'].includes(name)) {
-    return nonRetryable(systemId, `S3 rejected the credentials (${name})`);
-  }
-  if (name === 'AccessDenied' || status === 403) return nonRetryable(systemId, `access denied to bucket "${bucket}" (${name})`);
-  const net = transientNetworkCode(err);
-  if (net) return new TransientConnectorError(systemId, `cannot reach S3 (${net})`);
-  if (status === 429 || name === 'SlowDown' || name === 'RequestTimeout' || name === 'TimeoutError' || (status !== undefined && status >= 500)) {
-    return new TransientConnectorError(systemId, `S3 is unavailable (${name}${status ? `, HTTP ${status}` : ''})`);
-  }
-  if (status !== undefined && status >= 400) return nonRetryable(systemId, `S3 refused the request (${name}, HTTP ${status})`);
-  return new TransientConnectorError(systemId, `S3 call failed (${name})`);
-}
 
 /**
  * Builds the connector for one S3 system.
