@@ -19,27 +19,10 @@ import type { ConnectorFactory, SystemKind } from '../../src/systems/registry';
 import { createUseCases, UseCaseError, type UseCaseDeps } from '../../src/use-cases';
 import { previewErasure, type PreviewProgress } from '../../src/use-cases/preview';
 import { capturingLogger } from '../harness/logs';
+import { previewCatalogYaml } from '../fixtures/preview-catalog';
 
 /** Three systems: a database that provides the user id, storage keyed by it, and a team that erases by hand. */
-const catalogYaml = `
-systems:
-  - id: shop-db
-    kind: postgres
-    connection: postgres://shop@127.0.0.1:1/shop
-    tables:
-      - table: customer
-        match: { column: email, identifier: email }
-        action: delete
-        provides: { userId: id }
-  - id: media
-    kind: s3
-    bucket: media
-    endpoint: http://127.0.0.1:1
-    prefixes: ['users/{userId}/']
-  - id: legacy-billing
-    kind: manual
-    owner: billing-team
-`;
+const catalogYaml = previewCatalogYaml('postgres://shop@127.0.0.1:1/shop');
 
 interface Recorded {
   calls: string[];

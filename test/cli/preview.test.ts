@@ -9,26 +9,9 @@ import { runPreview, PreviewExit } from '../../src/cli/preview';
 import type { SystemPreview } from '../../src/domain';
 import type { ConnectorFactory } from '../../src/systems/registry';
 import { captureIo } from '../harness/cli-io';
+import { previewCatalogYaml } from '../fixtures/preview-catalog';
 
-const catalogYaml = `
-systems:
-  - id: shop-db
-    kind: postgres
-    connection: \${SHOP_DATABASE_URL}
-    tables:
-      - table: customer
-        match: { column: email, identifier: email }
-        action: delete
-        provides: { userId: id }
-  - id: media
-    kind: s3
-    bucket: media
-    endpoint: http://127.0.0.1:1
-    prefixes: ['users/{userId}/']
-  - id: legacy-billing
-    kind: manual
-    owner: billing-team
-`;
+const catalogYaml = previewCatalogYaml('${SHOP_DATABASE_URL}');
 
 const shopPreview: SystemPreview = {
   entries: [
