@@ -11,7 +11,7 @@ import {
   escalationEventType,
   failureTypes,
   formatIssues,
-  normaliseIdentifier,
+  keepProvided,
   subjectIdentifiersSchema,
   type DerivedIdentifiers,
   type EraseResult,
@@ -111,26 +111,6 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
     return c;
   };
 
-  /**
-   * What a provider found, kept to the names its plan lists and to values a request could carry itself
-   * (normalised the same way, deduplicated). How many values were dropped is logged, never which.
-   */
-  const keptDerived = (task: SystemTask, found: DerivedIdentifiers): { derived: DerivedIdentifiers; dropped: number } => {
-    const derived: DerivedIdentifiers = {};
-    let dropped = 0;
-    for (const name of task.system.provides ?? []) {
-      const raw = Array.isArray(found?.[name]) ? found[name] : [];
-      const values = new Set<string>();
-      for (const v of raw) {
-        const normal = typeof v === 'string' ? normaliseIdentifier(name, v) : undefined;
-        if (normal === undefined) dropped++;
-        else values.add(normal);
-      }
-      if (values.size > 0) derived[name] = [...values];
-    }
-    return { derived, dropped };
-  };
-
   return {
     async identifySystem(raw) {
       const task = checked(raw);
@@ -139,7 +119,7 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
       if (!c.identify) {
         throw configurationError(`system "${task.system.id}" is planned to provide ${provides.join(', ') || 'identifiers'}, but its connector cannot identify`);
       }
-      const { derived, dropped } = keptDerived(task, await c.identify(task));
+      const { derived, dropped } = keepProvided(task.system.provides ?? [], await c.identify(task));
       // Counts as `name=n` text: the logger redacts keys such as `email` and `phone` wherever they appear.
       const counts = Object.entries(derived).map(([name, values]) => `${name}=${values.length}`);
       deps.logger.info({ requestId: task.requestId, subjectRef: task.subjectRef, system: task.system.id, derived: counts, dropped }, 'system identified');

@@ -100,3 +100,24 @@ export function identifierPairs(subject: SubjectIdentifiers): Array<[string, str
   for (const key of Object.keys(subject.custom ?? {}).sort()) pairs.push([`custom.${key}`, subject.custom![key]]);
   return pairs;
 }
+
+/**
+ * What a provider found, kept to the names it `provides` (less those `skip` names) and to values a request
+ * could carry itself, normalised the same way and deduplicated. Counts the values dropped, never says which.
+ * @example keepProvided(['userId'], { userId: [' 17 ', '17', ''] }) // { derived: { userId: ['17'] }, dropped: 1 }
+ */
+export function keepProvided(provides: readonly string[], found: DerivedIdentifiers, skip: (name: string) => boolean = () => false): { derived: DerivedIdentifiers; dropped: number } {
+  const derived: DerivedIdentifiers = {};
+  let dropped = 0;
+  for (const name of provides) {
+    if (skip(name)) continue;
+    const values = new Set<string>();
+    for (const v of Array.isArray(found?.[name]) ? found[name] : []) {
+      const normal = typeof v === 'string' ? normaliseIdentifier(name, v) : undefined;
+      if (normal === undefined) dropped++;
+      else values.add(normal);
+    }
+    if (values.size > 0) derived[name] = [...values];
+  }
+  return { derived, dropped };
+}

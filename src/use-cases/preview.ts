@@ -13,7 +13,7 @@ import {
   formatIssues,
   identifierPairs,
   identifierValue,
-  normaliseIdentifier,
+  keepProvided,
   subjectIdentifiersSchema,
   type DerivedIdentifiers,
   type PreviewEntry,
@@ -214,20 +214,11 @@ function lacking(subject: SubjectIdentifiers, found: Record<string, number>): Re
  * name's values the union of every provider's. Returns the provider's count per name, and how many it dropped.
  */
 function merge(derived: DerivedIdentifiers, subject: SubjectIdentifiers, plan: SystemPlan, found: DerivedIdentifiers): { counts: Record<string, number>; dropped: number } {
-  const counts: Record<string, number> = {};
-  let dropped = 0;
-  for (const name of plan.provides ?? []) {
-    if (identifierValue(subject, name) !== undefined) continue;
-    const values = new Set<string>();
-    for (const v of Array.isArray(found?.[name]) ? found[name] : []) {
-      const normal = typeof v === 'string' ? normaliseIdentifier(name, v) : undefined;
-      if (normal === undefined) dropped++;
-      else values.add(normal);
-    }
-    counts[name] = values.size;
-    if (values.size > 0) derived[name] = [...new Set([...(derived[name] ?? []), ...values])];
-  }
-  return { counts, dropped };
+  const lacks = (plan.provides ?? []).filter((name) => identifierValue(subject, name) === undefined);
+  const kept = keepProvided(lacks, found);
+  const counts = Object.fromEntries(lacks.map((name) => [name, kept.derived[name]?.length ?? 0]));
+  for (const [name, values] of Object.entries(kept.derived)) derived[name] = [...new Set([...(derived[name] ?? []), ...values])];
+  return { counts, dropped: kept.dropped };
 }
 
 const copy = (derived: DerivedIdentifiers): DerivedIdentifiers => Object.fromEntries(Object.entries(derived).map(([k, v]) => [k, [...v]]));
