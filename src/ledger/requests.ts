@@ -102,8 +102,6 @@ export interface RequestRepository {
   linkCertificate(db: Queryable, link: { requestId: string; certificateId: string; completedAt: string }): Promise<void>;
   /** Requests not completed or cancelled, per status, and how many are past their (possibly extended) deadline. */
   countOpen(): Promise<OpenCounts>;
-  /** Certified requests whose data key has not been destroyed yet, oldest completion first. */
-  certifiedWithLiveKeys(limit?: number): Promise<Array<{ requestId: string; workflowId: string; certificateId: string }>>;
   /** A certificate id some request links to that the certificate ledger does not hold (it was deleted). */
   danglingCertificateLink(): Promise<string | undefined>;
   /**
@@ -235,17 +233,6 @@ export function createRequestRepository(pool: Pool): RequestRepository {
         byStatus: Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])),
         overdue: rows.reduce((sum, r) => sum + Number(r.overdue), 0),
       };
-    },
-
-    async certifiedWithLiveKeys(limit = 100) {
-      const { rows } = await pool.query<{ request_id: string; workflow_id: string; certificate_id: string }>(
-        `SELECT r.request_id, r.workflow_id, r.certificate_id FROM requests r
-         WHERE r.certificate_id IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM destroyed_data_keys d WHERE d.request_id = r.request_id)
-         ORDER BY r.completed_at NULLS LAST LIMIT $1`,
-        [limit],
-      );
-      return rows.map((r) => ({ requestId: r.request_id, workflowId: r.workflow_id, certificateId: r.certificate_id }));
     },
 
     async shreddable({ after, limit }) {
