@@ -8,7 +8,7 @@
  * entry's kept keys at a time, in key order.
  */
 import type pg from 'pg';
-import type { EntryModel, ErasureModel } from './model';
+import { sameType, slotOf, typeOf, type EntryModel, type ErasureModel } from './model';
 import { directCondition, matchCondition, sharedCondition, type Source } from './match';
 import { at, keyJoin, textArray, type WorkTables } from './resolve';
 import { maskAssignments, parameters, quote, type Op, type Param } from './sql';
@@ -142,11 +142,10 @@ async function tablePass(ctx: PassContext, e: EntryModel, pass: Pass, via: numbe
     let values: string[] = [];
     if (ref) {
       const to = model.entries[ref.to];
-      const k = to.keys.indexOf(ref.toColumn);
-      const slot = k >= 0 ? `key[${k + 1}]` : `vals[${to.exported.indexOf(ref.toColumn) + 1}]`;
+      const slot = slotOf(to, ref.toColumn);
       const next = await at(e, () =>
         client.query<{ key: string[]; v: string | null }>(
-          `SELECT key, ${slot} AS v FROM ${w.keys} WHERE run = $1 AND entry = ${ref.to}${lo ? ' AND key > $2::text[]' : ''} ORDER BY key LIMIT ${chunk}`,
+          `SELECT key, ${slot.array}[${slot.position}] AS v FROM ${w.keys} WHERE run = $1 AND entry = ${ref.to}${lo ? ' AND key > $2::text[]' : ''} ORDER BY key LIMIT ${chunk}`,
           lo ? [run, lo] : [run],
         ),
       );
@@ -159,10 +158,10 @@ async function tablePass(ctx: PassContext, e: EntryModel, pass: Pass, via: numbe
       const { limit, started, params, param, runP, src, match } = statementStart(ctx, e, sizer.size);
       let scope: string;
       if (ref) {
-        const to = model.entries[ref.to];
-        const type = e.shape.columns.get(ref.column)!.type;
         // The values as one array parameter: the planner sees how many there are and uses the column's index.
-        scope = type === to.shape.columns.get(ref.toColumn)!.type ? `t.${quote(ref.column)} = ANY(${param(values)}::${type}[])` : `t.${quote(ref.column)}::text = ANY(${param(values)}::text[])`;
+        scope = sameType(e, ref.column, model.entries[ref.to], ref.toColumn)
+          ? `t.${quote(ref.column)} = ANY(${param(values)}::${typeOf(e, ref.column)}[])`
+          : `t.${quote(ref.column)}::text = ANY(${param(values)}::text[])`;
       } else {
         scope = directCondition(e, 't', param)!;
       }

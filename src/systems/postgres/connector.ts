@@ -107,7 +107,10 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
 
   const shapes = tableShapes(system.id, getPool);
   /** Per entry, the columns other entries reference in it (they must exist too). */
-  const referencedColumns = (tables: PostgresTable[]) => tables.map((_, i) => referencesOf(tables).filter((r) => r.to === i).map((r) => r.toColumn));
+  const referencedColumns = (tables: PostgresTable[]) => {
+    const refs = referencesOf(tables);
+    return tables.map((_, i) => refs.filter((r) => r.to === i).map((r) => r.toColumn));
+  };
 
   /**
    * The erasure's model for this subject. Refuses, before anything is changed, when a table's declared key

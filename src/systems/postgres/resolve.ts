@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import type { EntryModel, ErasureModel } from './model';
-import { sameType, typeOf } from './model';
+import { sameType, slotOf, typeOf } from './model';
 import { directCondition, pointedAtFromOutside, type Source } from './match';
 import { parameters, quote } from './sql';
 
@@ -133,8 +133,8 @@ async function resolveDirect(client: pg.ClientBase, e: EntryModel, w: WorkTables
  * million order items stay many short statements).
  */
 async function resolveReference(client: pg.ClientBase, e: EntryModel, to: EntryModel, column: string, toColumn: string, w: WorkTables, run: string, onProgress: () => void): Promise<void> {
-  const k = to.keys.indexOf(toColumn);
-  const raw = k >= 0 ? `(p.key[${k + 1}])` : `(p.vals[${to.exported.indexOf(toColumn) + 1}])`;
+  const slot = slotOf(to, toColumn);
+  const raw = `(p.${slot.array}[${slot.position}])`;
   const typed = sameType(e, column, to, toColumn);
   const lhs = typed ? `t.${quote(column)}` : `t.${quote(column)}::text`;
   const value = typed ? `${raw}::${typeOf(e, column)}` : raw;
