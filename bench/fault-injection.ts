@@ -144,7 +144,7 @@ run(async () => {
       };
       printTable(`Fault injection: ${n} requests`, [summary]);
       printTable('Longest time to recover after each fault (see bench/README.md for what "recovered" means per fault)', recovery);
-      writeResult('fault-injection', {
+      writeResult(a.quick ? 'fault-injection-quick' : 'fault-injection', {
         requests: n,
         killEverySeconds: killEveryS,
         outageSeconds: outageS,
