@@ -12,5 +12,7 @@ if [ -f "$paths" ] && node -e '
   const homes = p.elasticsearchHome && p.elasticsearchHome + "/homes.json";
   if (!homes || !fs.existsSync(homes)) process.exit(1);
   for (const h of Object.values(require(homes))) if (!fs.existsSync(h + "/.complete")) process.exit(1);
+  // Kafka home (tools/kafka/setup.sh).
+  if (!p.kafkaHome || !fs.existsSync(p.kafkaHome + "/.complete")) process.exit(1);
 ' "$paths"; then exit 0; fi
 exec bash "$root/scripts/setup.sh"

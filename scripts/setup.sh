@@ -4,6 +4,7 @@
 #   minio (S3)                                -> go install
 #   Java time-skipping test server            -> Maven Central (jars stay in ~/.m2)
 #   Elasticsearch 7.17 and 8.19 nodes         -> Maven Central jars (see tools/elasticsearch/setup.sh)
+#   Apache Kafka 4.1 broker (KRaft)           -> Maven Central jars (see tools/kafka/setup.sh)
 #   PostgreSQL server binaries                -> Debian's postgresql package when missing
 #   schemathesis (API contract checks)        -> PyPI, into the virtualenv .tools/venv
 # Idempotent: a second run only checks what is there. Writes .tools/paths.json for the scripts and tests.
@@ -59,6 +60,10 @@ if [ -x "$root/tools/elasticsearch/setup.sh" ]; then
   log "elasticsearch: $es_home"
 fi
 
+# Kafka: a broker home assembled from Maven Central jars; the script prints the home.
+kafka_home=$(bash "$root/tools/kafka/setup.sh")
+log "kafka: $kafka_home"
+
 # PostgreSQL server binaries.
 find_pg_bindir() {
   local d
@@ -108,6 +113,7 @@ cat > "$tools/paths.json" <<JSON
   "testServerClasspath": "$cp_file",
   "pgBindir": "$pg_bindir",
   "elasticsearchHome": "$es_home",
+  "kafkaHome": "$kafka_home",
   "schemathesis": "$venv/bin/schemathesis"
 }
 JSON

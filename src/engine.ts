@@ -14,9 +14,11 @@ import { catalogOptions, loadConfig, signingKeySource, type Config, type Environ
 import { createPool, type Pool } from './ledger/db';
 import { createActivityAudit } from './ledger/audit';
 import { migrate } from './ledger/migrate';
+import { temporalConnectionOptions } from './temporal/connection';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type EngineMetrics } from './metrics';
 import type { AuditLog, CertificateIssuer } from './activities';
+import { createAttestor, type Attestor } from './attestation';
 
 export interface Engine {
   /** The validated configuration; the only place the process's environment is read from. */
@@ -27,6 +29,8 @@ export interface Engine {
   keyStore: KeyStore;
   dataConverter: DataConverter;
   keyRing: KeyRing;
+  /** Claims (API) and checks (worker) who sent each operator action; keyed from the master key. */
+  attestor: Attestor;
   metrics: EngineMetrics;
   close(): Promise<void>;
 }
@@ -65,6 +69,7 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
       catalog,
       keyStore,
       keyRing,
+      attestor: createAttestor(masterKey.key),
       dataConverter: createDataConverter(keyStore),
       metrics: createMetrics(),
       close: () => pool.end(),
@@ -75,9 +80,12 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
   }
 }
 
-/** A Temporal client that encrypts payloads. Lazy: the API starts even while Temporal is down. */
+/**
+ * A Temporal client that encrypts payloads, connected as configured (TLS, client certificate, API key).
+ * Lazy: the API starts even while Temporal is down.
+ */
 export function engineClient(engine: Engine): Client {
-  const connection = Connection.lazy({ address: engine.config.TEMPORAL_ADDRESS });
+  const connection = Connection.lazy(temporalConnectionOptions(engine.config));
   return new Client({ connection, namespace: engine.config.TEMPORAL_NAMESPACE, dataConverter: engine.dataConverter });
 }
 
@@ -89,9 +97,9 @@ export function engineClient(engine: Engine): Client {
 export function ledgerForActivities(engine: Engine): { audit: AuditLog; certificates: CertificateIssuer } {
   const { pool, logger } = engine;
   return {
-    audit: createActivityAudit({ pool, logger }),
+    audit: createActivityAudit({ pool, logger, attestor: engine.attestor }),
     // The issuer links the certificate to its request (certificate_id, completed_at) in its own transaction.
-    certificates: createCertificateIssuer({ pool, keys: engine.keyRing, logger }),
+    certificates: createCertificateIssuer({ pool, keys: engine.keyRing, logger, attestor: engine.attestor }),
   };
 }
 

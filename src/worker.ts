@@ -6,6 +6,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, logNotifier, type ConnectorFactory } from './activities';
 import type { SystemConfig } from './catalog/schema';
 import { ledgerForActivities, openEngine, type Engine } from './engine';
+import { connectTemporal, describeTemporalConnection } from './temporal/connection';
 import { loadWorkflowBundle, workflowsPath } from './temporal/workflow-bundle';
 
 export interface EngineWorkerOptions {
@@ -46,7 +47,7 @@ export function defaultWorkflowCacheSize(oldGenerationMiB: number): number {
  * @example const { worker, close } = await createEngineWorker(engine, {}); await worker.run(); await close();
  */
 export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
-  const connection = opts.connection ?? (await NativeConnection.connect({ address: engine.config.TEMPORAL_ADDRESS }));
+  const connection = opts.connection ?? (await connectTemporal(engine.config, (options) => NativeConnection.connect(options)));
   const { audit, certificates } = ledgerForActivities(engine);
   const { closeConnectors, ...activities } = createActivities({
     catalog: engine.catalog,
@@ -70,6 +71,11 @@ export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptio
     // A fixed size larger than the heap allows kills the workflow thread (measured: 1,000 runs do not fit in
     // a 600 MiB heap), so unless configured it is derived from the old-generation heap limit.
     maxCachedWorkflows: engine.config.WORKER_MAX_CACHED_WORKFLOWS ?? defaultWorkflowCacheSize(oldGenerationLimitMiB(engine.config.NODE_OPTIONS)),
+    // A cancellation (a legal hold stopping an erase) reaches an activity only in the answer to a heartbeat
+    // sent to the server, which the SDK otherwise holds back for up to a minute: at most 2 s here, so work
+    // stops within a batch or two of the hold.
+    maxHeartbeatThrottleInterval: '2 seconds',
+    defaultHeartbeatThrottleInterval: '2 seconds',
   });
   return {
     worker,
@@ -84,7 +90,7 @@ async function main(): Promise<void> {
   const engine = await openEngine({ role: 'worker' });
   // No connectors given: the registry's (see EngineWorkerOptions.connectors).
   const { worker, close } = await createEngineWorker(engine, {});
-  engine.logger.info({ taskQueue: engine.config.TASK_QUEUE, address: engine.config.TEMPORAL_ADDRESS, maxCachedWorkflows: worker.options.maxCachedWorkflows }, 'worker polling');
+  engine.logger.info({ taskQueue: engine.config.TASK_QUEUE, address: engine.config.TEMPORAL_ADDRESS, security: describeTemporalConnection(engine.config), maxCachedWorkflows: worker.options.maxCachedWorkflows }, 'worker polling');
   await worker.run();
   await close();
   await engine.close();

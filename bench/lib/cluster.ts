@@ -112,7 +112,7 @@ export async function startCluster(opts: { catalog: string; extraEnv?: NodeJS.Pr
     ENGINE_MASTER_KEY: randomBytes(32).toString('base64'),
     SUBJECT_HASH_SECRET: randomBytes(24).toString('hex'),
     SIGNING_KEY_PEM: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    API_KEYS: `bench:intake,operator,read:${hashApiKey(apiKey)}`,
+    API_KEYS: `bench:intake,operator,read,certificates:${hashApiKey(apiKey)}`,
     PORT: String(apiPort),
     HOST: '127.0.0.1',
     LOG_LEVEL: opts.logLevel ?? 'warn',

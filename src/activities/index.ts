@@ -17,7 +17,7 @@ import {
   type EraseResult,
   type SystemTask,
 } from '../domain';
-import { withTransientWindow, type Connector } from '../systems/connector-kit';
+import { withProgress, withTransientWindow, type Connector } from '../systems/connector-kit';
 import { defaultConnectors, hasConnector, isSystemKind, systemKinds, type ConnectorFactory, type SystemKind } from '../systems/registry';
 import { configurationError, fromCatalog } from './from-catalog';
 import type { AuditEvent, CertificateRequest, ConsumerAnnouncement, ErasureActivities, Escalation, Reminder } from './types';
@@ -128,12 +128,12 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
     async softDeleteSystem(raw) {
       const task = checked(raw);
       const c = connectorFor(task.system.id);
-      return c.softDelete ? c.softDelete(task) : { affected: 0 };
+      return c.softDelete ? withProgress(task.resume, () => c.softDelete!(task)) : { affected: 0 };
     },
     async restoreSystem(raw) {
       const task = checked(raw);
       const c = connectorFor(task.system.id);
-      return c.restore ? c.restore(task) : { restored: 0 };
+      return c.restore ? withProgress(task.resume, () => c.restore!(task)) : { restored: 0 };
     },
     async eraseSystem(raw) {
       const task = checked(raw);
@@ -141,7 +141,8 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
       const labels = { system: task.system.id, kind: task.system.kind };
       let result: EraseResult;
       try {
-        result = await connectorFor(task.system.id).erase(task);
+        const c = connectorFor(task.system.id);
+        result = await withProgress(task.resume, () => c.erase(task));
       } catch (err) {
         const retryable = !(err instanceof ApplicationFailure && err.nonRetryable);
         deps.metrics?.systemErasureFailures.inc({ ...labels, retryable: String(retryable) });

@@ -6,24 +6,70 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { formatIssues } from '../domain';
+import { formatIssues, type OperatorActionName } from '../domain';
 import { HttpError } from './errors';
 
-export const scopes = ['intake', 'operator', 'read'] as const;
+/**
+ * What a key may do. `operator` is every operator action on every system (and preview); each action also
+ * has its own scope, and those about one system or consumer may be narrowed to it: `confirm@crm` may
+ * confirm only `crm`. `certificates` reads signed certificates, which `read` does not.
+ */
+export const scopes = ['intake', 'operator', 'read', 'certificates', 'confirm', 'consumer', 'hold', 'extend', 'cancel', 'retry'] as const;
 export type Scope = (typeof scopes)[number];
+/** The scope of each operator action. */
+export const actionScopes = {
+  confirmDeletion: 'confirm',
+  consumerCompleted: 'consumer',
+  placeLegalHold: 'hold',
+  releaseLegalHold: 'hold',
+  extendDeadline: 'extend',
+  cancel: 'cancel',
+  retrySystem: 'retry',
+} as const satisfies Record<OperatorActionName, Scope>;
+type ActionScope = (typeof actionScopes)[OperatorActionName];
+/** Action scopes that can be narrowed to one system (or, for `consumer`, one consumer): `scope@id`. */
+const narrowable: ReadonlySet<string> = new Set<ActionScope>(['confirm', 'consumer', 'retry']);
+const isActionScope = (s: string): s is ActionScope => (Object.values(actionScopes) as string[]).includes(s);
+
+/** A scope as a key holds it: a scope, or `scope@id` for a narrowable one (ids as the catalog spells them). */
+export type Grant = Scope | `${ActionScope}@${string}`;
 
 export interface ApiKey {
   name: string;
   /** Hex SHA-256 of the key. */
   hash: string;
-  scopes: Scope[];
+  scopes: Grant[];
 }
 
+const grantSchema = z.string().superRefine((g, ctx) => {
+  const [scope, item, ...rest] = g.split('@');
+  if (!(scopes as readonly string[]).includes(scope)) {
+    ctx.addIssue({ code: 'custom', message: `unknown scope "${scope}" (one of ${scopes.join(', ')}, or confirm@<system>, consumer@<consumer>, retry@<system>)` });
+  } else if (item !== undefined && (!narrowable.has(scope) || rest.length > 0 || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(item))) {
+    ctx.addIssue({ code: 'custom', message: narrowable.has(scope) ? `"${g}" must be ${scope}@<id> with one catalog id` : `scope "${scope}" cannot be narrowed to one system (only confirm, consumer and retry can)` });
+  }
+}) as unknown as z.ZodType<Grant>;
+
 const keyEntrySchema = z.object({
-  name: z.string().min(1),
+  name: z.string().min(1).max(128),
   hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex SHA-256 of the key'),
-  scopes: z.array(z.enum(scopes)).min(1),
+  scopes: z.array(grantSchema).min(1),
 });
+
+/** True when the key may use a route of `scope` at all (narrowed grants count; the item is checked later). */
+export function mayUse(key: ApiKey, scope: Scope): boolean {
+  return key.scopes.some((g) => g === scope || g.startsWith(`${scope}@`) || (g === 'operator' && isActionScope(scope)));
+}
+
+/**
+ * True when the key may take `action` on the system or consumer `item` (undefined for actions about the
+ * whole request).
+ * @example allows(key, 'confirmDeletion', 'crm') // a key with `confirm@crm`, `confirm` or `operator`
+ */
+export function allows(key: ApiKey, action: OperatorActionName, item: string | undefined): boolean {
+  const scope = actionScopes[action];
+  return key.scopes.some((g) => g === 'operator' || g === scope || (item !== undefined && g === `${scope}@${item}`));
+}
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
 
@@ -91,7 +137,7 @@ export function requireScope(keys: readonly ApiKey[], scope: Scope): RequestHand
     if (!presented) throw new HttpError(401, 'an API key is required (Authorization: Bearer <key> or X-API-Key)', { headers: { 'WWW-Authenticate': 'Bearer' } });
     const key = findKey(keys, presented);
     if (!key) throw new HttpError(401, 'the API key is not valid', { headers: { 'WWW-Authenticate': 'Bearer' } });
-    if (!key.scopes.includes(scope)) throw new HttpError(403, `the API key "${key.name}" lacks the "${scope}" scope`);
+    if (!mayUse(key, scope)) throw new HttpError(403, `the API key "${key.name}" lacks the "${scope}" scope`);
     res.locals.apiKey = key.name;
     res.locals.caller = key;
     next();

@@ -54,11 +54,12 @@ export function validationError(err: ZodError, where = 'body'): HttpError {
   return new HttpError(400, `invalid request ${where}: ${formatIssues(err, { prefix: where })}`, { errors });
 }
 
-const statusOfKind: Record<UseCaseErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503 };
+const statusOfKind: Record<UseCaseErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, busy: 429, unavailable: 503 };
 
 /** A use case's outcome as HTTP; the use case error stays the cause, so a 503 logs what Temporal said. */
 function fromUseCase(err: UseCaseError): HttpError {
-  return new HttpError(statusOfKind[err.kind], err.message, { ...err.detail }, { cause: err.cause ?? err });
+  const headers = err.kind === 'busy' ? { 'Retry-After': '1' } : undefined;
+  return new HttpError(statusOfKind[err.kind], err.message, { ...err.detail, ...(headers ? { headers } : {}) }, { cause: err.cause ?? err });
 }
 
 /** Longest message logged from a cause: enough to find the fault, too short to carry a payload. */

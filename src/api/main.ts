@@ -13,6 +13,8 @@ import { createUseCases, type UseCaseDeps } from '../use-cases';
 import { createApp } from './app';
 import { findKey, parseApiKeys } from './auth';
 import { createCodecServer } from '../codec/server';
+import { createAccessTokenVerifier, oidcSettingsFrom } from '../codec/oidc';
+import { createCodecAudit } from '../ledger/codec-audit';
 import { startShredder } from '../codec/shredder';
 
 export interface RunningApi {
@@ -59,6 +61,7 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
     certificates: certificateReader(engine),
     metrics: engine.metrics,
     logger: engine.logger,
+    attestor: engine.attestor,
     pingDatabase: () => pingDatabase(engine.pool),
   });
   const app = createApp({ useCases, apiKeys, logger: engine.logger, metrics: engine.metrics });
@@ -86,17 +89,25 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
 }
 
 /**
- * Starts the remote codec server the Web UI decodes payloads with: operators' API keys, or a secret first
- * path segment (the UI sends no credentials), and CORS for the UI's origins.
+ * Starts the remote codec server the Web UI decodes payloads with: operators' API keys, the operators' own
+ * access tokens (CODEC_OIDC_*), or a secret first path segment (the UI sends no credentials over http), and
+ * CORS for the UI's origins. Every decode is recorded in the ledger's audit trail under its caller.
  */
 export async function startCodecServer(engine: Engine, opts: { port: number; pathToken?: string; corsOrigins: string[] }): Promise<Server> {
   const apiKeys = parseApiKeys(engine.config.API_KEYS, engine.config.API_KEYS_FILE);
+  const oidc = oidcSettingsFrom(engine.config);
+  const operatorKeyName = (presented: string) => {
+    const key = findKey(apiKeys, presented);
+    return key?.scopes.includes('operator') ? key.name : undefined;
+  };
   const app = createCodecServer({
     keyStore: engine.keyStore,
-    auth: { pathToken: opts.pathToken, operatorKeys: (k) => Boolean(findKey(apiKeys, k)?.scopes.includes('operator')) },
+    auth: { pathToken: opts.pathToken, operatorKeys: operatorKeyName, accessTokens: oidc ? createAccessTokenVerifier(oidc) : undefined },
+    audit: createCodecAudit(engine.pool),
     corsOrigins: opts.corsOrigins,
     logger: engine.logger,
   });
+  if (oidc) engine.logger.info({ issuer: oidc.issuer, audience: oidc.audience }, 'codec server accepts access tokens of the identity provider');
   return new Promise<Server>((resolve, reject) => {
     const s = app.listen(opts.port, engine.config.HOST, () => resolve(s));
     s.once('error', reject);

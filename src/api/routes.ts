@@ -3,7 +3,8 @@
  * /openapi.json describes it (./openapi.ts). Handlers only translate HTTP to a use case and back.
  */
 import type { z } from 'zod';
-import type { OperatorActionName } from '../domain';
+import { attestedFields, type OperatorActionName } from '../domain';
+import { actionScopes, allows } from './auth';
 import { HttpError } from './errors';
 import { defineRoute, type RouteSpec } from './route';
 import {
@@ -133,7 +134,7 @@ const requestRoutes: RouteSpec[] = [
   defineRoute({
     method: 'get',
     path: '/erasures/:id/certificate',
-    scope: 'read',
+    scope: 'certificates',
     summary: 'The signed erasure certificate',
     input: { params: idParamsSchema },
     responses: { 200: { description: 'Certificate' } },
@@ -158,23 +159,30 @@ function operatorRoute<P extends z.ZodObject, B extends z.ZodType>(spec: {
   return defineRoute({
     method: spec.method ?? 'post',
     path: spec.path,
-    scope: 'operator',
+    scope: actionScopes[spec.action],
     summary: spec.summary,
     input: { params: spec.params, body: spec.body },
     responses: { 202: { description: 'Accepted by the workflow', schema: actionResultSchema } },
     problems: {
+      403: 'The API key may not take this action, or not on this system or consumer',
       404: 'Unknown request',
       409: 'The request state forbids this action (reason in detail)',
+      429: 'Too many actions on this request are under way; retry after Retry-After seconds',
       503: 'Temporal did not answer; try again',
     },
     exists: async (params, { useCases }) => {
       await useCases.find((params as { id: string }).id);
     },
-    handler: async ({ params, body }, { useCases }) => {
+    handler: async ({ params, body, caller }, { useCases }) => {
       // The generic schemas keep their inferred types out of reach here; the route's schemas validated both.
       const p = params as z.output<P> & { id: string };
       const payload = spec.payload ? spec.payload(p, body as z.output<B>) : body;
-      const done = await useCases.operatorAction(p.id, spec.action, payload);
+      const { system, consumer } = attestedFields(payload);
+      const item = system ?? consumer;
+      if (caller && !allows(caller, spec.action, item)) {
+        throw new HttpError(403, `the API key "${caller.name}" may not ${spec.action}${item === undefined ? '' : ` on "${item}"`}`);
+      }
+      const done = await useCases.operatorAction(p.id, spec.action, payload, caller?.name);
       const json: z.output<typeof actionResultSchema> = { accepted: true, requestId: done.requestId, action: done.action };
       return { status: 202, json };
     },

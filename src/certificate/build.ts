@@ -3,8 +3,9 @@
  * systems derived for it, enter only the commitment; free text written by operators or systems (notes, references, reasons, signal details)
  * has any occurrence of them replaced by `[redacted]`, so a careless note cannot put them on record.
  */
-import { identifierPairs } from '../domain';
+import { attestedFields, identifierPairs, type ActionArrival, type ActionAttestation } from '../domain';
 import type { CertificateRequest } from '../activities/types';
+import type { RecordedAction } from '../attestation';
 import { commitSubject, derivedPairs } from './commitment';
 import { CERTIFICATE_FORMAT, type CertificateAction, type CertificateConsumer, type CertificateSystem, type UnsignedCertificate } from './schema';
 
@@ -22,6 +23,11 @@ export interface CertificatePlacement {
   engineVersion: string;
   /** 32 bytes; random unless a test pins it. */
   salt?: Buffer;
+  /**
+   * How each operator action, confirmation and consumer report arrived (the attestor's check); each gets an
+   * `arrival` in the certificate. Without it (certificates built outside the worker) none is written.
+   */
+  arrival?: (attestation: ActionAttestation | undefined, action: RecordedAction) => ActionArrival;
 }
 
 export const REDACTED = '[redacted]';
@@ -67,6 +73,7 @@ export function buildCertificate(req: CertificateRequest, at: CertificatePlaceme
   // Also catch a phone number written without its leading "+".
   const redact = redactor([...pairs, ...derived].flatMap(([type, v]) => (type === 'phone' && v.startsWith('+') ? [v, v.slice(1)] : [v])));
 
+  const arrival = (attestation: ActionAttestation | undefined, action: RecordedAction) => (at.arrival ? defined({ ...at.arrival(attestation, action) }) : undefined);
   const systems: CertificateSystem[] = req.receipts.map((r, i) =>
     defined({
       systemId: r.systemId,
@@ -80,6 +87,7 @@ export function buildCertificate(req: CertificateRequest, at: CertificatePlaceme
       startedAt: iso(r.startedAt, `receipts[${i}].startedAt`),
       completedAt: iso(r.completedAt, `receipts[${i}].completedAt`),
       confirmedBy: redact(r.confirmedBy),
+      arrival: r.action === 'confirmed' ? arrival(r.attestation, { requestId: req.requestId, signal: 'confirmDeletion', at: r.completedAt, target: { system: r.systemId } }) : undefined,
       reference: redact(r.reference),
       note: redact(r.note),
       details: r.details,
@@ -91,6 +99,10 @@ export function buildCertificate(req: CertificateRequest, at: CertificatePlaceme
       critical: c.critical,
       status: c.status,
       reportedAt: c.reportedAt === undefined ? undefined : iso(c.reportedAt, `consumers[${i}].reportedAt`),
+      arrival:
+        c.reportedAt === undefined
+          ? undefined
+          : arrival(c.attestation, { requestId: req.requestId, signal: 'consumerCompleted', at: c.reportedAt, target: { consumer: c.id, status: c.status } }),
       note: redact(c.note),
     }),
   );
@@ -100,6 +112,7 @@ export function buildCertificate(req: CertificateRequest, at: CertificatePlaceme
       signal: a.signal,
       accepted: a.accepted,
       by: redact(a.by),
+      arrival: arrival(a.attestation, { requestId: req.requestId, signal: a.signal, at: a.at, target: attestedFields(a.detail) }),
       reason: redact(a.reason),
       detail: a.detail === undefined ? undefined : redact(a.detail),
     }),

@@ -8,6 +8,7 @@
  * Only a request the ledger received, under the workflow id the intake gave it, is certified: a workflow
  * started by hand in Temporal gets no signed proof of an erasure nobody asked for.
  */
+import type { Attestor } from '../attestation';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CertificateIssuer } from '../activities';
@@ -30,6 +31,8 @@ export interface CertificateIssuerOptions {
   pool: Pool;
   keys: KeyRing;
   logger?: Logger;
+  /** Checks who sent each operator action (src/attestation); every certificate then says how each arrived. */
+  attestor?: Attestor;
   /** Overrides the version stamped on certificates (tests). */
   engineVersion?: string;
   /** The clock (tests). */
@@ -131,6 +134,7 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
             issuedAt: now(),
             previousCertificateHash: head?.hash ?? null,
             engineVersion,
+            ...(opts.attestor ? { arrival: opts.attestor.arrival } : {}),
           });
           certificate = await signCertificate(unsigned, keys.signing);
           const check = certificateSchema.safeParse(certificate);

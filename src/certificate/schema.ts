@@ -4,7 +4,7 @@
  * format error with a clear path rather than a confusing signature failure.
  */
 import { z } from 'zod';
-import { formatIssues, identifierNamePattern } from '../domain';
+import { actionChannels, formatIssues, identifierNamePattern } from '../domain';
 
 export const CERTIFICATE_FORMAT = 'erasure-certificate/v1';
 
@@ -46,6 +46,17 @@ export const subjectCommitmentSchema = z.strictObject({
     .min(1),
 }).refine((c) => (c.algorithm === 'scrypt') === (c.cost !== undefined), { message: 'cost goes with algorithm scrypt, and only with it', path: ['cost'] });
 
+/**
+ * How an operator action reached the workflow: `api` by the authenticated API key `actor`, or `temporal`
+ * (a signal sent straight to Temporal: unauthenticated; `claimRejected` when it carried a claim that did
+ * not verify). Certificates issued before this existed have none.
+ */
+export const certificateArrivalSchema = z.strictObject({
+  via: z.enum(actionChannels),
+  actor: z.string().optional(),
+  claimRejected: z.literal(true).optional(),
+});
+
 export const certificateSystemSchema = z.strictObject({
   systemId: text,
   kind: text,
@@ -58,6 +69,7 @@ export const certificateSystemSchema = z.strictObject({
   startedAt: isoTime,
   completedAt: isoTime,
   confirmedBy: z.string().optional(),
+  arrival: certificateArrivalSchema.optional(),
   reference: z.string().optional(),
   note: z.string().optional(),
   details: z.record(z.string(), z.number()).optional(),
@@ -68,6 +80,7 @@ export const certificateConsumerSchema = z.strictObject({
   critical: z.boolean(),
   status: text,
   reportedAt: isoTime.optional(),
+  arrival: certificateArrivalSchema.optional(),
   note: z.string().optional(),
 });
 
@@ -76,6 +89,7 @@ export const certificateActionSchema = z.strictObject({
   signal: text,
   accepted: z.boolean(),
   by: z.string().optional(),
+  arrival: certificateArrivalSchema.optional(),
   reason: z.string().optional(),
   detail: z.record(z.string(), z.unknown()).optional(),
 });

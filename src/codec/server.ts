@@ -6,33 +6,34 @@
  * `{ "payloads": [{ "metadata": { "<key>": "<base64>" }, "data": "<base64>" }] }` (protobuf JSON of Payloads).
  * The Web UI calls it from the browser, hence CORS for its origin; it sends `X-Namespace` and `Content-Type`,
  * and `Authorization` only when "pass access token" is on (which it allows only for an https endpoint).
+ *
+ * It is not an open decoder: each call is attributed to its caller (./caller.ts), and a decode that decrypts
+ * payloads of a request is recorded in that request's audit trail, who and how many, before the answer
+ * leaves (./reveals.ts, src/ledger/codec-audit.ts).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Payload } from '@temporalio/common';
 import { createLogger, type Logger } from '../logger';
 import { HttpError, errorHandler } from '../api/errors';
+import type { CodecAudit } from '../ledger/codec-audit';
+import { callerOf, identifyCaller, type CodecServerAuth } from './caller';
 import { EncryptionCodec } from './codec';
 import { DataKeyDestroyedError, PayloadAuthenticationError, UnknownDataKeyError } from './errors';
 import type { KeyStore } from './keys';
+import { requestsRevealed } from './reveals';
 
-/** Who may use the codec server; at least one way must be configured. */
-export interface CodecServerAuth {
-  /** Operator API keys, presented as `X-API-Key: <key>` or `Authorization: Bearer <key>`. */
-  operatorKeys?: (key: string) => boolean | Promise<boolean>;
-  /** One configured bearer token (`Authorization: Bearer <token>`), e.g. the temporal CLI's `--codec-auth`. */
-  bearerToken?: string;
-  /**
-   * A secret first path segment: `http://host:port/<pathToken>/decode` is authorised. For the Web UI over
-   * plain HTTP (the local run), which sends no credentials there; the endpoint URL itself is the secret.
-   */
-  pathToken?: string;
-}
+export type { CodecServerAuth, CodecCaller } from './caller';
 
 export interface CodecServerOptions {
   keyStore: KeyStore;
   auth: CodecServerAuth;
+  /**
+   * Records who a decode revealed which requests' payloads to, before the answer leaves; when it rejects
+   * the decode answers 503 and reveals nothing. The API passes the ledger's (src/ledger/codec-audit.ts).
+   * Tests that are not about the audit pass a no-op.
+   */
+  audit: CodecAudit;
   /** Browser origins allowed to call (the Web UI's, e.g. `http://localhost:8233`). */
   corsOrigins: string[];
   logger?: Logger;
@@ -55,24 +56,8 @@ const toWire = (p: Payload) => ({
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-/** Constant-time comparison of secrets of any length. */
-const sameSecret = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
-
-const unauthorized = () =>
-  new HttpError(401, 'codec server: an operator API key or the configured bearer token is required', { headers: { 'WWW-Authenticate': 'Bearer' } });
-
-function authorize(auth: CodecServerAuth): RequestHandler {
-  return async (req, _res, next) => {
-    const prefix = req.path.slice(0, req.path.lastIndexOf('/'));
-    if (auth.pathToken && sameSecret(prefix, `/${auth.pathToken}`)) return next();
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '')?.[1];
-    if (bearer && auth.bearerToken && sameSecret(bearer, auth.bearerToken)) return next();
-    const apiKey = req.header('x-api-key') ?? bearer;
-    if (apiKey && auth.operatorKeys && (await auth.operatorKeys(apiKey))) return next();
-    throw unauthorized();
-  };
-}
+/** Longest namespace kept in an audit record: Temporal's own limit is far below; the header is free text. */
+const MAX_NAMESPACE = 255;
 
 function cors(origins: readonly string[]): RequestHandler {
   const allowed = new Set(origins.map((o) => o.replace(/\/+$/, '')));
@@ -94,15 +79,16 @@ function cors(origins: readonly string[]): RequestHandler {
 }
 
 /**
- * Builds the codec server's Express app; listen on it wherever the Web UI can reach it.
+ * Builds the codec server's Express app; listen on it wherever the Web UI can reach it. Every decode that
+ * decrypts a request's payloads is recorded through `audit` under the caller's name (see ./caller.ts).
  * @example
- * const app = createCodecServer({ keyStore, auth: { bearerToken: process.env.CODEC_TOKEN }, corsOrigins: ['http://localhost:8233'] });
+ * const app = createCodecServer({ keyStore, auth: { bearerToken: token }, audit: createCodecAudit(pool), corsOrigins: ['http://localhost:8233'] });
  * app.listen(8888); // temporal server start-dev --ui-codec-endpoint http://localhost:8888
  */
 export function createCodecServer(opts: CodecServerOptions): Express {
   const { auth } = opts;
-  if (!auth.operatorKeys && !auth.bearerToken && !auth.pathToken) {
-    throw new Error('createCodecServer: configure at least one of auth.operatorKeys, auth.bearerToken or auth.pathToken; the codec server decrypts PII');
+  if (!auth.operatorKeys && !auth.bearerToken && !auth.pathToken && !auth.accessTokens) {
+    throw new Error('createCodecServer: configure at least one of auth.operatorKeys, auth.bearerToken, auth.pathToken or auth.accessTokens; the codec server decrypts PII');
   }
   if (auth.pathToken !== undefined && !/^[A-Za-z0-9_-]{16,}$/.test(auth.pathToken)) {
     throw new Error('createCodecServer: auth.pathToken must be at least 16 URL-safe characters');
@@ -113,10 +99,12 @@ export function createCodecServer(opts: CodecServerOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(cors(opts.corsOrigins));
-  app.post(/\/(encode|decode)$/, authorize(auth), express.json({ limit: opts.bodyLimit ?? '8mb', type: () => true }), async (req, res) => {
+  app.post(/\/(encode|decode)$/, identifyCaller(auth), express.json({ limit: opts.bodyLimit ?? '8mb', type: () => true }), async (req, res) => {
     const parsed = bodySchema.safeParse(req.body);
     if (!parsed.success) throw new HttpError(400, 'codec server: expected a JSON body {"payloads": [{"metadata": {…}, "data": "<base64>"}]}');
     const op = req.path.endsWith('/encode') ? 'encode' : 'decode';
+    const caller = callerOf(res);
+    const namespace = req.header('x-namespace')?.slice(0, MAX_NAMESPACE) ?? null;
     const payloads = parsed.data.payloads.map(fromWire);
     let out: Payload[];
     try {
@@ -127,7 +115,19 @@ export function createCodecServer(opts: CodecServerOptions): Express {
       }
       throw err;
     }
-    logger.debug({ op, namespace: req.header('x-namespace'), payloads: out.length }, 'codec request');
+    let requests = 0;
+    if (op === 'decode') {
+      // Recorded before the answer is written: a reveal the trail cannot hold is not made.
+      try {
+        const revealed = await requestsRevealed(opts.keyStore, payloads, out);
+        requests = revealed.size;
+        await opts.audit([...revealed].map(([requestId, count]) => ({ requestId, actor: caller.actor, anonymous: caller.anonymous, payloads: count, namespace })));
+      } catch (err) {
+        throw new HttpError(503, 'codec server: the audit trail could not record this decode, so nothing is revealed; try again', {}, { cause: err });
+      }
+    }
+    // Encoding reveals nothing, so it is only logged; the actor names a key, a token kind or an operator id.
+    logger[op === 'encode' ? 'info' : 'debug']({ op, actor: caller.actor, namespace, payloads: out.length, requests }, 'codec request');
     res.json({ payloads: out.map(toWire) });
   });
   app.use((req) => {

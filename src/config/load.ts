@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { formatIssues } from '../domain';
-import { configSchema, variableDocs } from './schema';
+import { configSchema, temporalConnectionRules, variableDocs } from './schema';
 import { isExampleSecret, productionSecretProblems } from './secrets';
 
 /** The environment as a process received it (what the catalog's `${VAR}` references may read). */
@@ -15,9 +15,11 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-const engineSchema = configSchema.extend({
-  DATABASE_URL: configSchema.shape.DATABASE_URL.nonoptional('is required: the postgres:// URL of the engine database'),
-});
+const engineSchema = configSchema
+  .extend({
+    DATABASE_URL: configSchema.shape.DATABASE_URL.nonoptional('is required: the postgres:// URL of the engine database'),
+  })
+  .superRefine(temporalConnectionRules);
 
 /** What the worker and the API run on. */
 export type Config = z.infer<typeof engineSchema>;
@@ -92,7 +94,7 @@ export function signingKeySource(config: Pick<Config, 'SIGNING_KEY_PEM' | 'SIGNI
 
 /** What `npm start` reads before it starts its servers; unset values are left for it to fill in. */
 const localRunSchema = configSchema
-  .pick({ LOG_LEVEL: true, ERASURE_DATA_DIR: true, PORT: true, LOCAL_PG_PORT: true, TEMPORAL_PORT: true, TEMPORAL_UI_PORT: true, DEMO_DATABASE_URL: true, DEMO_HMAC_KEY: true })
+  .pick({ LOG_LEVEL: true, ERASURE_DATA_DIR: true, PORT: true, LOCAL_PG_PORT: true, TEMPORAL_PORT: true, TEMPORAL_UI_PORT: true, KAFKA_PORT: true, DEMO_DATABASE_URL: true, DEMO_HMAC_KEY: true })
   .extend({
     CODEC_PORT: configSchema.shape.CODEC_PORT.unwrap().default(8888),
     CODEC_PATH_TOKEN: configSchema.shape.CODEC_PATH_TOKEN,

@@ -3,6 +3,8 @@
  * documentation (`.env.example`, docs/configuration.md and the README are checked against this list).
  * Nothing else in src/ reads a variable by name; processes get typed values from {@link loadConfig}.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
 import { z } from 'zod';
 
 /** Which processes read a variable (the documentation's "read by" column). */
@@ -37,6 +39,7 @@ const port = () => z.coerce.number({ error: 'must be a port number' }).int('must
 const text = () => z.string().min(1);
 const databaseUrl = () =>
   z.url({ protocol: /^postgres(ql)?$/, error: (issue) => (issue.input === undefined ? 'is required: the postgres:// URL of the engine database' : 'must be a postgres:// URL') });
+const httpUrl = () => z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 const api = ['api', 'npm start'] as const;
 const engine = ['worker', 'api', 'npm start'] as const;
 
@@ -60,6 +63,67 @@ const originList = z
     return origins;
   });
 
+/**
+ * A PEM file the Temporal connection reads, checked at start-up: readable, and holding a certificate (or an
+ * unencrypted private key) Node can parse. Like every message here, these never repeat the value: a key pasted
+ * into the variable instead of its path must not end up in a log.
+ */
+const pemFile = (kind: 'certificate' | 'private key') =>
+  text().superRefine((file, ctx) => {
+    const problem = pemProblem(file, kind);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const readErrors: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory', ENAMETOOLONG: 'not a file name' };
+
+/** Why a file cannot be read, by its error code (the Node message would repeat the path). */
+export function unreadable(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+  return `cannot read the file it names (${code}${readErrors[code] ? `: ${readErrors[code]}` : ''})`;
+}
+
+function pemProblem(file: string, kind: 'certificate' | 'private key'): string | undefined {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    return unreadable(err);
+  }
+  const marker = kind === 'certificate' ? /-----BEGIN CERTIFICATE-----/ : /-----BEGIN (RSA |EC )?PRIVATE KEY-----/;
+  try {
+    if (!marker.test(pem)) throw new Error('no PEM block');
+    if (kind === 'certificate') new X509Certificate(pem);
+    else createPrivateKey(pem);
+  } catch {
+    return kind === 'certificate' ? 'names a file that holds no PEM certificate (-----BEGIN CERTIFICATE-----)' : 'names a file that holds no unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)';
+  }
+  return undefined;
+}
+
+/**
+ * The rules between the Temporal connection's variables, checked with the rest of the configuration: a client
+ * certificate comes with its key (and matches it), and nothing that needs TLS is set while `TEMPORAL_TLS=false`.
+ * @example engineSchema.superRefine(temporalConnectionRules)
+ */
+export function temporalConnectionRules(config: Partial<Record<VariableName, unknown>>, ctx: z.RefinementCtx): void {
+  const cert = config.TEMPORAL_TLS_CERT_FILE as string | undefined;
+  const key = config.TEMPORAL_TLS_KEY_FILE as string | undefined;
+  if (cert && !key) ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS_KEY_FILE'], message: 'is required with TEMPORAL_TLS_CERT_FILE: a client certificate is only usable with its private key' });
+  if (key && !cert) ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS_CERT_FILE'], message: 'is required with TEMPORAL_TLS_KEY_FILE: the private key needs its client certificate' });
+  if (cert && key && !pemProblem(cert, 'certificate') && !pemProblem(key, 'private key')) {
+    if (!new X509Certificate(fs.readFileSync(cert)).checkPrivateKey(createPrivateKey(fs.readFileSync(key)))) {
+      ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS_KEY_FILE'], message: 'is not the private key of the certificate in TEMPORAL_TLS_CERT_FILE' });
+    }
+  }
+  if (config.TEMPORAL_TLS !== false) return;
+  if (config.TEMPORAL_API_KEY) {
+    ctx.addIssue({ code: 'custom', path: ['TEMPORAL_API_KEY'], message: 'needs TLS, but TEMPORAL_TLS=false: Temporal Cloud accepts API keys only over TLS, and a key sent in clear text can be read on the way (unset TEMPORAL_TLS or set it to true)' });
+  }
+  for (const name of ['TEMPORAL_TLS_CA_FILE', 'TEMPORAL_TLS_CERT_FILE', 'TEMPORAL_TLS_KEY_FILE', 'TEMPORAL_TLS_SERVER_NAME'] as const) {
+    if (config[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'configures TLS, but TEMPORAL_TLS=false (unset one of them)' });
+  }
+}
+
 export const configSchema = z.object({
   TEMPORAL_ADDRESS: variable(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:7233'), {
     doc: 'host:port of the Temporal frontend.',
@@ -69,6 +133,45 @@ export const configSchema = z.object({
   }),
   TEMPORAL_NAMESPACE: variable(text().default('default'), { doc: "Temporal namespace of the engine's workflows.", group: 'Temporal', readBy: engine }),
   TASK_QUEUE: variable(text().default('erasure'), { doc: 'Task queue the worker polls and the API starts workflows on.', group: 'Temporal', readBy: engine }),
+  TEMPORAL_TLS: variable(z.stringbool({ error: 'must be true or false' }).optional(), {
+    doc: 'Connect to Temporal over TLS. Set `false` only to refuse TLS explicitly; any TLS file, `TEMPORAL_TLS_SERVER_NAME` or `TEMPORAL_API_KEY` turns it on, and contradicts `false`.',
+    group: 'Temporal',
+    readBy: engine,
+    default: 'on when a TLS file, the server name or the API key is set, else off',
+  }),
+  TEMPORAL_TLS_CA_FILE: variable(pemFile('certificate').optional(), {
+    doc: "PEM file of the CA that signed the Temporal frontend's certificate (self-hosted clusters with a private CA); unset, the system's trusted roots are used, as for Temporal Cloud.",
+    group: 'Temporal',
+    readBy: engine,
+    default: "unset: the system's trusted roots",
+  }),
+  TEMPORAL_TLS_CERT_FILE: variable(pemFile('certificate').optional(), {
+    doc: 'PEM file of the client certificate for mTLS (a self-hosted cluster that requires client certificates, or a Temporal Cloud namespace with mTLS); needs `TEMPORAL_TLS_KEY_FILE`.',
+    group: 'Temporal',
+    readBy: engine,
+    default: 'unset: no client certificate',
+  }),
+  TEMPORAL_TLS_KEY_FILE: variable(pemFile('private key').optional(), {
+    doc: 'PEM file of the private key (unencrypted) of `TEMPORAL_TLS_CERT_FILE`; both are read at start-up, so restart the processes after rotating them.',
+    group: 'Temporal',
+    readBy: engine,
+    withheldFromCatalog: true,
+    default: 'unset: no client certificate',
+  }),
+  TEMPORAL_TLS_SERVER_NAME: variable(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name').optional(), {
+    doc: "Name to expect in the frontend's certificate (and to send as SNI) when it differs from the host of `TEMPORAL_ADDRESS`, e.g. behind a load balancer reached by IP.",
+    group: 'Temporal',
+    readBy: engine,
+    default: 'the host of `TEMPORAL_ADDRESS`',
+  }),
+  TEMPORAL_API_KEY: variable(z.string().regex(/^\S+$/, 'must be one line without spaces').optional(), {
+    doc: 'API key sent as `Authorization: Bearer …` on every Temporal call (Temporal Cloud API-key authentication); implies TLS.',
+    group: 'Temporal',
+    readBy: engine,
+    withheldFromCatalog: true,
+    secret: true,
+    default: 'unset: no API key',
+  }),
 
   DATABASE_URL: variable(databaseUrl().optional(), {
     doc: "The engine's own PostgreSQL database: ledger, certificates, outbox, wrapped data keys. The CLI's `verify` and `ledger check` read keys and certificates from it.",
@@ -127,7 +230,7 @@ export const configSchema = z.object({
     default: 'unset: no key is generated (npm start: `.data` in the project)',
   }),
   NODE_ENV: variable(text().optional(), {
-    doc: '`production` (as in the Docker image): the subject secret, the master key and the signing key must be set, no secret (these, `CODEC_PATH_TOKEN`, `API_KEYS`, the catalog\'s webhook secrets, masking keys and credentials) may be an example value shipped with the engine, and a missing signing key is an error instead of being generated. The process refuses to start, naming the variable.',
+    doc: '`production` (as in the Docker image): the subject secret, the master key and the signing key must be set, no secret (these, `CODEC_PATH_TOKEN`, `API_KEYS`, `TEMPORAL_API_KEY`, the catalog\'s webhook secrets, masking keys and credentials) may be an example value shipped with the engine, and a missing signing key is an error instead of being generated. The process refuses to start, naming the variable.',
     group: 'Keys and secrets',
     readBy: engine,
   }),
@@ -135,7 +238,7 @@ export const configSchema = z.object({
   PORT: variable(port().default(3000), { doc: 'HTTP port of the API.', group: 'HTTP API', readBy: api }),
   HOST: variable(text().default('127.0.0.1'), { doc: 'Address the API and the codec server bind to (`0.0.0.0` in containers).', group: 'HTTP API', readBy: api }),
   API_KEYS: variable(text().optional(), {
-    doc: 'API keys as `name:scope,scope:sha256hex` entries separated by `;` (scopes: intake, operator, read; the key itself is never configured, only its SHA-256).',
+    doc: 'API keys as `name:scope,scope:sha256hex` entries separated by `;` (scopes: intake, read, certificates, operator, confirm, consumer, hold, extend, cancel, retry, and confirm@<system>, consumer@<consumer>, retry@<system>; the key itself is never configured, only its SHA-256).',
     group: 'HTTP API',
     readBy: api,
     withheldFromCatalog: true,
@@ -156,7 +259,7 @@ export const configSchema = z.object({
     default: 'unset: no codec server (npm start: `8888`)',
   }),
   CODEC_PATH_TOKEN: variable(z.string().regex(/^[A-Za-z0-9_-]{16,}$/, 'must be at least 16 URL-safe characters (A-Z, a-z, 0-9, _ and -)').optional(), {
-    doc: "Secret first path segment that authorises the codec server's callers (the Web UI sends no credentials): `http://host:CODEC_PORT/<token>`. Without it only operator API keys are accepted.",
+    doc: "Secret first path segment that authorises the codec server's callers (the Web UI sends no credentials): `http://host:CODEC_PORT/<token>`. Whoever holds the URL may decode, so decodes through it are recorded as anonymous (`path-token`): meant for the local run. Without it only operator API keys and, with `CODEC_OIDC_ISSUER`, operators' access tokens are accepted.",
     group: 'Codec server',
     readBy: api,
     withheldFromCatalog: true,
@@ -168,6 +271,30 @@ export const configSchema = z.object({
     group: 'Codec server',
     readBy: api,
     default: '`http://localhost:8233` (npm start: the Web UI on localhost and 127.0.0.1)',
+  }),
+  CODEC_OIDC_ISSUER: variable(httpUrl().optional(), {
+    doc: "The operators' identity provider, as the `iss` of its tokens (exactly, trailing slash included). Set with `CODEC_OIDC_JWKS_URL` and `CODEC_OIDC_AUDIENCE`, the codec server accepts the access token the Web UI forwards (\"pass access token\") and records decodes under `oidc:<sub>`.",
+    group: 'Codec server',
+    readBy: api,
+    default: 'unset: no access tokens accepted',
+  }),
+  CODEC_OIDC_JWKS_URL: variable(httpUrl().optional(), {
+    doc: "Where the identity provider publishes its signing keys (the `jwks_uri` of `<issuer>/.well-known/openid-configuration`). Required with `CODEC_OIDC_ISSUER`.",
+    group: 'Codec server',
+    readBy: api,
+    default: 'unset (required with `CODEC_OIDC_ISSUER`)',
+  }),
+  CODEC_OIDC_AUDIENCE: variable(text().optional(), {
+    doc: 'An audience (`aud`) the forwarded access token must name, so a token issued for another application is refused. Required with `CODEC_OIDC_ISSUER`.',
+    group: 'Codec server',
+    readBy: api,
+    default: 'unset (required with `CODEC_OIDC_ISSUER`)',
+  }),
+  CODEC_OIDC_REQUIRED_CLAIM: variable(z.string().regex(/^[^=\s]+=\S.*$/, 'must be name=value, e.g. groups=erasure-operators').optional(), {
+    doc: 'A claim the access token must hold, `name=value` (`groups=erasure-operators`; a dotted name reads a nested claim, `realm_access.roles=erasure-operator`); a token without it gets 403.',
+    group: 'Codec server',
+    readBy: api,
+    default: 'unset: any operator the provider signs in',
   }),
 
   WORKFLOW_BUNDLE: variable(text().optional(), {
@@ -212,6 +339,7 @@ export const configSchema = z.object({
   LOCAL_PG_PORT: variable(port().default(5433), { doc: 'Port of the PostgreSQL that `npm start` runs.', group: 'Local run (npm start)', readBy: ['npm start'] }),
   TEMPORAL_PORT: variable(port().default(7233), { doc: 'Port of the Temporal dev server that `npm start` runs.', group: 'Local run (npm start)', readBy: ['npm start'] }),
   TEMPORAL_UI_PORT: variable(port().default(8233), { doc: 'Port of its Temporal Web UI.', group: 'Local run (npm start)', readBy: ['npm start'] }),
+  KAFKA_PORT: variable(port().default(9092), { doc: 'Port of the Kafka broker that `npm start` runs (its data stays in `.data/kafka`).', group: 'Local run (npm start)', readBy: ['npm start'] }),
   DEMO_DATABASE_URL: variable(databaseUrl().optional(), {
     doc: 'The demo database of `examples/local-catalog.yaml` (the catalog reads it as `${DEMO_DATABASE_URL}`).',
     group: 'Local run (npm start)',

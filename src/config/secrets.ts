@@ -60,7 +60,9 @@ const required: { name: string; file?: string; how: string }[] = [
 ];
 
 /** The inline secrets compared with the examples; the `_FILE` variants are compared by their content. */
-const inline = ['SUBJECT_HASH_SECRET', 'ENGINE_MASTER_KEY', 'SIGNING_KEY_PEM', 'CODEC_PATH_TOKEN'] as const;
+const inline = ['SUBJECT_HASH_SECRET', 'ENGINE_MASTER_KEY', 'SIGNING_KEY_PEM', 'CODEC_PATH_TOKEN', 'TEMPORAL_API_KEY'] as const;
+/** Secrets the engine cannot generate: where a real one comes from instead. */
+const issuedElsewhere: Partial<Record<(typeof inline)[number], string>> = { TEMPORAL_API_KEY: 'create one in Temporal Cloud (Settings, API keys, or: tcld apikey create)' };
 const files = ['ENGINE_MASTER_KEY_FILE', 'SIGNING_KEY_FILE'] as const;
 
 const SHIPPED = 'is an example value shipped with the engine (README, .env.example, docker-compose.yml or examples/), which anyone can read';
@@ -90,7 +92,7 @@ export function productionSecretProblems(env: Environment): string[] {
   }
   for (const name of inline) {
     const v = value(name);
-    if (v !== undefined && isExampleSecret(v)) problems.push(`${name}: ${SHIPPED}; ${required.find((r) => r.name === name)?.how ?? HOW}`);
+    if (v !== undefined && isExampleSecret(v)) problems.push(`${name}: ${SHIPPED}; ${issuedElsewhere[name] ?? required.find((r) => r.name === name)?.how ?? HOW}`);
   }
   for (const name of files) {
     const text = value(name) && readQuietly(value(name)!.trim());

@@ -18,6 +18,8 @@ export interface ToolPaths {
   testServer: string;
   pgBindir: string;
   elasticsearchHome: string;
+  /** The Kafka home assembled by `tools/kafka/setup.sh` (`lib/*.jar`). */
+  kafkaHome: string;
 }
 
 /** Reads `.tools/paths.json`; fails loudly when setup has not run. */

@@ -13,9 +13,11 @@ import { startApi, startCodecServer } from '../api/main';
 import { generateMasterKey } from '../codec/keys';
 import { loadLocalRunConfig, type LocalRunConfig } from '../config';
 import { openEngine } from '../engine';
+import { connectTemporal } from '../temporal/connection';
 import { createLogger } from '../logger';
 import { createEngineWorker } from '../worker';
 import { projectRoot, startPostgres, startTemporalDevServer } from './servers';
+import { startKafka } from './kafka';
 
 /** Reads a generated secret from the data folder, creating it on first start. */
 function secretFile(file: string, make: () => string, logger: ReturnType<typeof createLogger>, what: string): string {
@@ -83,6 +85,9 @@ async function main(): Promise<void> {
       codecEndpoint: `http://localhost:${codecPort}/${codecToken}`,
     });
     stops.push(() => temporal.stop());
+    // The events broker (issue 17): a single-node KRaft Kafka keeping its topics in .data/kafka.
+    const kafka = await startKafka({ dataDir: path.join(dataDir, 'kafka'), port: local.KAFKA_PORT });
+    stops.push(() => kafka.stop());
 
     const apiKey = secretFile(path.join(dataDir, 'api-key'), () => `local_${randomBytes(24).toString('base64url')}`, logger, 'an API key with every scope');
     // The engine is configured like a worker or an API, from an environment: the process's, with what the
@@ -95,7 +100,7 @@ async function main(): Promise<void> {
       TEMPORAL_ADDRESS: local.TEMPORAL_ADDRESS ?? temporal.address,
       ERASURE_CATALOG: local.ERASURE_CATALOG ?? path.join(projectRoot, 'examples', 'local-catalog.yaml'),
       PORT: String(apiPort),
-      API_KEYS: [local.API_KEYS, `local:intake,operator,read:${hashApiKey(apiKey)}`].filter(Boolean).join(';'),
+      API_KEYS: [local.API_KEYS, `local:intake,operator,read,certificates:${hashApiKey(apiKey)}`].filter(Boolean).join(';'),
       SUBJECT_HASH_SECRET: local.SUBJECT_HASH_SECRET ?? secretFile(path.join(dataDir, 'subject-hash-secret'), () => randomBytes(24).toString('hex'), logger, 'a subject hash secret'),
     };
     if (!local.ENGINE_MASTER_KEY && !local.ENGINE_MASTER_KEY_FILE) {
@@ -107,7 +112,8 @@ async function main(): Promise<void> {
     const engine = await openEngine({ env: runEnv, dataDir, logger, role: 'local' });
     stops.push(() => engine.close());
     const { defaultConnectors } = await import('../systems/registry');
-    const connection = await NativeConnection.connect({ address: engine.config.TEMPORAL_ADDRESS });
+    // The dev server started above speaks plain gRPC; TLS settings apply when TEMPORAL_ADDRESS names another cluster.
+    const connection = await connectTemporal(engine.config, (options) => NativeConnection.connect(options));
     const { worker, close } = await createEngineWorker(engine, { connectors: defaultConnectors, connection });
     const running = worker.run();
     stops.push(async () => {
@@ -137,6 +143,7 @@ async function main(): Promise<void> {
         `  Web UI         ${temporal.uiUrl}   (payloads decoded by the codec server)`,
         `  Codec server   http://localhost:${codecPort}/<token>   (token ${local.CODEC_PATH_TOKEN ? 'from CODEC_PATH_TOKEN' : 'in .data/codec-path-token'})`,
         `  PostgreSQL     ${pg.urlFor('erasure_engine')}   (demo data: ${pg.urlFor('demo')})`,
+        `  Kafka          ${kafka.bootstrap}   (Kafka ${kafka.version}, log in ${path.relative(process.cwd(), kafka.logFile)})`,
         '',
         'Try it:',
         `  curl -s -X POST ${api.url}/erasures -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' \\`,

@@ -20,6 +20,11 @@ export const auditEventTypes = {
   operatorActions: 'operator.actions',
   /** The request's data key was destroyed after its workflow closed (crypto-shredding). */
   dataKeyDestroyed: 'data_key.destroyed',
+  /**
+   * The codec server decrypted payloads of the request for someone: `detail` { actor, via, payloads (a
+   * count), namespace }, `anonymous: true` when the caller was known only by the path token. Never contents.
+   */
+  codecDecoded: 'codec.decoded',
 } as const;
 
 const PHASE_PREFIX = 'phase.';

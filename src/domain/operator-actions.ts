@@ -53,3 +53,58 @@ export interface OperatorActionResult {
   accepted: boolean;
   reason?: string;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Who acted, and how the action arrived. The API names the authenticated API key and seals that claim
+// with a MAC only engine processes can make (src/attestation); a signal sent straight to Temporal carries
+// none. The workflow keeps the claim as it came; the worker's ledger writer and certificate issuer check
+// it, so a forged claim is recorded as what it is: an unauthenticated action that arrived via Temporal.
+// ---------------------------------------------------------------------------------------------------
+
+/** How an action reached the workflow, once its claim is checked. */
+export const actionChannels = ['api', 'temporal'] as const;
+export type ActionChannel = (typeof actionChannels)[number];
+
+/** The fields of a payload that an attestation binds, besides the request and the action. */
+export interface AttestedFields {
+  system?: string;
+  consumer?: string;
+  status?: string;
+  days?: number;
+}
+
+/**
+ * The target of an action as an attestation binds it: which system or consumer, which outcome, how many
+ * days. Free text (notes, reasons) is not bound. Pure, so the API and the workflow compute the same.
+ * @example attestedFields('confirmDeletion', { system: 'crm', confirmedBy: 'ana' }) // { system: 'crm' }
+ */
+export function attestedFields(payload: unknown): AttestedFields {
+  const p = (payload ?? {}) as Record<string, unknown>;
+  const out: AttestedFields = {};
+  if (typeof p.system === 'string') out.system = p.system.trim();
+  if (typeof p.consumer === 'string') out.consumer = p.consumer.trim();
+  if (typeof p.status === 'string') out.status = p.status;
+  if (typeof p.days === 'number') out.days = p.days;
+  return out;
+}
+
+/** The API's claim about who sent an action: the API key's name, when, and the MAC over both and the target. */
+export const actorClaimSchema = z.strictObject({
+  name: z.string().min(1).max(128),
+  issuedAt: z.iso.datetime({ offset: true }),
+  mac: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url HMAC-SHA256'),
+});
+export type ActorClaim = z.infer<typeof actorClaimSchema>;
+
+/** A claim as the workflow keeps it: with the target it applied the action to, for the checker to bind. */
+export interface ActionAttestation extends ActorClaim {
+  fields: AttestedFields;
+}
+
+/** What the checker concluded about one action: `actor` only when the claim verified. */
+export interface ActionArrival {
+  via: ActionChannel;
+  actor?: string;
+  /** Set when a claim came with the action but did not verify (forged, altered, replayed late). */
+  claimRejected?: true;
+}

@@ -2,6 +2,7 @@
  * A request's plan, frozen when it is accepted, and what erasing one system produces. The plan names
  * systems and what to expect of them; how to reach each system stays in the worker's catalog.
  */
+import type { ActionAttestation } from './operator-actions';
 import type { SystemKind } from '../systems/registry';
 import type { JurisdictionPolicy } from './jurisdiction';
 import type { ReceiptAction, SystemMode } from './statuses';
@@ -46,6 +47,11 @@ export interface SystemTask {
   system: SystemPlan;
   /** Identifiers other systems found (`provides`), for names the request did not carry. PII, like `subject`. */
   derived?: DerivedIdentifiers;
+  /**
+   * The last progress of the same operation's activity that a legal hold stopped, for the connector to resume
+   * from (its own heartbeat format; may name objects, so it travels only in encrypted payloads).
+   */
+  resume?: unknown;
 }
 
 export interface ConsumerPlan {
@@ -75,6 +81,8 @@ export interface Receipt {
   startedAt: string;
   completedAt: string;
   confirmedBy?: string;
+  /** For a confirmation sent through the API: its claim about who confirmed (checked by the issuer). */
+  attestation?: ActionAttestation;
   reference?: string;
   note?: string;
   details?: Record<string, number>;

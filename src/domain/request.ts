@@ -3,6 +3,7 @@
  * Everything here survives continue-as-new; times the workflow waits for are epoch ms.
  */
 import type { Jurisdiction } from './jurisdiction';
+import type { ActionAttestation, ActionChannel } from './operator-actions';
 import type { Receipt, SystemKind } from './plan';
 import type { ConsumerStatus, ErasureStatus, Phase, SystemMode, SystemStatus } from './statuses';
 import type { DerivedIdentifiers } from './subject';
@@ -24,6 +25,13 @@ export interface SystemState {
   /** A system that `provides` identifiers has been asked for them (`identifySystem`); set once. */
   identified?: boolean;
   receipt?: Receipt;
+  /**
+   * The last progress of an erase, soft delete or restore a legal hold stopped, handed to the activity that
+   * continues after the release. The connector's own format (it may name objects): never in the status view.
+   */
+  resume?: unknown;
+  /** The latest time a legal hold stopped work on this system in flight, and what it had done by then. */
+  interrupted?: { at: string; step: 'erase' | 'softDelete' | 'restore'; completed: Record<string, number> };
 }
 
 export interface ConsumerState {
@@ -34,6 +42,8 @@ export interface ConsumerState {
   timeoutAt?: number;
   note?: string;
   reportedAt?: string;
+  /** The API's claim about who reported, as it came (checked by the certificate issuer). */
+  attestation?: ActionAttestation;
 }
 
 export interface OperatorAction {
@@ -46,6 +56,8 @@ export interface OperatorAction {
   detail?: Record<string, unknown>;
   /** Position in the request's full list of operator actions (1-based, across runs); the ledger's key for it. */
   seq?: number;
+  /** The API's claim about who sent the action, as it came; absent for a signal sent straight to Temporal. */
+  attestation?: ActionAttestation;
 }
 
 /** How many actions of one signal were folded out of the state's list (they stay in the ledger). */
@@ -71,6 +83,11 @@ export interface OperatorActionEntry {
   consumer?: string;
   status?: string;
   days?: number;
+  /** The action's claim as it came; the ledger writer replaces it with `via` and, when it verifies, `actor`. */
+  attestation?: ActionAttestation;
+  via?: ActionChannel;
+  actor?: string;
+  claimRejected?: true;
 }
 
 export interface ErasureState {

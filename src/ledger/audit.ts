@@ -5,11 +5,28 @@
  */
 import { z } from 'zod';
 import type { AuditLog } from '../activities';
-import { auditEventTypes, formatIssues, isOneOf, phaseNamedBy, phases } from '../domain';
+import type { AuditEvent } from '../activities/types';
+import type { Attestor } from '../attestation';
+import { attestedFields, auditEventTypes, formatIssues, isOneOf, phaseNamedBy, phases, type OperatorActionEntry } from '../domain';
 import type { Logger } from '../logger';
 import type { Pool } from './db';
 import { appendEvent } from './events';
 import { createRequestRepository, type RequestRepository } from './requests';
+
+/**
+ * An `operator.actions` batch as the ledger keeps it: each entry's claim is checked and replaced by how the
+ * action arrived (`via`, and `actor` when the claim verified), so the trail names authenticated keys only.
+ */
+function attributed(e: AuditEvent, attestor: Attestor | undefined): AuditEvent {
+  const actions = (e.detail as { actions?: unknown } | undefined)?.actions;
+  if (!Array.isArray(actions)) return e;
+  const entries = (actions as OperatorActionEntry[]).map(({ attestation, ...entry }) => {
+    const target = attestedFields(entry);
+    const arrival = attestor ? attestor.arrival(attestation, { requestId: e.requestId, signal: entry.signal, at: entry.at, target }) : { via: 'temporal' as const, ...(attestation ? { claimRejected: true as const } : {}) };
+    return { ...entry, ...arrival };
+  });
+  return { ...e, detail: { ...e.detail, actions: entries } };
+}
 
 /** What the workflow records after an accepted extension; only `deadline` moves the row. */
 const deadlineExtendedSchema = z.object({ deadline: z.iso.datetime({ offset: true }) });
@@ -19,11 +36,11 @@ const deadlineExtendedSchema = z.object({ deadline: z.iso.datetime({ offset: tru
  * left in the trail, never thrown: failing an audit activity would stall the erasure itself.
  * @example const audit = createActivityAudit({ pool, logger }); await audit.recordEvent({ requestId, type: 'phase.erasing' });
  */
-export function createActivityAudit(deps: { pool: Pool; logger?: Logger; requests?: RequestRepository }): AuditLog {
+export function createActivityAudit(deps: { pool: Pool; logger?: Logger; requests?: RequestRepository; attestor?: Attestor }): AuditLog {
   const requests = deps.requests ?? createRequestRepository(deps.pool);
   return {
     async recordEvent(e) {
-      await appendEvent(deps.pool, e);
+      await appendEvent(deps.pool, e.type === auditEventTypes.operatorActions ? attributed(e, deps.attestor) : e);
       const phase = phaseNamedBy(e.type);
       if (phase !== undefined) {
         if (isOneOf(phases, phase)) await requests.recordPhase(e.requestId, phase);

@@ -4,8 +4,9 @@
  * inside activities and also in plain tests and the CLI; every helper here works without an activity
  * context (heartbeats become no-ops).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { failureTypes, type DerivedIdentifiers, type EraseResult, type SystemPreview, type SystemTask, type VerifyResult } from '../domain';
 
 /**
@@ -207,18 +208,48 @@ export function activityContext(): Context | undefined {
   }
 }
 
+/** One operation's progress as {@link withProgress} tracks it: where to resume from, and the last heartbeat. */
+interface Progress {
+  resume?: unknown;
+  last?: unknown;
+}
+const progressStore = new AsyncLocalStorage<Progress>();
+
 /** Records progress; Temporal hands the last recorded value to the next attempt. No-op outside an activity. */
 export function heartbeat(details: unknown): void {
+  const progress = progressStore.getStore();
+  if (progress) progress.last = details;
   activityContext()?.heartbeat(details);
 }
 
 /**
- * The progress the previous attempt recorded, when it belongs to the same operation (`op`).
+ * The progress the previous attempt recorded, when it belongs to the same operation (`op`): this activity's
+ * own last heartbeat, or else the one an interrupted activity handed over ({@link withProgress}).
  * @example const start = resumeFrom<PgProgress>('erase') ?? fresh();
  */
 export function resumeFrom<T extends { op: string }>(op: T['op']): T | undefined {
-  const details = activityContext()?.info.heartbeatDetails as T | undefined;
+  const details = (activityContext()?.info.heartbeatDetails ?? progressStore.getStore()?.resume) as T | undefined;
   return details && typeof details === 'object' && details.op === op ? details : undefined;
+}
+
+/**
+ * Runs one long operation so that it can be stopped and resumed: `resume` is the progress an earlier,
+ * interrupted activity reported (for {@link resumeFrom}); when this one is cancelled (a legal hold) and
+ * stops between batches, its cancellation carries its last heartbeat, so the workflow can hand it to the
+ * activity that continues after the hold.
+ * @example await withProgress(task.resume, () => connector.erase(task));
+ */
+export async function withProgress<T>(resume: unknown, fn: () => Promise<T>): Promise<T> {
+  const progress: Progress = { resume };
+  try {
+    return await progressStore.run(progress, fn);
+  } catch (err) {
+    // A connector may have wrapped the cancellation (its error classifier sees an unknown error): once the
+    // activity is cancelled, whatever ended it is the cancellation.
+    const cancelled = err instanceof CancelledFailure || activityContext()?.cancellationSignal.aborted === true;
+    if (!cancelled) throw err;
+    throw new CancelledFailure(err instanceof CancelledFailure ? err.message : 'cancelled', [progress.last ?? progress.resume ?? null]);
+  }
 }
 
 /** The attempt number (1 outside an activity). */

@@ -6,9 +6,10 @@
 
 /**
  * `invalid`: the caller's input cannot be used; `not_found`: no such request; `conflict`: the request's
- * state forbids it; `unavailable`: a dependency did not answer.
+ * state forbids it; `busy`: too much is under way for this request, try again shortly; `unavailable`: a
+ * dependency did not answer.
  */
-export type UseCaseErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unavailable';
+export type UseCaseErrorKind = 'invalid' | 'not_found' | 'conflict' | 'busy' | 'unavailable';
 
 export class UseCaseError extends Error {
   override readonly name = 'UseCaseError';

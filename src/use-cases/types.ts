@@ -1,5 +1,6 @@
 /** What the use cases are built from: the ledger, Temporal, certificates and metrics, passed in once. */
 import type { Client } from '@temporalio/client';
+import type { Attestor } from '../attestation';
 import type { IntakeDeps } from '../intake/intake';
 import type { RequestRepository } from '../ledger/requests';
 import type { Logger } from '../logger';
@@ -25,6 +26,8 @@ export interface UseCaseDeps {
   certificates: CertificateReader;
   metrics: EngineMetrics;
   logger: Logger;
+  /** Claims the authenticated API key for each operator action (src/attestation); without it actions carry no claim. */
+  attestor?: Attestor;
   /** Resolves when the ledger database answers (readiness). */
   pingDatabase(): Promise<void>;
   /**

@@ -33,6 +33,7 @@ export function ledgerEntry(a: OperatorAction & { seq: number }): OperatorAction
   if (typeof d.consumer === 'string') entry.consumer = d.consumer;
   if (typeof d.status === 'string') entry.status = d.status;
   if (typeof d.days === 'number') entry.days = d.days;
+  if (a.attestation !== undefined) entry.attestation = a.attestation;
   return entry;
 }
 

@@ -5,7 +5,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { EraseResult, ErasureState, JurisdictionPolicy, SystemPlan, SystemState } from '../domain';
-import { failureMessage, type Run } from './run';
+import { failureMessage, noteStopped, type Run } from './run';
 import { isDone, iso, markNeedsAttention, receiptOf } from './state';
 
 /** Whether every system `p` depends on is erased (unknown dependencies do not block). */
@@ -61,8 +61,15 @@ export async function eraseOnce(run: Run, s: SystemState): Promise<void> {
   const startedAt = new Date().toISOString();
   run.sync();
   try {
-    const r = await run.long().eraseSystem(run.task(s.id));
-    recordErased(s, r, startedAt, Date.now());
+    const r = await run.stoppable((a) => a.eraseSystem(run.task(s.id)));
+    if (r.stopped) {
+      // Stopped by a legal hold: the lane waits for the release, then erases again from this progress.
+      noteStopped(s, 'erase', r.progress, Date.now());
+      s.status = 'pending';
+    } else {
+      recordErased(s, r.value, startedAt, Date.now());
+      s.resume = undefined;
+    }
   } catch (err) {
     if (err instanceof wf.CancelledFailure) throw err;
     markNeedsAttention(s, failureMessage(err));

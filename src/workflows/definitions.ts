@@ -7,6 +7,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type {
+  ActorClaim,
   Cancel,
   ConfirmDeletion,
   ConsumerCompleted,
@@ -92,6 +93,7 @@ export const statusQuery = defineQuery<ErasureStatusView>('status');
 
 /**
  * The API's twin of the signals: the same rules, but the caller learns at once whether the action was
- * accepted (HTTP 2xx) or refused (HTTP 409). `signal` names one of the operator actions.
+ * accepted (HTTP 2xx) or refused (HTTP 409). `signal` names one of the operator actions; `actor` is the
+ * API's sealed claim about the authenticated key that sent it (src/attestation), kept as it came.
  */
-export const operatorActionUpdate = defineUpdate<OperatorActionResult, [{ signal: OperatorActionName; payload: unknown }]>('operatorAction');
+export const operatorActionUpdate = defineUpdate<OperatorActionResult, [{ signal: OperatorActionName; payload: unknown; actor?: ActorClaim }]>('operatorAction');

@@ -30,7 +30,7 @@ import {
   type ErasureResult,
 } from './definitions';
 import { DERIVE_IDENTIFIERS, identifyLane, needsIdentify } from './identities';
-import { createRun, type Run } from './run';
+import { createRun, HOLD_STOPS_WORK, noteStopped, type Run } from './run';
 import { applyOperatorAction } from './signal-rules';
 import { derivedOf, isDone, isErased, isFinished, iso, startingState, statusView, systemsOf } from './state';
 
@@ -143,8 +143,8 @@ function refuseCarriedOnFirstRun(input: ErasureInput): void {
  * because they arrive as raw JSON from CLIs; a bad one is recorded as refused, never fatal.
  */
 function registerHandlers(run: Run): void {
-  const apply = (signal: string, raw: unknown) => {
-    const result = applyOperatorAction({ state: run.state, policy: run.policy, now: Date.now() }, signal, raw);
+  const apply = (signal: string, raw: unknown, claim?: unknown) => {
+    const result = applyOperatorAction({ state: run.state, policy: run.policy, now: Date.now() }, signal, raw, claim);
     if (result.accepted) {
       run.version++;
       run.sync();
@@ -165,7 +165,7 @@ function registerHandlers(run: Run): void {
       apply(signal.name, raw);
     });
   }
-  wf.setHandler(operatorActionUpdate, ({ signal, payload }) => apply(signal, payload));
+  wf.setHandler(operatorActionUpdate, ({ signal, payload, actor }) => apply(signal, payload, actor));
   wf.setHandler(statusQuery, () => statusView(run.state));
 }
 
@@ -183,8 +183,14 @@ async function gracePeriod(run: Run): Promise<'cancelled' | 'continue'> {
   const { state } = run;
   for (const s of systemsOf(state)) {
     if (!run.planOf(s.id).softDelete || s.status !== 'pending' || state.cancelRequested) continue;
-    await run.heldGate();
-    await run.long().softDeleteSystem(run.task(s.id));
+    for (;;) {
+      await run.heldGate();
+      const r = await run.stoppable((a) => a.softDeleteSystem(run.task(s.id)));
+      if (!r.stopped) break;
+      noteStopped(s, 'softDelete', r.progress, Date.now());
+      run.sync();
+    }
+    s.resume = undefined;
     s.status = 'soft_deleted';
   }
   run.sync();
@@ -195,7 +201,15 @@ async function gracePeriod(run: Run): Promise<'cancelled' | 'continue'> {
   if (!state.cancelRequested) return 'continue';
   for (const s of systemsOf(state)) {
     if (s.status !== 'soft_deleted') continue;
-    await run.long().restoreSystem(run.task(s.id));
+    for (;;) {
+      // Restoring is changing data too: a hold in place waits (asked only then, so older runs replay as they ran).
+      if (state.legalHold && wf.patched(HOLD_STOPS_WORK)) await run.heldGate();
+      const r = await run.stoppable((a) => a.restoreSystem(run.task(s.id)));
+      if (!r.stopped) break;
+      noteStopped(s, 'restore', r.progress, Date.now());
+      run.sync();
+    }
+    s.resume = undefined;
     s.status = 'pending';
   }
   return 'cancelled';

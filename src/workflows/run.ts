@@ -6,7 +6,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { AuditEvent, ErasureActivities, EscalationReason, SystemTask } from '../activities/types';
-import { DAY_MS, nonRetryableFailureTypes, type ErasurePlan, type ErasureState, type JurisdictionPolicy, type SystemPlan } from '../domain';
+import { DAY_MS, nonRetryableFailureTypes, type ErasurePlan, type ErasureState, type JurisdictionPolicy, type SystemPlan, type SystemState } from '../domain';
 import {
   ErasureDeadlineKey,
   ErasureJurisdictionKey,
@@ -34,6 +34,15 @@ const local = wf.proxyLocalActivities<ErasureActivities>({
 export const PHASE_EVENTS_LOCAL = 'phase-events-as-local-activities';
 /** Patch: a run waiting out a legal hold outside the lanes continues as new when history grows. */
 export const ROLL_OVER_WHILE_HELD = 'roll-over-while-held';
+/**
+ * Patch: a legal hold placed while an erase, soft delete or restore runs cancels it; the connector stops
+ * between batches and its last progress resumes the step after the release. Asked only when a hold arrives
+ * with such a step in flight, so runs where none did replay without a marker.
+ */
+export const HOLD_STOPS_WORK = 'hold-stops-work-in-flight';
+
+/** A long step's outcome: its result, or the progress it had made when a legal hold stopped it. */
+export type Stoppable<T> = { value: T; stopped?: undefined } | { stopped: true; progress: unknown };
 
 export interface Run {
   readonly input: ErasureInput;
@@ -50,6 +59,13 @@ export interface Run {
   planOf(id: string): SystemPlan;
   /** Erase/verify calls retry with backoff for days: until the deadline plus a margin. */
   long(): ErasureActivities;
+  /**
+   * Runs a long step (erase, soft delete, restore) that a legal hold stops: when one is placed while it runs,
+   * the activity is cancelled and the workflow waits until it has stopped (between batches), then returns
+   * its last progress instead of a result. The caller records it with {@link noteStopped} and runs the step
+   * again after the release, with `resume` in the task.
+   */
+  stoppable<T>(step: (activities: ErasureActivities) => Promise<T>): Promise<Stoppable<T>>;
   /** One system's share of the request, as the activities receive it, with the identifiers derived so far. */
   task(id: string): SystemTask;
   /** Upserts the search attributes when they changed. */
@@ -71,6 +87,35 @@ export interface Run {
   escalate(reason: EscalationReason, ids: { systemIds?: string[]; consumerIds?: string[] }, message?: string): Promise<void>;
   /** Whether history has grown enough to continue as new. */
   shouldRollOver(): boolean;
+}
+
+/** Erase/verify calls retry with backoff for days: until the deadline plus a margin. */
+function longActivities(state: ErasureState, policy: JurisdictionPolicy, cancellationType?: wf.ActivityCancellationType): ErasureActivities {
+  return wf.proxyActivities<ErasureActivities>({
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '2 minutes',
+    scheduleToCloseTimeout: Math.max(state.deadlineAt + policy.retryMarginDays * DAY_MS - Date.now(), DAY_MS),
+    retry: {
+      initialInterval: '10 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 hour',
+      nonRetryableErrorTypes: nonRetryableFailureTypes,
+    },
+    ...(cancellationType !== undefined ? { cancellationType } : {}),
+  });
+}
+
+/**
+ * Records that a legal hold stopped `step` on `s`: the progress to resume from, and (for the status) the
+ * counts it had reached. Pure.
+ */
+export function noteStopped(s: SystemState, step: 'erase' | 'softDelete' | 'restore', progress: unknown, nowMs: number): void {
+  s.resume = progress ?? undefined;
+  const completed: Record<string, number> = {};
+  if (progress && typeof progress === 'object') {
+    for (const [k, v] of Object.entries(progress)) if (typeof v === 'number' && Number.isFinite(v)) completed[k] = v;
+  }
+  s.interrupted = { at: iso(nowMs), step, completed };
 }
 
 /** The message of an activity failure (its cause), or of any other error. */
@@ -95,21 +140,37 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
     escalating: 0,
     quick,
     planOf: (id) => plans.get(id)!,
-    long: () =>
-      wf.proxyActivities<ErasureActivities>({
-        startToCloseTimeout: '2 hours',
-        heartbeatTimeout: '2 minutes',
-        scheduleToCloseTimeout: Math.max(state.deadlineAt + policy.retryMarginDays * DAY_MS - Date.now(), DAY_MS),
-        retry: {
-          initialInterval: '10 seconds',
-          backoffCoefficient: 2,
-          maximumInterval: '1 hour',
-          nonRetryableErrorTypes: nonRetryableFailureTypes,
-        },
-      }),
+    long: () => longActivities(state, policy),
+    async stoppable(step) {
+      let settled = false;
+      let stoppedForHold = false;
+      const scope = new wf.CancellationScope();
+      void wf.condition(() => settled || Boolean(state.legalHold)).then(() => {
+        if (settled || !wf.patched(HOLD_STOPS_WORK)) return;
+        stoppedForHold = true;
+        scope.cancel();
+      });
+      try {
+        return { value: await scope.run(() => step(longActivities(state, policy, wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED))) };
+      } catch (err) {
+        if (!stoppedForHold || !wf.isCancellation(err)) throw err;
+        const cancelled = err instanceof wf.ActivityFailure ? err.cause : err;
+        return { stopped: true, progress: cancelled instanceof wf.CancelledFailure ? (cancelled.details[0] ?? undefined) : undefined };
+      } finally {
+        settled = true;
+      }
+    },
     task: (id) => {
       const derived = derivedOf(state);
-      return { requestId: input.requestId, subject: input.subject, subjectRef: input.subjectRef, system: plans.get(id)!, ...(derived ? { derived } : {}) };
+      const resume = state.systems[id]?.resume;
+      return {
+        requestId: input.requestId,
+        subject: input.subject,
+        subjectRef: input.subjectRef,
+        system: plans.get(id)!,
+        ...(derived ? { derived } : {}),
+        ...(resume !== undefined ? { resume } : {}),
+      };
     },
     sync() {
       const attrs = searchAttributeValues(state);

@@ -4,9 +4,12 @@
  * Payloads arrive as raw JSON from CLIs, so {@link applyOperatorAction} validates before any rule runs.
  */
 import {
+  actorClaimSchema,
+  attestedFields,
   DAY_MS,
   formatIssues,
   operatorActionSchemas,
+  type ActionAttestation,
   type ErasureState,
   type JurisdictionPolicy,
   type OperatorAction,
@@ -22,6 +25,8 @@ export interface RuleContext {
   state: ErasureState;
   policy: JurisdictionPolicy;
   now: number;
+  /** The API's claim about who sent this action, with its target; absent for a signal sent straight to Temporal. */
+  attestation?: ActionAttestation;
 }
 
 /** A refusal reason, or the accepted action's detail (undefined when there is nothing to add). */
@@ -30,7 +35,7 @@ export type RuleOutcome = string | OperatorAction['detail'] | void;
 type Rules = { [K in OperatorActionName]: (ctx: RuleContext, payload: OperatorActionPayloads[K]) => RuleOutcome };
 
 export const operatorActionRules: Rules = {
-  confirmDeletion({ state, now }, p) {
+  confirmDeletion({ state, now, attestation }, p) {
     const s = state.systems[p.system];
     if (!s) return `unknown system "${p.system}"`;
     if (s.mode !== 'confirmation') return `system "${p.system}" is erased automatically and takes no confirmation`;
@@ -47,19 +52,21 @@ export const operatorActionRules: Rules = {
       startedAt: at,
       completedAt: at,
       confirmedBy: p.confirmedBy,
+      attestation,
       reference: p.reference,
       note: p.note,
     });
     return { system: p.system, reference: p.reference };
   },
 
-  consumerCompleted({ state, now }, p) {
+  consumerCompleted({ state, now, attestation }, p) {
     const c = state.consumers[p.consumer];
     if (!c) return `unknown consumer "${p.consumer}"`;
     if (c.status !== 'waiting' && c.status !== 'escalated') return `consumer "${p.consumer}" already reported (${c.status})`;
     c.status = p.status;
     c.note = p.note;
     c.reportedAt = iso(now);
+    if (attestation) c.attestation = attestation;
     return { consumer: p.consumer, status: p.status };
   },
 
@@ -118,13 +125,17 @@ function actor(payload: unknown): string | undefined {
 /**
  * Validates a raw payload, applies the action's rule and records the action (accepted or refused, with
  * the reason) with {@link appendAction}: the state keeps the latest, the ledger every one. Unknown action
- * names are refused without being recorded.
+ * names are refused without being recorded. `claim` is the API's claim about who sent the action; it is
+ * kept with the target the action was applied to, unchecked (the workflow holds no key): the ledger writer
+ * and the certificate issuer check it. A claim that is not even well formed is dropped.
  * @example applyOperatorAction({ state, policy, now: Date.now() }, 'cancel', { reason: 'withdrawn' })
  */
-export function applyOperatorAction(ctx: RuleContext, signal: string, raw: unknown): OperatorActionResult {
+export function applyOperatorAction(ctx: RuleContext, signal: string, raw: unknown, claim?: unknown): OperatorActionResult {
   if (!isOperatorAction(signal)) return { accepted: false, reason: `unknown action "${String(signal)}"` };
+  const claimed = claim === undefined ? undefined : actorClaimSchema.safeParse(claim);
+  const attestation = claimed?.success ? { ...claimed.data, fields: attestedFields(raw) } : undefined;
   const record = (accepted: boolean, extra: Omit<OperatorAction, 'at' | 'signal' | 'accepted'> = {}) => {
-    appendAction(ctx.state, { at: iso(ctx.now), signal, accepted, ...extra });
+    appendAction(ctx.state, { at: iso(ctx.now), signal, accepted, ...extra, ...(attestation ? { attestation } : {}) });
   };
   const parsed = operatorActionSchemas[signal].safeParse(raw);
   if (!parsed.success) {
@@ -134,7 +145,7 @@ export function applyOperatorAction(ctx: RuleContext, signal: string, raw: unkno
   }
   const by = actor(parsed.data);
   const rule = operatorActionRules[signal] as (ctx: RuleContext, payload: unknown) => RuleOutcome;
-  const outcome = rule(ctx, parsed.data);
+  const outcome = rule({ ...ctx, attestation }, parsed.data);
   if (typeof outcome === 'string') {
     record(false, { reason: outcome, by });
     return { accepted: false, reason: outcome };

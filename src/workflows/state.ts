@@ -112,7 +112,7 @@ export function statusView(state: ErasureState): ErasureStatusView {
     overdue: state.overdue,
     extended: state.extended,
     legalHold: state.legalHold,
-    systems: systems.map(({ nextReminderAt, retryRequested: _r, ...s }) => ({
+    systems: systems.map(({ nextReminderAt, retryRequested: _r, resume: _resume, ...s }) => ({
       ...s,
       nextReminderAt: nextReminderAt === undefined ? undefined : iso(nextReminderAt),
     })),
@@ -135,7 +135,7 @@ export function markNeedsAttention(s: SystemState, message: string): void {
 export function receiptOf(
   s: SystemState,
   r: Pick<Receipt, 'action' | 'found' | 'erased' | 'evidenceHash' | 'attempts' | 'startedAt' | 'completedAt'> &
-    Pick<Partial<Receipt>, 'confirmedBy' | 'reference' | 'note' | 'details'>,
+    Pick<Partial<Receipt>, 'confirmedBy' | 'attestation' | 'reference' | 'note' | 'details'>,
 ): Receipt {
   const { action, found, erased, evidenceHash, attempts, startedAt, completedAt, ...extra } = r;
   return {

@@ -188,7 +188,7 @@ describe('HTTP API (dev server, real worker)', function () {
     assert.ok(doc.paths['/erasures'].post.requestBody.content['application/json'].schema.properties.subject);
     assert.ok(doc.paths['/erasures'].post.parameters.some((p: { name: string; in: string }) => p.name === 'Idempotency-Key' && p.in === 'header'));
     const extend = doc.paths['/erasures/{id}/extend'].post;
-    assert.deepEqual(extend.security, [{ bearer: ['operator'] }, { apiKey: ['operator'] }]);
+    assert.deepEqual(extend.security, [{ bearer: ['extend'] }, { apiKey: ['extend'] }], 'each action has its own scope');
     for (const status of ['202', '400', '401', '403', '404', '409', '503']) assert.ok(extend.responses[status], `extend documents ${status}`);
     assert.equal(extend.responses['409'].content['application/problem+json'].schema.$ref, '#/components/schemas/Problem');
     assert.equal(doc.paths['/healthz'].get.security, undefined, 'public routes need no key');

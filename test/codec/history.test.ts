@@ -43,7 +43,7 @@ describe('Temporal history holds no plaintext identifiers (dev server, real work
   before(async () => {
     env = await devServerEnv();
     ({ keyStore, db: { pool } } = await keyStoreOn(ledger));
-    codecServer = await serve(createCodecServer({ keyStore, auth: { bearerToken: codecToken }, corsOrigins: ['http://localhost:8233'] }));
+    codecServer = await serve(createCodecServer({ keyStore, auth: { bearerToken: codecToken }, corsOrigins: ['http://localhost:8233'], audit: async () => undefined }));
     codecEndpoint = codecServer.url;
   });
   after(async () => {

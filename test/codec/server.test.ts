@@ -33,8 +33,9 @@ describe('codec server (remote codec protocol, real PostgreSQL)', () => {
     server = await serve(
       createCodecServer({
         keyStore,
-        auth: { bearerToken, operatorKeys: (k) => k === operatorKey, pathToken },
+        auth: { bearerToken, operatorKeys: (k) => (k === operatorKey ? 'ops' : undefined), pathToken },
         corsOrigins: [uiOrigin],
+        audit: async () => undefined,
       }),
     );
     base = server.url;
@@ -47,7 +48,7 @@ describe('codec server (remote codec protocol, real PostgreSQL)', () => {
   });
 
   it('refuses to start without any way to authorise callers', () => {
-    assert.throws(() => createCodecServer({ keyStore, auth: {}, corsOrigins: [] }), /configure at least one of/);
+    assert.throws(() => createCodecServer({ keyStore, auth: {}, corsOrigins: [], audit: async () => undefined }), /configure at least one of/);
   });
 
   it('answers 401 to a caller without credentials or with a wrong token, without decoding anything', async () => {

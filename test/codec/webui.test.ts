@@ -28,7 +28,7 @@ describe('Web UI wiring of the codec server (real dev server with its UI)', func
     const uiPort = await freePort();
     const uiOrigins = [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`];
     const pathToken = randomBytes(18).toString('base64url');
-    codecServer = await serve(createCodecServer({ keyStore, auth: { pathToken }, corsOrigins: uiOrigins }));
+    codecServer = await serve(createCodecServer({ keyStore, auth: { pathToken }, corsOrigins: uiOrigins, audit: async () => undefined }));
     const codecEndpoint = `${codecServer.url}/${pathToken}`;
     temporal = await startTemporalDevServer({ uiPort, codecEndpoint });
 

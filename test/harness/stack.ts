@@ -54,7 +54,13 @@ systems:
  * Starts everything. `catalog` is YAML; `connectors` the factories the worker may use.
  */
 export async function startStack(
-  opts: { catalog?: string; connectors?: Partial<Record<SystemConfig['kind'], ConnectorFactory>>; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    catalog?: string;
+    connectors?: Partial<Record<SystemConfig['kind'], ConnectorFactory>>;
+    env?: NodeJS.ProcessEnv;
+    /** More `API_KEYS` entries (`name:scopes:sha256`) beside the stack's own {@link keys}. */
+    apiKeys?: string[];
+  } = {},
 ): Promise<Stack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-stack-'));
   const { logger, raw: logs } = capturingLogger();
@@ -75,7 +81,8 @@ export async function startStack(
       `intake:intake:${hashApiKey(keys.intake)}`,
       `operator:operator:${hashApiKey(keys.operator)}`,
       `reader:read:${hashApiKey(keys.read)}`,
-      `admin:intake,operator,read:${hashApiKey(keys.all)}`,
+      `admin:intake,operator,read,certificates:${hashApiKey(keys.all)}`,
+      ...(opts.apiKeys ?? []),
     ].join(';'),
     ...opts.env,
   };

@@ -69,7 +69,8 @@ export function workflowTestbed(): Testbed {
       const e = current();
       const { activities, calls } = recordingActivities(overrides);
       const taskQueue = `test-${randomUUID()}`;
-      const worker = await Worker.create({ connection: e.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+      // Heartbeats reach the server at once, as in the engine's worker, so a cancellation reaches an activity quickly.
+      const worker = await Worker.create({ connection: e.nativeConnection, taskQueue, workflowBundle: bundle, activities, maxHeartbeatThrottleInterval: '100 ms' });
       return worker.runUntil(async () => {
         const handle = await e.client.workflow.start(erasureWorkflow, { args: [input], taskQueue, workflowId: workflowIdFor(input.requestId) });
         return body(handle, calls);

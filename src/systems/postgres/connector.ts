@@ -21,7 +21,18 @@ import { keptShared, passesFor, progressOf, runPass, type PassContext } from './
 import { takeCensus } from './census';
 import { matchCondition } from './match';
 import { identifierValue, type DerivedIdentifiers, type EraseResult, type PreviewEntry, type SystemPreview, type SystemTask, type VerifyResult } from '../../domain';
-import { type CheckableConnector, TransientConnectorError, activityContext, attemptNumber, elapsed, evidenceFor, heartbeat, nonRetryable, throwIfCancelled } from '../connector-kit';
+import {
+  type CheckableConnector,
+  TransientConnectorError,
+  activityContext,
+  attemptNumber,
+  elapsed,
+  evidenceFor,
+  heartbeat,
+  nonRetryable,
+  resumeFrom,
+  throwIfCancelled,
+} from '../connector-kit';
 
 export { REDACTED } from './sql';
 
@@ -53,12 +64,18 @@ interface RunOutcome {
  * workflow run and activity id, which Temporal keeps across retries and changes for the next erase of the
  * same system; outside one (tests, tools), the request, system and operation.
  */
-function runIdFor(task: SystemTask, op: Op): { run: string; retriesShareIt: boolean } {
+function runIdFor(task: SystemTask, op: Op): { run: string; lineage?: string; retriesShareIt: boolean } {
   const info = activityContext()?.info;
+  // An activity that continues one a legal hold stopped takes up its lineage (its activity id, from the
+  // progress handed over), so it finds that activity's kept key sets and counts. Only the activity id comes
+  // from there: the workflow, run, request, subject and system are this activity's own, so the handed-over
+  // progress cannot point this activity at another request's keys.
+  const handed = resumeFrom<{ op: Op; lineage?: unknown }>(op)?.lineage;
+  const lineage = typeof handed === 'string' && handed.length > 0 && handed.length <= 256 ? handed : info?.activityId;
   const parts = info?.workflowExecution
-    ? [info.workflowExecution.workflowId, info.workflowExecution.runId, info.activityId, task.requestId, task.subjectRef, task.system.id, op]
+    ? [info.workflowExecution.workflowId, info.workflowExecution.runId, lineage, task.requestId, task.subjectRef, task.system.id, op]
     : [task.requestId, task.system.id, op];
-  return { run: createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 40), retriesShareIt: info?.workflowExecution !== undefined };
+  return { run: createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 40), lineage, retriesShareIt: info?.workflowExecution !== undefined };
 }
 
 /**
@@ -157,12 +174,14 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
   async function run(task: SystemTask, op: Op, finish?: (o: RunOutcome) => EraseResult): Promise<RunOutcome & { stored?: StoredResult }> {
     const tables = tablesFor(task);
     const model = await modelFor(task, tables);
-    const { run: runId, retriesShareIt } = runIdFor(task, op);
+    const { run: runId, lineage, retriesShareIt } = runIdFor(task, op);
     try {
       return await locked(runId, async (client) => {
         const prior = (await client.query<{ state: string; result: StoredResult | null }>(`SELECT state, result FROM ${work.runs} WHERE run = $1`, [runId])).rows[0];
         if (prior?.state === 'done' && retriesShareIt && prior.result) return { done: [], kept: [], resumed: true, batches: 0, stored: prior.result, model };
         const resumed = prior?.state === 'resolved';
+        // The lineage is on record before any work, so an activity stopped while resolving is taken up too.
+        heartbeat({ op, batches: 0, lineage });
         if (!resumed) {
           await dropKeys(client, work, runId);
           await client.query(`INSERT INTO ${work.runs} (run, state) VALUES ($1, 'resolving') ON CONFLICT (run) DO UPDATE SET state = 'resolving', result = NULL, updated_at = now()`, [runId]);
@@ -170,6 +189,7 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
           await client.query(`UPDATE ${work.runs} SET state = 'resolved', updated_at = now() WHERE run = $1`, [runId]);
         }
         let batches = 0;
+        let changed = 0;
         let current = '';
         const ctx: PassContext = {
           client,
@@ -179,8 +199,10 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
           hmacKey: system.hmacKey,
           onBatch: (rows) => {
             batches++;
+            changed += rows;
             opts.onBatch?.({ table: current, rows });
-            heartbeat({ op, batches });
+            // `changed` counts this attempt's rows; what the lineage has done in all is in erasure_progress.
+            heartbeat({ op, batches, changed, lineage });
             throwIfCancelled();
           },
         };

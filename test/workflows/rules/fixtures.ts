@@ -34,6 +34,7 @@ export function fakeRun(systems: SystemPlan[], overrides: Partial<ErasureActivit
     quick: activities,
     planOf: (id) => systems.find((s) => s.id === id)!,
     long: () => activities,
+    stoppable: async (step) => ({ value: await step(activities) }),
     task: (id) => ({
       requestId: req.requestId,
       subject: req.subject,
