@@ -97,9 +97,9 @@ export function engineClient(engine: Engine): Client {
 export function ledgerForActivities(engine: Engine): { audit: AuditLog; certificates: CertificateIssuer } {
   const { pool, logger } = engine;
   return {
-    audit: createActivityAudit({ pool, logger, attestor: engine.attestor }),
+    audit: createActivityAudit({ pool, logger, attestor: engine.attestor, eventsTopic: engine.config.KAFKA_EVENTS_TOPIC }),
     // The issuer links the certificate to its request (certificate_id, completed_at) in its own transaction.
-    certificates: createCertificateIssuer({ pool, keys: engine.keyRing, logger, attestor: engine.attestor }),
+    certificates: createCertificateIssuer({ pool, keys: engine.keyRing, logger, attestor: engine.attestor, eventsTopic: engine.config.KAFKA_EVENTS_TOPIC }),
   };
 }
 

@@ -9,6 +9,10 @@ export interface EngineMetrics {
   overdueErasures: Gauge;
   systemErasureSeconds: Histogram<'system' | 'kind'>;
   systemErasureFailures: Counter<'system' | 'kind' | 'retryable'>;
+  /** Messages the event relay published to Kafka (acknowledged), by topic. */
+  eventsPublished: Counter<'topic'>;
+  /** Messages waiting in the event outbox, as the relay last counted them. */
+  eventOutboxBacklog: Gauge;
 }
 
 /**
@@ -32,5 +36,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}): EngineMetrics 
       registers: [registry],
     }),
     systemErasureFailures: new Counter({ name: 'erasure_system_failures_total', help: 'Failed system erase attempts', labelNames: ['system', 'kind', 'retryable'], registers: [registry] }),
+    eventsPublished: new Counter({ name: 'erasure_events_published_total', help: 'Messages the event relay published to Kafka, by topic', labelNames: ['topic'], registers: [registry] }),
+    eventOutboxBacklog: new Gauge({ name: 'erasure_event_outbox_backlog', help: 'Messages waiting in the event outbox for Kafka', registers: [registry] }),
   };
 }

@@ -4,6 +4,7 @@
 import v8 from 'node:v8';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, logNotifier, type ConnectorFactory } from './activities';
+import { consumerAnnouncer, withConsumerAnnouncements } from './events/announcer';
 import type { SystemConfig } from './catalog/schema';
 import { ledgerForActivities, openEngine, type Engine } from './engine';
 import { connectTemporal, describeTemporalConnection } from './temporal/connection';
@@ -52,7 +53,18 @@ export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptio
   const { closeConnectors, ...activities } = createActivities({
     catalog: engine.catalog,
     connectors: opts.connectors,
-    notifier: logNotifier(engine.logger),
+    // Consumers hear of a request on Kafka (through the outbox) or by their webhook, beside the log line.
+    notifier: withConsumerAnnouncements(
+      logNotifier(engine.logger),
+      consumerAnnouncer({
+        db: engine.pool,
+        catalog: engine.catalog,
+        eventsTopic: engine.config.KAFKA_EVENTS_TOPIC,
+        kafka: engine.config.KAFKA_BROKERS !== undefined,
+        logger: engine.logger,
+        transientWindowMs: engine.config.ERASURE_TRANSIENT_WINDOW,
+      }),
+    ),
     audit,
     certificates,
     logger: engine.logger,

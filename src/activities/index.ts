@@ -3,11 +3,12 @@
  * how to connect: a task's plan snapshot must agree with it (./from-catalog.ts), and the connector is handed
  * the catalog entry's snapshot, never the task's (secrets never enter workflow history).
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from '../logger';
 import type { EngineMetrics } from '../metrics';
 import type { Catalog } from '../catalog/schema';
 import {
+  auditEventTypes,
   escalationEventType,
   failureTypes,
   formatIssues,
@@ -60,6 +61,19 @@ export interface ActivityDeps {
    * reported as permanent (`ERASURE_TRANSIENT_WINDOW`; default 15 minutes): see `pastTransientWindow`.
    */
   transientWindowMs?: number;
+}
+
+/**
+ * The running activity's identity, the same on every retry of one scheduled activity: the ledger records a
+ * retried erase's `system.erased` once. Empty outside an activity (activities called directly in tests).
+ */
+function activityExecution(): { execution?: string } {
+  try {
+    const { workflowExecution, activityId } = Context.current().info;
+    return workflowExecution ? { execution: `${workflowExecution.runId}:${activityId}` } : {};
+  } catch {
+    return {};
+  }
 }
 
 /** A notifier that writes structured log lines; a real deployment plugs in mail, chat or a pager. */
@@ -153,6 +167,9 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
         { requestId: task.requestId, subjectRef: task.subjectRef, system: task.system.id, found: result.found, erased: result.erased, ms: Date.now() - started },
         'system erased',
       );
+      // Recorded after the erase (erasure.system_erased for downstream); a failure retries the activity.
+      const detail = { system: task.system.id, kind: task.system.kind, found: result.found, erased: result.erased, ...activityExecution() };
+      await deps.audit.recordEvent({ requestId: task.requestId, type: auditEventTypes.systemErased, detail });
       return result;
     },
     async verifySystem(raw) {

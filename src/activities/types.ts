@@ -42,6 +42,12 @@ export interface ConsumerAnnouncement {
   subjectRef: string;
   consumers: string[];
   deadline: string;
+  /**
+   * The subject's identifiers, for consumers whose catalog entry asks for some (each gets only those, on its
+   * own topic or webhook). PII: travels only in encrypted payloads. Absent from workflows that do not pass it
+   * (those consumers then get the shared announcement only).
+   */
+  subject?: SubjectIdentifiers;
 }
 
 export interface AuditEvent {

@@ -16,12 +16,18 @@ import { createCodecServer } from '../codec/server';
 import { createAccessTokenVerifier, oidcSettingsFrom } from '../codec/oidc';
 import { createCodecAudit } from '../ledger/codec-audit';
 import { startShredder } from '../codec/shredder';
+import { consumerTopic, privateTopicConsumers } from '../events/consumers';
+import { startCompletionsConsumer } from '../events/completions';
+import { startKafkaIntake } from '../events/kafka-intake';
+import { startEventRelay, type EventRelay } from '../events/relay';
 
 export interface RunningApi {
   server: Server;
   url: string;
   client: Client;
   relay: Relay;
+  /** The Kafka event relay, when `KAFKA_BROKERS` is set. */
+  eventRelay?: EventRelay;
   close(): Promise<void>;
 }
 
@@ -71,6 +77,44 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
   });
   const relay = startRelay({ ...intake, requests, client, logger: engine.logger }, { intervalMs: opts.relayIntervalMs });
   const shredder = startShredder({ pool: engine.pool, requests, client, keyStore: engine.keyStore, logger: engine.logger, intervalMs: opts.relayIntervalMs });
+  const kafka = engine.config.KAFKA_BROKERS;
+  // Consumers' answers (erasure.consumer-completions) become consumerCompleted actions, as over HTTP.
+  const completions = kafka
+    ? startCompletionsConsumer({
+        bootstrap: kafka[0],
+        topic: engine.config.KAFKA_COMPLETIONS_TOPIC,
+        groupId: engine.config.KAFKA_COMPLETIONS_GROUP,
+        deadLetterTopic: engine.config.KAFKA_COMPLETIONS_DEAD_LETTER_TOPIC,
+        db: engine.pool,
+        operatorAction: useCases.operatorAction,
+        logger: engine.logger,
+        // The events topic is the relay's; the consumers' own topics are created here.
+        alsoEnsure: privateTopicConsumers(engine.catalog).map((c) => ({ name: consumerTopic(c), partitions: 1 })),
+      })
+    : undefined;
+  // What state changes queued in event_outbox goes to Kafka from here (the only publisher).
+  const eventRelay = kafka
+    ? startEventRelay({
+        pool: engine.pool,
+        connectionString: engine.config.DATABASE_URL,
+        bootstrap: kafka[0],
+        topics: [{ name: engine.config.KAFKA_EVENTS_TOPIC, partitions: engine.config.KAFKA_EVENTS_PARTITIONS }],
+        logger: engine.logger,
+        metrics: engine.metrics,
+      })
+    : undefined;
+  // Requests pushed to erasure.intake take the same way in as POST /erasures.
+  const kafkaIntake =
+    kafka && engine.config.KAFKA_INTAKE
+      ? startKafkaIntake({
+          brokers: kafka,
+          topic: engine.config.KAFKA_INTAKE_TOPIC,
+          groupId: engine.config.KAFKA_INTAKE_GROUP,
+          deadLetterTopic: engine.config.KAFKA_INTAKE_DEAD_LETTER_TOPIC,
+          submit: useCases.submit,
+          logger: engine.logger,
+        })
+      : undefined;
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   engine.logger.info({ url }, 'API listening');
   return {
@@ -78,9 +122,13 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
     url,
     client,
     relay,
+    eventRelay,
     async close() {
       await relay.stop();
       await shredder.stop();
+      await kafkaIntake?.stop();
+      await completions?.stop();
+      await eventRelay?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       if (!opts.client) await client.connection.close();

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { attestedFields, type OperatorActionName } from '../domain';
+import { asyncApiDocument } from '../events/asyncapi';
 import { actionScopes, allows } from './auth';
 import { HttpError } from './errors';
 import { defineRoute, type RouteSpec } from './route';
@@ -54,6 +55,14 @@ const publicRoutes: RouteSpec[] = [
     summary: 'This document (OpenAPI 3.1)',
     responses: { 200: { description: 'The OpenAPI document' } },
     handler: (_args, { openApi }) => ({ json: openApi() }),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/asyncapi.json',
+    scope: 'public',
+    summary: 'The Kafka topics and their messages (AsyncAPI 3)',
+    responses: { 200: { description: 'The AsyncAPI document' } },
+    handler: () => ({ json: asyncApiDocument() }),
   }),
   defineRoute({
     method: 'get',

@@ -6,7 +6,7 @@
  * system would erase nothing while reporting success.
  */
 import { z } from 'zod';
-import { durationDays, id } from '../systems/fields';
+import { durationDays, httpUrl, id, identifier } from '../systems/fields';
 import { systemDescriptors, systemKinds, type SystemConfig, type SystemKind } from '../systems/registry';
 import { findCycles } from './dependencies';
 
@@ -16,13 +16,43 @@ const kindSchemas = systemKinds.map((kind) => systemDescriptors[kind].schema) as
 /** One system of any kind, told apart by `kind`. */
 export const systemSchema = z.discriminatedUnion('kind', kindSchemas, { error: `unknown kind (expected ${systemKinds.join(', ')})` });
 
+/** A consumer told by signed POST instead of Kafka (the webhook systems' signature, src/systems/webhook). */
+const webhookAnnounceSchema = z
+  .object({
+    webhook: httpUrl,
+    /** HMAC-SHA256 signing secret of the body, usually `${VAR}`. */
+    secret: z.string().min(16, 'must be at least 16 characters'),
+  })
+  .strict();
+
+/**
+ * A downstream consumer that must finish with the data first. Only `id`, `critical` and `timeout` enter a
+ * request's plan; how it is told (`announce`, `topic`) and which identifiers it gets stay in the worker.
+ */
 export const consumerSchema = z
   .object({
     id,
     critical: z.boolean().default(false),
     timeout: durationDays.default(3),
+    /**
+     * Identifiers the consumer needs to find the subject's data, sent to it alone: on its own topic, or in its
+     * webhook's body. Without them it gets the shared announcement, which carries only the subject reference.
+     */
+    identifiers: z
+      .array(identifier)
+      .min(1, 'list at least one identifier, or leave the key out')
+      .refine((names) => new Set(names).size === names.length, 'lists an identifier twice')
+      .optional(),
+    /** The consumer's own topic, for its identifiers (default `erasure.consumer.<id>`). */
+    topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name (letters, digits, ".", "_", "-")').optional(),
+    /** `kafka` (the shared topic, plus its own for identifiers) or a signed webhook. */
+    announce: z.union([z.literal('kafka'), webhookAnnounceSchema], { error: 'must be kafka or { webhook: <url>, secret: <secret> }' }).default('kafka'),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.topic !== undefined && c.announce !== 'kafka') ctx.addIssue({ code: 'custom', path: ['topic'], message: 'a consumer announced by webhook has no topic' });
+    else if (c.topic !== undefined && c.identifiers === undefined) ctx.addIssue({ code: 'custom', path: ['topic'], message: 'its own topic carries identifiers: list them (identifiers: [...]) or leave the topic out' });
+  });
 
 export const catalogSchema = z
   .object({

@@ -17,6 +17,8 @@ import { auditEventTypes, failureTypes } from '../domain';
 import type { Logger } from '../logger';
 import { advisoryLocks, inTransaction, type Pool, type PoolClient } from '../ledger/db';
 import { appendEvent } from '../ledger/events';
+import { completedMessage, DEFAULT_EVENTS_TOPIC } from '../events/lifecycle';
+import { enqueue } from '../events/outbox';
 import { createRequestRepository } from '../ledger/requests';
 import pkg from '../../package.json';
 import { buildCertificate, CertificateRequestError } from './build';
@@ -37,6 +39,8 @@ export interface CertificateIssuerOptions {
   engineVersion?: string;
   /** The clock (tests). */
   now?: () => Date;
+  /** Topic of `erasure.completed` (`KAFKA_EVENTS_TOPIC`; default `erasure.events`). */
+  eventsTopic?: string;
 }
 
 /**
@@ -157,6 +161,9 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
           type: auditEventTypes.certificateIssued,
           detail: { certificateId: certificate.certificateId, sequence, hash, keyId: keys.signing.keyId },
         });
+        // Downstream hears of the completion if and only if the certificate committed.
+        const completed = { requestId: req.requestId, certificateId: certificate.certificateId, hash, sequence, completedAt: certificate.request.completedAt, subjectRef: received.subjectRef };
+        await enqueue(c, [completedMessage(completed, { topic: opts.eventsTopic ?? DEFAULT_EVENTS_TOPIC, occurredAt: certificate.issuedAt })]);
         return { certificateId: certificate.certificateId, sequence, fresh: true };
       });
       if (registeredNow) keyRegistered = true;

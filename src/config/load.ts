@@ -94,7 +94,7 @@ export function signingKeySource(config: Pick<Config, 'SIGNING_KEY_PEM' | 'SIGNI
 
 /** What `npm start` reads before it starts its servers; unset values are left for it to fill in. */
 const localRunSchema = configSchema
-  .pick({ LOG_LEVEL: true, ERASURE_DATA_DIR: true, PORT: true, LOCAL_PG_PORT: true, TEMPORAL_PORT: true, TEMPORAL_UI_PORT: true, KAFKA_PORT: true, DEMO_DATABASE_URL: true, DEMO_HMAC_KEY: true })
+  .pick({ LOG_LEVEL: true, ERASURE_DATA_DIR: true, PORT: true, LOCAL_PG_PORT: true, TEMPORAL_PORT: true, TEMPORAL_UI_PORT: true, KAFKA_PORT: true, KAFKA_BROKERS: true, DEMO_DATABASE_URL: true, DEMO_HMAC_KEY: true })
   .extend({
     CODEC_PORT: configSchema.shape.CODEC_PORT.unwrap().default(8888),
     CODEC_PATH_TOKEN: configSchema.shape.CODEC_PATH_TOKEN,

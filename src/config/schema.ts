@@ -10,7 +10,7 @@ import { z } from 'zod';
 /** Which processes read a variable (the documentation's "read by" column). */
 export type Reader = 'worker' | 'api' | 'npm start' | 'cli';
 
-export const groups = ['Temporal', 'Database and catalog', 'Keys and secrets', 'HTTP API', 'Codec server', 'Worker', 'Logging', 'Local run (npm start)', 'Command line'] as const;
+export const groups = ['Temporal', 'Database and catalog', 'Keys and secrets', 'HTTP API', 'Codec server', 'Worker', 'Events (Kafka)', 'Logging', 'Local run (npm start)', 'Command line'] as const;
 export type Group = (typeof groups)[number];
 
 /** The documentation of one variable. */
@@ -39,6 +39,8 @@ const port = () => z.coerce.number({ error: 'must be a port number' }).int('must
 const text = () => z.string().min(1);
 const databaseUrl = () =>
   z.url({ protocol: /^postgres(ql)?$/, error: (issue) => (issue.input === undefined ? 'is required: the postgres:// URL of the engine database' : 'must be a postgres:// URL') });
+/** A Kafka topic name: the characters and length the broker accepts. */
+const topicName = () => z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name (letters, digits, ".", "_", "-"; at most 249)');
 const httpUrl = () => z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 const api = ['api', 'npm start'] as const;
 const engine = ['worker', 'api', 'npm start'] as const;
@@ -314,6 +316,65 @@ export const configSchema = z.object({
     group: 'Worker',
     readBy: ['worker', 'npm start'],
     default: 'unset (V8 sizes the heap from the machine)',
+  }),
+  KAFKA_BROKERS: variable(
+    z
+      .string()
+      .transform((v) => v.split(',').map((b) => b.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'name at least one broker (host:port)'))
+      .optional(),
+    {
+      doc: 'Kafka bootstrap brokers, `host:port` separated by commas. Set, the engine publishes its events there (from the outbox), announces requests to consumers and reads completions and intake; unset, events wait in the outbox and no Kafka consumer runs (`npm start` sets it to its own broker).',
+      group: 'Events (Kafka)',
+      readBy: engine,
+      default: 'unset: no Kafka',
+    },
+  ),
+  KAFKA_EVENTS_TOPIC: variable(topicName().default('erasure.events'), {
+    doc: "Topic of the engine's events for downstream (`erasure.requested` and the lifecycle events), keyed by request id; it never carries identifiers.",
+    group: 'Events (Kafka)',
+    readBy: engine,
+  }),
+  KAFKA_EVENTS_PARTITIONS: variable(z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(3), {
+    doc: 'Partitions the API gives the events topic when it creates it at start (an existing topic keeps its own). Each request stays on one partition, in order.',
+    group: 'Events (Kafka)',
+    readBy: api,
+  }),
+  KAFKA_COMPLETIONS_TOPIC: variable(topicName().default('erasure.consumer-completions'), {
+    doc: 'Topic consumers answer on when they have finished with a request: `{requestId, consumer, status, note?}`, each turned into the `consumerCompleted` action.',
+    group: 'Events (Kafka)',
+    readBy: api,
+  }),
+  KAFKA_COMPLETIONS_GROUP: variable(text().default('erasure-engine-completions'), {
+    doc: 'Consumer group the API reads the completions topic with; every API process joins it, so each answer is handled once.',
+    group: 'Events (Kafka)',
+    readBy: api,
+  }),
+  KAFKA_COMPLETIONS_DEAD_LETTER_TOPIC: variable(topicName().default('erasure.consumer-completions.dead-letter'), {
+    doc: 'Where an answer that cannot be applied goes (unknown request or consumer, malformed), with the reason, partition and offset.',
+    group: 'Events (Kafka)',
+    readBy: api,
+  }),
+  KAFKA_INTAKE: variable(z.stringbool({ error: 'must be true or false' }).default(true), {
+    doc: 'Read erasure requests from the intake topic (the API process does, when `KAFKA_BROKERS` is set). `false` leaves HTTP as the only way in.',
+    group: 'Events (Kafka)',
+    readBy: api,
+    default: '`true` (only with `KAFKA_BROKERS`)',
+  }),
+  KAFKA_INTAKE_TOPIC: variable(topicName().default('erasure.intake'), {
+    doc: 'Topic erasure requests arrive on: each message is the body of `POST /erasures`, with `requestId` required.',
+    group: 'Events (Kafka)',
+    readBy: api,
+  }),
+  KAFKA_INTAKE_GROUP: variable(text().default('erasure-engine-intake'), {
+    doc: 'Consumer group the API reads the intake topic with; every API process joins it, so each request is taken once.',
+    group: 'Events (Kafka)',
+    readBy: api,
+  }),
+  KAFKA_INTAKE_DEAD_LETTER_TOPIC: variable(topicName().default('erasure.intake.dead-letter'), {
+    doc: 'Where an intake message that cannot be accepted goes (not JSON, invalid, no `requestId`, a `requestId` reused with another body): the reason, its partition and offset and a SHA-256 of it, never its content.',
+    group: 'Events (Kafka)',
+    readBy: api,
   }),
   ERASURE_TRANSIENT_WINDOW: variable(
     z

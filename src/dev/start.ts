@@ -98,6 +98,7 @@ async function main(): Promise<void> {
       DEMO_DATABASE_URL: local.DEMO_DATABASE_URL ?? pg.urlFor('demo'),
       DEMO_HMAC_KEY: local.DEMO_HMAC_KEY ?? secretFile(path.join(dataDir, 'demo-hmac-key'), () => randomBytes(24).toString('hex'), logger, 'the demo HMAC masking key'),
       TEMPORAL_ADDRESS: local.TEMPORAL_ADDRESS ?? temporal.address,
+      KAFKA_BROKERS: local.KAFKA_BROKERS?.join(',') ?? kafka.bootstrap,
       ERASURE_CATALOG: local.ERASURE_CATALOG ?? path.join(projectRoot, 'examples', 'local-catalog.yaml'),
       PORT: String(apiPort),
       API_KEYS: [local.API_KEYS, `local:intake,operator,read,certificates:${hashApiKey(apiKey)}`].filter(Boolean).join(';'),

@@ -11,6 +11,11 @@ export const auditEventTypes = {
   accepted: 'accepted',
   /** An accepted extension; the ledger moves the request's deadline to `detail.deadline`. */
   deadlineExtended: 'deadline.extended',
+  /**
+   * An automated system's erase succeeded (recorded by the eraseSystem activity): `detail` { system, kind,
+   * found, erased, execution }, `execution` naming the activity run so that a retried activity records it once.
+   */
+  systemErased: 'system.erased',
   /** The certificate was stored (in the issuer's transaction). */
   certificateIssued: 'certificate.issued',
   /**

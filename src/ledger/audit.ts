@@ -1,7 +1,8 @@
 /**
  * The audit log as the workflow's activities see it: every event is appended to the trail, and the events
  * that change what the ledger says about a request also update its row, so the API's ledger answers and
- * the metrics follow the workflow: `phase.<phase>` moves the status, `deadline.extended` the deadline.
+ * the metrics follow the workflow: `phase.<phase>` moves the status, `deadline.extended` the deadline. The
+ * events downstream hears of are queued for Kafka in the same transaction (src/events/lifecycle.ts).
  */
 import { z } from 'zod';
 import type { AuditLog } from '../activities';
@@ -9,7 +10,9 @@ import type { AuditEvent } from '../activities/types';
 import type { Attestor } from '../attestation';
 import { attestedFields, auditEventTypes, formatIssues, isOneOf, phaseNamedBy, phases, type OperatorActionEntry } from '../domain';
 import type { Logger } from '../logger';
-import type { Pool } from './db';
+import { DEFAULT_EVENTS_TOPIC, lifecycleMessageFor, repeatScope } from '../events/lifecycle';
+import { enqueue } from '../events/outbox';
+import { inTransaction, type Pool, type PoolClient } from './db';
 import { appendEvent } from './events';
 import { createRequestRepository, type RequestRepository } from './requests';
 
@@ -32,30 +35,64 @@ function attributed(e: AuditEvent, attestor: Attestor | undefined): AuditEvent {
 const deadlineExtendedSchema = z.object({ deadline: z.iso.datetime({ offset: true }) });
 
 /**
- * Builds the activities' {@link AuditLog} on the ledger. A detail the ledger cannot use is logged and
- * left in the trail, never thrown: failing an audit activity would stall the erasure itself.
+ * Builds the activities' {@link AuditLog} on the ledger. Each event is appended, the request row moved (a
+ * phase, an extended deadline) and the lifecycle event it reports queued in the outbox (src/events) in one
+ * transaction: downstream hears of a change exactly when it committed. A detail the ledger cannot use is
+ * logged and left in the trail, never thrown: failing an audit activity would stall the erasure itself.
  * @example const audit = createActivityAudit({ pool, logger }); await audit.recordEvent({ requestId, type: 'phase.erasing' });
  */
-export function createActivityAudit(deps: { pool: Pool; logger?: Logger; requests?: RequestRepository; attestor?: Attestor }): AuditLog {
+export function createActivityAudit(deps: { pool: Pool; logger?: Logger; requests?: RequestRepository; attestor?: Attestor; eventsTopic?: string }): AuditLog {
   const requests = deps.requests ?? createRequestRepository(deps.pool);
-  return {
-    async recordEvent(e) {
-      await appendEvent(deps.pool, e.type === auditEventTypes.operatorActions ? attributed(e, deps.attestor) : e);
-      const phase = phaseNamedBy(e.type);
-      if (phase !== undefined) {
-        if (isOneOf(phases, phase)) await requests.recordPhase(e.requestId, phase);
-        else deps.logger?.warn({ requestId: e.requestId, type: e.type }, 'audit event names no known phase; request status unchanged');
+  const topic = deps.eventsTopic ?? DEFAULT_EVENTS_TOPIC;
+
+  /** Moves the request row as the event says, in the caller's transaction. */
+  const moveRow = async (c: PoolClient, e: AuditEvent) => {
+    const phase = phaseNamedBy(e.type);
+    if (phase !== undefined) {
+      if (isOneOf(phases, phase)) await requests.recordPhase(e.requestId, phase, c);
+      else deps.logger?.warn({ requestId: e.requestId, type: e.type }, 'audit event names no known phase; request status unchanged');
+      return;
+    }
+    if (e.type === auditEventTypes.deadlineExtended) {
+      const parsed = deadlineExtendedSchema.safeParse(e.detail ?? {});
+      if (!parsed.success) {
+        deps.logger?.warn({ requestId: e.requestId, problem: formatIssues(parsed.error, { prefix: 'detail' }) }, 'deadline.extended without a valid deadline; ledger deadline unchanged');
         return;
       }
-      if (e.type === auditEventTypes.deadlineExtended) {
-        const parsed = deadlineExtendedSchema.safeParse(e.detail ?? {});
-        if (!parsed.success) {
-          deps.logger?.warn({ requestId: e.requestId, problem: formatIssues(parsed.error, { prefix: 'detail' }) }, 'deadline.extended without a valid deadline; ledger deadline unchanged');
-          return;
-        }
-        // Setting the same deadline again changes nothing, so a retried activity is harmless.
-        await requests.extendDeadline(e.requestId, new Date(parsed.data.deadline));
-      }
+      // Setting the same deadline again changes nothing, so a retried activity is harmless.
+      await requests.extendDeadline(e.requestId, new Date(parsed.data.deadline), c);
+    }
+  };
+
+  return {
+    async recordEvent(raw) {
+      const e = raw.type === auditEventTypes.operatorActions ? attributed(raw, deps.attestor) : raw;
+      await inTransaction(deps.pool, async (c) => {
+        // A retried eraseSystem activity names the same execution: its first attempt's record stands.
+        if (e.type === auditEventTypes.systemErased && (await alreadyRecorded(c, e))) return;
+        const scope = repeatScope(e);
+        const occurrence = scope ? (await countEarlier(c, e, scope)) + 1 : undefined;
+        await appendEvent(c, e);
+        await moveRow(c, e);
+        const record = await requests.find(e.requestId, c);
+        const request = record ? { subjectRef: record.subjectRef, jurisdiction: record.jurisdiction, deadline: record.deadline } : undefined;
+        const lifecycle = lifecycleMessageFor(e, { topic, occurredAt: new Date().toISOString(), request, occurrence });
+        if (lifecycle) await enqueue(c, [lifecycle]);
+      });
     },
   };
+}
+
+/** Whether the trail already holds this `system.erased` execution (same `detail.execution`). */
+async function alreadyRecorded(c: PoolClient, e: AuditEvent): Promise<boolean> {
+  const execution = e.detail?.execution;
+  if (typeof execution !== 'string') return false;
+  const { rows } = await c.query('SELECT 1 FROM events WHERE request_id = $1 AND type = $2 AND detail->>\'execution\' = $3 LIMIT 1', [e.requestId, e.type, execution]);
+  return rows.length > 0;
+}
+
+/** How many earlier events of the same type and scope the request's trail holds. */
+async function countEarlier(c: PoolClient, e: AuditEvent, scope: Record<string, unknown>): Promise<number> {
+  const { rows } = await c.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE request_id = $1 AND type = $2 AND detail @> $3::jsonb', [e.requestId, e.type, JSON.stringify(scope)]);
+  return Number(rows[0].n);
 }

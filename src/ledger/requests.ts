@@ -87,7 +87,8 @@ function toRecord(r: RequestRow): RequestRecord {
 export interface RequestRepository {
   /** Records a new request as `queued` with its `received` event, in one statement; an existing id is returned as it is. */
   insertQueued(req: NewRequest): Promise<InsertOutcome>;
-  find(requestId: string): Promise<RequestRecord | undefined>;
+  /** Pass a transaction's client as `db` to read inside it. */
+  find(requestId: string, db?: Queryable): Promise<RequestRecord | undefined>;
   /** The workflow holds the input now: drop it from the ledger and leave `queued`. Resolves to the updated request (undefined: no such request). */
   markStarted(requestId: string): Promise<RequestRecord | undefined>;
   /** Claims up to `batch` queued requests for `leaseSeconds` (skipping rows another relay holds) and returns their inputs. */
@@ -95,9 +96,9 @@ export interface RequestRepository {
   /** Gives claimed requests back, to be claimed again in `retryInSeconds`. */
   releaseClaims(requestIds: string[], retryInSeconds?: number): Promise<void>;
   /** The workflow entered `phase`; a final phase also stamps the completion time (once). */
-  recordPhase(requestId: string, phase: Phase): Promise<void>;
+  recordPhase(requestId: string, phase: Phase, db?: Queryable): Promise<void>;
   /** Moves the deadline (an accepted extension). Idempotent; resolves true when the row changed. */
-  extendDeadline(requestId: string, deadline: Date): Promise<boolean>;
+  extendDeadline(requestId: string, deadline: Date, db?: Queryable): Promise<boolean>;
   /** Links the issued certificate; takes the issuer's transaction client so it commits with the certificate. */
   linkCertificate(db: Queryable, link: { requestId: string; certificateId: string; completedAt: string }): Promise<void>;
   /** Requests not completed or cancelled, per status, and how many are past their (possibly extended) deadline. */
@@ -172,8 +173,8 @@ export function createRequestRepository(pool: Pool): RequestRepository {
       return { kind: existing.body_hash === req.bodyHash ? 'existing' : 'conflict', record: toRecord(existing) };
     },
 
-    async find(requestId) {
-      const row = await find(requestId);
+    async find(requestId, db = pool) {
+      const row = await find(requestId, db);
       return row ? toRecord(row) : undefined;
     },
 
@@ -206,16 +207,16 @@ export function createRequestRepository(pool: Pool): RequestRepository {
       await pool.query(`UPDATE requests SET relay_claimed_until = now() + make_interval(secs => $2) WHERE request_id = ANY($1)`, [requestIds, retryInSeconds]);
     },
 
-    async recordPhase(requestId, phase) {
-      await pool.query(
+    async recordPhase(requestId, phase, db = pool) {
+      await db.query(
         `UPDATE requests SET status = $2, completed_at = CASE WHEN $2 = ANY($3::text[]) THEN COALESCE(completed_at, now()) ELSE completed_at END
          WHERE request_id = $1`,
         [requestId, phase, finalPhases],
       );
     },
 
-    async extendDeadline(requestId, deadline) {
-      const { rowCount } = await pool.query('UPDATE requests SET deadline = $2 WHERE request_id = $1 AND deadline IS DISTINCT FROM $2', [requestId, deadline]);
+    async extendDeadline(requestId, deadline, db = pool) {
+      const { rowCount } = await db.query('UPDATE requests SET deadline = $2 WHERE request_id = $1 AND deadline IS DISTINCT FROM $2', [requestId, deadline]);
       return (rowCount ?? 0) > 0;
     },
 

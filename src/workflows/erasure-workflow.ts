@@ -215,17 +215,24 @@ async function gracePeriod(run: Run): Promise<'cancelled' | 'continue'> {
   return 'cancelled';
 }
 
+/** Patch: the consumer announcement carries the subject, for consumers that are given identifiers. */
+export const ANNOUNCE_WITH_SUBJECT = 'announce-with-subject';
+
 /** Announces the request to consumers and waits for each to report or time out. */
 async function coordinate(run: Run): Promise<void> {
   const { state } = run;
   const consumers = Object.values(state.consumers);
   if (consumers.length === 0) return;
   if (consumers.every((c) => c.timeoutAt === undefined)) {
+    // The subject goes along (encrypted, like every task) for consumers whose catalog entry asks for
+    // identifiers; guarded, so runs announced before replay with the announcement they sent.
+    const subject = wf.patched(ANNOUNCE_WITH_SUBJECT) ? { subject: run.input.subject } : {};
     await run.quick.announceToConsumers({
       requestId: state.requestId,
       subjectRef: run.input.subjectRef,
       consumers: consumers.map((c) => c.id),
       deadline: iso(state.deadlineAt),
+      ...subject,
     });
     const now = Date.now();
     for (const c of run.plan.consumers) state.consumers[c.id].timeoutAt = now + c.timeoutDays * DAY_MS;

@@ -76,7 +76,8 @@ describe('erasureWorkflow (time-skipping)', function () {
         { id: 'archive', critical: true, timeoutDays: 3 },
       ],
     });
-    await run(input(p, await now()), async (h, calls) => {
+    const req = input(p, await now());
+    await run(req, async (h, calls) => {
       await until(h, (s) => s.phase === 'coordinating', 'coordinating');
       await bed.env.sleep(4 * DAY);
       const s = await until(h, (x) => x.consumers.every((c) => c.status !== 'waiting'), 'consumer timeouts');
@@ -88,6 +89,7 @@ describe('erasureWorkflow (time-skipping)', function () {
       const result = await h.result();
       assert.equal(result.status, 'completed');
       assert.equal(calls.announceToConsumers.length, 1);
+      assert.deepEqual(calls.announceToConsumers[0].subject, req.subject, 'the announcement carries the subject, for consumers given identifiers');
       assert.deepEqual(calls.issueCertificate[0].consumers.map((c) => [c.id, c.status]), [['analytics', 'skipped'], ['archive', 'ok']]);
       await record('consumers', h);
     });
