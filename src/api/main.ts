@@ -81,7 +81,7 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
   // Consumers' answers (erasure.consumer-completions) become consumerCompleted actions, as over HTTP.
   const completions = kafka
     ? startCompletionsConsumer({
-        bootstrap: kafka[0],
+        bootstrap: kafka,
         topic: engine.config.KAFKA_COMPLETIONS_TOPIC,
         groupId: engine.config.KAFKA_COMPLETIONS_GROUP,
         deadLetterTopic: engine.config.KAFKA_COMPLETIONS_DEAD_LETTER_TOPIC,
@@ -97,7 +97,7 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
     ? startEventRelay({
         pool: engine.pool,
         connectionString: engine.config.DATABASE_URL,
-        bootstrap: kafka[0],
+        bootstrap: kafka,
         topics: [{ name: engine.config.KAFKA_EVENTS_TOPIC, partitions: engine.config.KAFKA_EVENTS_PARTITIONS }],
         logger: engine.logger,
         metrics: engine.metrics,

@@ -13,11 +13,11 @@ import { formatIssues } from '../domain';
 import { id as consumerIdSchema } from '../systems/fields';
 import { completionSchema, type DeadLetter } from './consumers';
 import { enqueue } from './outbox';
-import { createConsumer, createKafkaAdmin, ensureTopics, subscribe, type EventConsumer, type EventStream, type TopicSpec } from './kafka-client';
+import { createConsumer, createKafkaAdmin, ensureTopics, subscribe, type Bootstrap, type EventConsumer, type EventStream, type TopicSpec } from './kafka-client';
 
 export interface CompletionsOptions {
   /** One `host:port` of the cluster (`KAFKA_BROKERS`). */
-  bootstrap: string;
+  bootstrap: Bootstrap;
   topic: string;
   groupId: string;
   deadLetterTopic: string;

@@ -16,6 +16,10 @@ import {
   type MessagesStream,
 } from '@platformatic/kafka';
 
+/** One `host:port` or several: the brokers a client first asks for the cluster's metadata (`KAFKA_BROKERS`). */
+export type Bootstrap = string | readonly string[];
+const brokerList = (b: Bootstrap): string[] => (typeof b === 'string' ? [b] : [...b]);
+
 /** A producer of string keys, values and headers. */
 export type EventProducer = Producer<string, string, string, string>;
 /** A consumer of string keys, values and headers. */
@@ -35,8 +39,8 @@ export interface TopicSpec {
  * An admin client for topics and groups.
  * @example const admin = createKafkaAdmin('127.0.0.1:9092'); await ensureTopics(admin, [...]); await admin.close();
  */
-export function createKafkaAdmin(bootstrap: string, clientId = 'erasure-engine-admin'): Admin {
-  return new Admin({ clientId, bootstrapBrokers: [bootstrap] });
+export function createKafkaAdmin(bootstrap: Bootstrap, clientId = 'erasure-engine-admin'): Admin {
+  return new Admin({ clientId, bootstrapBrokers: brokerList(bootstrap) });
 }
 
 /**
@@ -66,10 +70,10 @@ export async function ensureTopics(admin: Admin, topics: readonly TopicSpec[]): 
  * wait forever for a broker that is down, so the caller can retry later from its own record of what is due.
  * @example const producer = createProducer('127.0.0.1:9092'); await producer.send({ messages: [{ topic, key, value }] });
  */
-export function createProducer(bootstrap: string, opts: { clientId?: string; retries?: number } = {}): EventProducer {
+export function createProducer(bootstrap: Bootstrap, opts: { clientId?: string; retries?: number } = {}): EventProducer {
   return new Producer({
     clientId: opts.clientId ?? 'erasure-engine-producer',
-    bootstrapBrokers: [bootstrap],
+    bootstrapBrokers: brokerList(bootstrap),
     idempotent: true,
     acks: ProduceAcks.ALL,
     // The client treats 0 or 1 retries of an idempotent producer as "retry forever".
@@ -84,10 +88,10 @@ export function createProducer(bootstrap: string, opts: { clientId?: string; ret
  * next member of the group.
  * @example const consumer = createConsumer({ bootstrap, groupId: 'erasure-relay' }); const stream = await subscribe(consumer, ['erasure.events']);
  */
-export function createConsumer(opts: { bootstrap: string; groupId: string; clientId?: string; sessionTimeoutMs?: number }): EventConsumer {
+export function createConsumer(opts: { bootstrap: Bootstrap; groupId: string; clientId?: string; sessionTimeoutMs?: number }): EventConsumer {
   return new Consumer({
     clientId: opts.clientId ?? `erasure-engine-${opts.groupId}`,
-    bootstrapBrokers: [opts.bootstrap],
+    bootstrapBrokers: brokerList(opts.bootstrap),
     groupId: opts.groupId,
     autocommit: false,
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,

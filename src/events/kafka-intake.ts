@@ -146,7 +146,7 @@ export function startKafkaIntake(opts: KafkaIntakeOptions): KafkaIntake {
   let stopped = false;
   let wake: () => void = () => undefined;
   let stream: MessagesStream<string, Buffer, string, string> | undefined;
-  const producer: EventProducer = createProducer(opts.brokers[0], { clientId: 'erasure-engine-intake-dead-letter' });
+  const producer: EventProducer = createProducer(opts.brokers, { clientId: 'erasure-engine-intake-dead-letter' });
   const log = opts.logger.child({ component: 'kafka-intake', topic: opts.topic });
 
   const pause = (attempt: number) =>
@@ -202,7 +202,7 @@ export function startKafkaIntake(opts: KafkaIntakeOptions): KafkaIntake {
     for (let attempt = 0; !stopped; attempt++) {
       const consumer = createIntakeConsumer(opts);
       try {
-        const admin = createKafkaAdmin(opts.brokers[0], 'erasure-engine-intake-admin');
+        const admin = createKafkaAdmin(opts.brokers, 'erasure-engine-intake-admin');
         await ensureTopics(admin, [
           { name: opts.topic, partitions: INTAKE_PARTITIONS },
           { name: opts.deadLetterTopic, partitions: 1 },

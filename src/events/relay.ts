@@ -18,7 +18,7 @@ import type { Admin } from '@platformatic/kafka';
 import type { Logger } from '../logger';
 import type { Pool, PoolClient } from '../ledger/db';
 import type { EngineMetrics } from '../metrics';
-import { createKafkaAdmin, createProducer, ensureTopics, type EventProducer, type TopicSpec } from './kafka-client';
+import { createKafkaAdmin, createProducer, ensureTopics, type Bootstrap, type EventProducer, type TopicSpec } from './kafka-client';
 import { OUTBOX_CHANNEL } from './outbox';
 
 export interface EventRelayOptions {
@@ -26,7 +26,7 @@ export interface EventRelayOptions {
   /** The engine database URL, for the LISTEN connection (the pool's connections come and go). */
   connectionString: string;
   /** Bootstrap broker, `host:port`. */
-  bootstrap: string;
+  bootstrap: Bootstrap;
   /** Topics to create at start if missing (the events topic, with its partition count). */
   topics: readonly TopicSpec[];
   logger: Logger;
