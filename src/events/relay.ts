@@ -3,12 +3,14 @@
  * once, then deletes it. It runs in the API process when `KAFKA_BROKERS` is set and is the only part of the
  * engine that publishes.
  *
- * Each pass claims the oldest messages (`FOR UPDATE SKIP LOCKED`, so two API processes never publish the
- * same row at once), publishes them in id order with the idempotent producer (acks from all in-sync
- * replicas) and deletes them in the same short transaction once Kafka acknowledged them. A key whose earlier
- * message is still in the outbox, unpublished (held by another relay, or failed), waits for it: a request's
+ * Each pass claims the oldest unclaimed messages with a lease (`claimed_until`, migration 031; taken in a
+ * short `FOR UPDATE SKIP LOCKED` transaction, so two API processes never claim the same row), publishes them
+ * in id order with the idempotent producer (acks from all in-sync replicas) within a time bound shorter than
+ * the lease, and deletes them once Kafka acknowledged them; a failed pass gives its claim back. No row lock
+ * is held while Kafka is waited for, so a state change writing to the outbox never waits for the broker. A
+ * key whose earlier message is still in the outbox (claimed by another relay) waits for it: a request's
  * events reach the topic in the order they were recorded. A broker that is down costs a retry later, with
- * backoff; erasures never wait for it, since they only insert rows.
+ * backoff.
  *
  * A pass starts as soon as a message commits (LISTEN on {@link OUTBOX_CHANNEL}, on a connection of its
  * own) and otherwise every `pollMs`, which also covers notifications lost while that connection was down.
@@ -38,6 +40,8 @@ export interface EventRelayOptions {
   maxBackoffMs?: number;
   /** Send attempts of the producer within one pass before the pass counts as failed (default 3). */
   sendRetries?: number;
+  /** Longest wait for Kafka's acknowledgement of one pass (default 30 s; the claim lasts 60 s). */
+  sendTimeoutMs?: number;
   /** Published messages and the outbox backlog. */
   metrics?: Pick<EngineMetrics, 'eventsPublished' | 'eventOutboxBacklog'>;
 }
@@ -64,26 +68,54 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
 /** Why a pass failed, for `last_error` and logs: the client's message, never a payload (none is in it). */
 const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
 
+/** How long a claim lasts; a send is given up well before (see {@link SEND_TIMEOUT_MS}). */
+const LEASE_SECONDS = 60;
+const SEND_TIMEOUT_MS = 30_000;
+
 /**
- * Claims the oldest messages and drops every key that has an earlier message not in the claim (another
- * relay holds it): publishing those now would overtake it.
+ * Claims the oldest unclaimed messages for {@link LEASE_SECONDS}, in one short transaction, leaving out every
+ * key that has an earlier message not in the claim (another relay holds it): publishing those now would
+ * overtake it. Returns the claimed rows in id order.
  */
 async function claim(c: PoolClient, batch: number): Promise<OutboxRow[]> {
-  const { rows } = await c.query<OutboxRow>(
-    'SELECT id, topic, message_key, value FROM event_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
-    [batch],
-  );
-  if (rows.length === 0) return rows;
-  const ids = rows.map((r) => r.id);
-  const { rows: blocked } = await c.query<{ topic: string; message_key: string }>(
-    `SELECT DISTINCT o.topic, o.message_key FROM event_outbox o
-      JOIN unnest($2::text[], $3::text[]) AS k(topic, message_key) ON k.topic = o.topic AND k.message_key = o.message_key
-     WHERE o.id <> ALL($1::bigint[]) AND o.id < $4`,
-    [ids, rows.map((r) => r.topic), rows.map((r) => r.message_key), rows[rows.length - 1].id],
-  );
-  if (blocked.length === 0) return rows;
-  const held = new Set(blocked.map((b) => `${b.topic}\u0000${b.message_key}`));
-  return rows.filter((r) => !held.has(`${r.topic}\u0000${r.message_key}`));
+  await c.query('BEGIN');
+  try {
+    const { rows: candidates } = await c.query<OutboxRow>(
+      'SELECT id, topic, message_key, value FROM event_outbox WHERE claimed_until IS NULL OR claimed_until < now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+      [batch],
+    );
+    let rows = candidates;
+    if (rows.length > 0) {
+      const { rows: blocked } = await c.query<{ topic: string; message_key: string }>(
+        `SELECT DISTINCT o.topic, o.message_key FROM event_outbox o
+          JOIN unnest($2::text[], $3::text[]) AS k(topic, message_key) ON k.topic = o.topic AND k.message_key = o.message_key
+         WHERE o.id <> ALL($1::bigint[]) AND o.id < $4`,
+        [rows.map((r) => r.id), rows.map((r) => r.topic), rows.map((r) => r.message_key), rows[rows.length - 1].id],
+      );
+      const held = new Set(blocked.map((b) => `${b.topic}\u0000${b.message_key}`));
+      rows = rows.filter((r) => !held.has(`${r.topic}\u0000${r.message_key}`));
+    }
+    if (rows.length > 0) {
+      await c.query(`UPDATE event_outbox SET claimed_until = now() + make_interval(secs => $2), attempts = attempts + 1 WHERE id = ANY($1::bigint[])`, [
+        rows.map((r) => r.id),
+        LEASE_SECONDS,
+      ]);
+    }
+    await c.query('COMMIT');
+    return rows;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** `promise`, or a rejection once `ms` have passed. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -142,31 +174,30 @@ export function startEventRelay(opts: EventRelayOptions): EventRelay {
   /** One pass: resolves to how many rows it claimed (a full batch means more may wait). */
   const pass = async (): Promise<number> => {
     const c = await pool.connect();
-    let rows: OutboxRow[] = [];
+    let rows: OutboxRow[];
     try {
-      await c.query('BEGIN');
       rows = await claim(c, batch);
-      if (rows.length > 0) {
-        producer ??= createProducer(opts.bootstrap, { clientId: 'erasure-engine-relay', retries: opts.sendRetries ?? 3 });
-        // Rows are in id order; one send keeps that order within each partition.
-        await producer.send({ messages: rows.map((r) => ({ topic: r.topic, key: r.message_key, value: JSON.stringify(r.value) })) });
-        await c.query('DELETE FROM event_outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
-      }
-      await c.query('COMMIT');
-      published += rows.length;
-      for (const r of rows) opts.metrics?.eventsPublished.inc({ topic: r.topic });
-      return rows.length;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      if (rows.length > 0) {
-        await c
-          .query('UPDATE event_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id), describe(err)])
-          .catch(() => undefined);
-      }
-      throw err;
     } finally {
+      // No connection is held while Kafka is waited for: the claim is the lease.
       c.release();
     }
+    if (rows.length === 0) return 0;
+    const ids = rows.map((r) => r.id);
+    try {
+      producer ??= createProducer(opts.bootstrap, { clientId: 'erasure-engine-relay', retries: opts.sendRetries ?? 3 });
+      // Rows are in id order; one send keeps that order within each partition. Bounded well inside the
+      // lease, so no other relay takes the rows up while this send may still land (that would be a duplicate).
+      await within(producer.send({ messages: rows.map((r) => ({ topic: r.topic, key: r.message_key, value: JSON.stringify(r.value) })) }), opts.sendTimeoutMs ?? SEND_TIMEOUT_MS, 'publishing to Kafka');
+    } catch (err) {
+      // The claim goes back at once, so the next pass (of any relay) retries these rows first.
+      await pool.query('UPDATE event_outbox SET claimed_until = NULL, last_error = $2 WHERE id = ANY($1::bigint[])', [ids, describe(err)]).catch(() => undefined);
+      throw err;
+    }
+    // Published: a failure to delete only means they are published again once the claim expires.
+    await pool.query('DELETE FROM event_outbox WHERE id = ANY($1::bigint[])', [ids]);
+    published += rows.length;
+    for (const r of rows) opts.metrics?.eventsPublished.inc({ topic: r.topic });
+    return rows.length;
   };
 
   const countBacklog = async () => {
