@@ -20,12 +20,12 @@ import { createRequestRepository, type RequestRepository } from './requests';
  * An `operator.actions` batch as the ledger keeps it: each entry's claim is checked and replaced by how the
  * action arrived (`via`, and `actor` when the claim verified), so the trail names authenticated keys only.
  */
-function attributed(e: AuditEvent, attestor: Attestor | undefined): AuditEvent {
+function attributed(e: AuditEvent, attestor: Attestor): AuditEvent {
   const actions = (e.detail as { actions?: unknown } | undefined)?.actions;
   if (!Array.isArray(actions)) return e;
   const entries = (actions as OperatorActionEntry[]).map(({ attestation, ...entry }) => {
     const target = attestedFields(entry);
-    const arrival = attestor ? attestor.arrival(attestation, { requestId: e.requestId, signal: entry.signal, at: entry.at, target }) : { via: 'temporal' as const, ...(attestation ? { claimRejected: true as const } : {}) };
+    const arrival = attestor.arrival(attestation, { requestId: e.requestId, signal: entry.signal, at: entry.at, target });
     return { ...entry, ...arrival };
   });
   return { ...e, detail: { ...e.detail, actions: entries } };
@@ -41,7 +41,7 @@ const deadlineExtendedSchema = z.object({ deadline: z.iso.datetime({ offset: tru
  * logged and left in the trail, never thrown: failing an audit activity would stall the erasure itself.
  * @example const audit = createActivityAudit({ pool, logger }); await audit.recordEvent({ requestId, type: 'phase.erasing' });
  */
-export function createActivityAudit(deps: { pool: Pool; logger?: Logger; requests?: RequestRepository; attestor?: Attestor; eventsTopic?: string }): AuditLog {
+export function createActivityAudit(deps: { pool: Pool; logger?: Logger; requests?: RequestRepository; attestor: Attestor; eventsTopic?: string }): AuditLog {
   const requests = deps.requests ?? createRequestRepository(deps.pool);
   const topic = deps.eventsTopic ?? DEFAULT_EVENTS_TOPIC;
 

@@ -4,7 +4,9 @@
  * a cancelled request says so, and no message carries an identifier of the subject.
  */
 import assert from 'node:assert/strict';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createAttestor } from '../../src/attestation';
 import { certificateHash } from '../../src/certificate/sign';
 import type { ErasureCertificate } from '../../src/certificate/schema';
 import { defaultPolicies } from '../../src/domain';
@@ -20,6 +22,9 @@ import { useLedgerDatabase } from '../harness/ledger';
 import { ordersCatalog } from '../harness/catalogs';
 import { freshDatabase, sharedPostgres } from '../harness/postgres';
 import { eventually, http, keys, startStack, type Stack } from '../harness/stack';
+
+/** Operator actions are checked with a key of this test's own. */
+const attestor = createAttestor(createSecretKey(randomBytes(32)));
 
 const alice = 'alice.lifecycle@example.org';
 const carol = 'carol.cancels@example.org';
@@ -57,7 +62,7 @@ describe('the audit log queues lifecycle events with the change they report (rea
       requestId: 'req-a', workflowId: 'erasure-req-a', subjectRef: 'subj_a', jurisdiction: 'GDPR', bodyHash: 'h', receivedAt, deadline,
       pendingInput: { metadata: {}, data: '' }, receivedDetail: { subjectRef: 'subj_a', jurisdiction: 'GDPR', source: null },
     });
-    return { pool, requests, audit: createActivityAudit({ pool, requests }), deadline: deadline.toISOString() };
+    return { pool, requests, audit: createActivityAudit({ pool, requests, attestor }), deadline: deadline.toISOString() };
   }
 
   it('records a retried erase once and a later round under its own id', async () => {

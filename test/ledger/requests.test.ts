@@ -1,5 +1,7 @@
 /** The ledger's requests repository and the activities' audit log on a real PostgreSQL. */
 import assert from 'node:assert/strict';
+import { createSecretKey, randomBytes } from 'node:crypto';
+import { createAttestor } from '../../src/attestation';
 import { DAY_MS } from '../../src/domain';
 import { createActivityAudit } from '../../src/ledger/audit';
 import { inTransaction } from '../../src/ledger/db';
@@ -7,6 +9,9 @@ import { listEvents } from '../../src/ledger/events';
 import { createRequestRepository, type NewRequest } from '../../src/ledger/requests';
 import { useLedgerDatabase } from '../harness/ledger';
 import { capturingLogger } from '../harness/logs';
+
+/** Operator actions are checked with a key of this test's own. */
+const attestor = createAttestor(createSecretKey(randomBytes(32)));
 
 const day = (n: number, from = Date.now()) => new Date(from + n * DAY_MS);
 
@@ -66,7 +71,7 @@ describe('ledger requests (real PostgreSQL)', () => {
   it('moves the status on phase events and stamps the completion once', async () => {
     const { pool } = await ledger.fresh();
     const requests = createRequestRepository(pool);
-    const audit = createActivityAudit({ pool, requests });
+    const audit = createActivityAudit({ pool, requests, attestor });
     await requests.insertQueued(newRequest('req-p'));
     await audit.recordEvent({ requestId: 'req-p', type: 'phase.erasing' });
     assert.equal((await requests.find('req-p'))?.status, 'erasing');
@@ -82,7 +87,7 @@ describe('ledger requests (real PostgreSQL)', () => {
     const { pool } = await ledger.fresh();
     const requests = createRequestRepository(pool);
     const { logger } = capturingLogger();
-    const audit = createActivityAudit({ pool, requests, logger });
+    const audit = createActivityAudit({ pool, requests, logger, attestor });
     const receivedAt = day(-31);
     await requests.insertQueued(newRequest('req-late', { receivedAt }));
     await requests.markStarted('req-late');
@@ -105,7 +110,7 @@ describe('ledger requests (real PostgreSQL)', () => {
     const { pool } = await ledger.fresh();
     const requests = createRequestRepository(pool);
     const { logger, lines } = capturingLogger();
-    const audit = createActivityAudit({ pool, requests, logger });
+    const audit = createActivityAudit({ pool, requests, logger, attestor });
     await requests.insertQueued(newRequest('req-bad'));
     const before = (await requests.find('req-bad'))!.deadline;
     for (const detail of [{ deadline: 'next tuesday' }, { deadline: 42 }, {}]) {
