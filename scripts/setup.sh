@@ -2,6 +2,7 @@
 # Installs every server and CLI the engine and its tests run for real, from package registries only:
 #   temporal (dev server + Web UI) and tctl  -> go install (binaries in $(go env GOPATH)/bin)
 #   minio (S3)                                -> go install
+#   mailpit (SMTP server + web inbox)         -> go install
 #   Java time-skipping test server            -> Maven Central (jars stay in ~/.m2)
 #   Elasticsearch 7.17 and 8.19 nodes         -> Maven Central jars (see tools/elasticsearch/setup.sh)
 #   Apache Kafka 4.1 broker (KRaft)           -> Maven Central jars (see tools/kafka/setup.sh)
@@ -24,6 +25,7 @@ gobin=$(go env GOBIN); [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
 # the module proxy only serves tctl v1.18.0 and a pseudo-version of minio.
 TEMPORAL_CLI_VERSION=v1.5.1
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+MAILPIT_VERSION=v1.33.1
 
 # go install stamps the CLI as 0.0.0-DEV; v1.5.1 is recognised by the server version it embeds.
 TEMPORAL_SERVER_VERSION="Server 1.29.1"
@@ -44,6 +46,14 @@ if [ ! -x "$gobin/minio" ]; then
   go install "github.com/minio/minio@$MINIO_VERSION"
 fi
 log "minio: $("$gobin/minio" --version 2>/dev/null | head -n1)"
+
+# mailpit: the SMTP server (with a web inbox and an HTTP API) notifications go to in npm start and the tests.
+# go install stamps it "dev" (and `mailpit version` asks GitHub for updates): the module version is read from the binary.
+if [ ! -x "$gobin/mailpit" ] || ! go version -m "$gobin/mailpit" 2>/dev/null | grep -qE "^\s+mod\s+github.com/axllent/mailpit\s+$MAILPIT_VERSION\s"; then
+  log "building mailpit $MAILPIT_VERSION"
+  go install "github.com/axllent/mailpit@$MAILPIT_VERSION"
+fi
+log "mailpit: $MAILPIT_VERSION"
 
 # Java time-skipping server: Maven resolves the jars into ~/.m2 and writes the classpath.
 cp_file="$tools/test-server.classpath"
@@ -109,6 +119,7 @@ cat > "$tools/paths.json" <<JSON
   "temporal": "$gobin/temporal",
   "tctl": "$gobin/tctl",
   "minio": "$gobin/minio",
+  "mailpit": "$gobin/mailpit",
   "testServer": "$root/scripts/temporal-test-server",
   "testServerClasspath": "$cp_file",
   "pgBindir": "$pg_bindir",

@@ -19,6 +19,7 @@ import { createLogger, type Logger } from './logger';
 import { createMetrics, type EngineMetrics } from './metrics';
 import type { AuditLog, CertificateIssuer } from './activities';
 import { createAttestor, type Attestor } from './attestation';
+import { registerNotificationMetrics } from './notify/metrics';
 
 export interface Engine {
   /** The validated configuration; the only place the process's environment is read from. */
@@ -62,6 +63,9 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
     await migrate(pool);
     const keyStore = await openKeyStore({ pool, masterKey, logger });
     const keyRing = await loadKeyRing(pool, loadSigningKey(signingKey), logger);
+    const metrics = createMetrics();
+    // Read from the ledger, so the API's /metrics shows notifications the workers queued and sent.
+    registerNotificationMetrics(metrics.registry, pool);
     return {
       config,
       logger,
@@ -71,7 +75,7 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
       keyRing,
       attestor: createAttestor(masterKey.key),
       dataConverter: createDataConverter(keyStore),
-      metrics: createMetrics(),
+      metrics,
       close: () => pool.end(),
     };
   } catch (err) {

@@ -9,6 +9,8 @@ import type { SystemConfig } from './catalog/schema';
 import { ledgerForActivities, openEngine, type Engine } from './engine';
 import { connectTemporal, describeTemporalConnection } from './temporal/connection';
 import { loadWorkflowBundle, workflowsPath } from './temporal/workflow-bundle';
+import { startWorkerNotifications, withNotifications, type WorkerNotificationOptions } from './notify';
+import { pauseReader } from './ledger/pauses';
 
 export interface EngineWorkerOptions {
   /**
@@ -19,6 +21,8 @@ export interface EngineWorkerOptions {
   /** Task queue override (tests). */
   taskQueue?: string;
   connection?: NativeConnection;
+  /** Notification channels and dispatcher tuning (tests); the `SMTP_*` configuration otherwise. */
+  notifications?: Omit<WorkerNotificationOptions, 'audit'>;
 }
 
 const MiB = 1024 * 1024;
@@ -50,12 +54,14 @@ export function defaultWorkflowCacheSize(oldGenerationMiB: number): number {
 export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
   const connection = opts.connection ?? (await connectTemporal(engine.config, (options) => NativeConnection.connect(options)));
   const { audit, certificates } = ledgerForActivities(engine);
+  // Owners and escalation contacts hear by e-mail and chat webhook (queued in the database, src/notify).
+  const notifications = startWorkerNotifications(engine, { ...opts.notifications, audit });
   const { closeConnectors, ...activities } = createActivities({
     catalog: engine.catalog,
     connectors: opts.connectors,
     // Consumers hear of a request on Kafka (through the outbox) or by their webhook, beside the log line.
     notifier: withConsumerAnnouncements(
-      logNotifier(engine.logger),
+      withNotifications(logNotifier(engine.logger), notifications.queue),
       consumerAnnouncer({
         db: engine.pool,
         catalog: engine.catalog,
@@ -70,6 +76,7 @@ export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptio
     logger: engine.logger,
     metrics: engine.metrics,
     transientWindowMs: engine.config.ERASURE_TRANSIENT_WINDOW,
+    pauses: pauseReader(engine.pool),
   });
   const worker = await Worker.create({
     connection,
@@ -88,10 +95,15 @@ export async function createEngineWorker(engine: Engine, opts: EngineWorkerOptio
     // stops within a batch or two of the hold.
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '2 seconds',
+  }).catch(async (err: unknown) => {
+    // A worker that cannot be built leaves no dispatcher running behind it.
+    await notifications.stop();
+    throw err;
   });
   return {
     worker,
     async close() {
+      await notifications.stop();
       await closeConnectors();
       if (!opts.connection) await connection.close();
     },

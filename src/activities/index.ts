@@ -7,6 +7,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from '../logger';
 import type { EngineMetrics } from '../metrics';
 import type { Catalog } from '../catalog/schema';
+import type { PauseReader } from '../ledger/pauses';
 import {
   auditEventTypes,
   escalationEventType,
@@ -32,6 +33,8 @@ export interface Notifier {
   announce(a: ConsumerAnnouncement): Promise<void>;
   remind(r: Reminder): Promise<void>;
   escalate(e: Escalation): Promise<void>;
+  /** A manual system's owner is asked to erase (src/notify queues the e-mail / chat message); optional. */
+  requestErasure?(r: { requestId: string; subjectRef: string; systemId: string }): Promise<void>;
 }
 
 /** The ledger's part the activities use. */
@@ -61,6 +64,11 @@ export interface ActivityDeps {
    * reported as permanent (`ERASURE_TRANSIENT_WINDOW`; default 15 minutes): see `pastTransientWindow`.
    */
   transientWindowMs?: number;
+  /**
+   * Systems paused for every request (src/ledger/pauses.ts): erase and verify of a paused system touch nothing
+   * and fail with `SystemPausedError`, which the workflow's lane turns into a wait. Absent: nothing is paused.
+   */
+  pauses?: PauseReader;
 }
 
 /**
@@ -113,6 +121,16 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
       message: `request ${task.requestId}: the subject's identifiers break the engine's rules (${formatIssues(parsed.error, { prefix: 'subject' })}); nothing was matched`,
     });
   };
+  /** A paused system is not touched: the lane waits for the resume instead of spending retries. */
+  const refuseWhilePaused = async (task: SystemTask): Promise<void> => {
+    const pause = await deps.pauses?.pausedNow(task.system.id);
+    if (!pause) return;
+    throw ApplicationFailure.create({
+      type: failureTypes.systemPaused,
+      nonRetryable: true,
+      message: `system "${task.system.id}" is paused for every request since ${pause.pausedAt} by "${pause.pausedBy}"; nothing was touched, the request waits for the resume`,
+    });
+  };
   const connectorFor = (systemId: string): Connector => {
     let c = built.get(systemId);
     if (c) return c;
@@ -151,6 +169,7 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
     },
     async eraseSystem(raw) {
       const task = checked(raw);
+      await refuseWhilePaused(task);
       const started = Date.now();
       const labels = { system: task.system.id, kind: task.system.kind };
       let result: EraseResult;
@@ -174,6 +193,7 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
     },
     async verifySystem(raw) {
       const task = checked(raw);
+      await refuseWhilePaused(task);
       return connectorFor(task.system.id).verify(task);
     },
     async notifySystem(raw) {
@@ -185,7 +205,10 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
       // Kinds without a connector (manual) are erased by a person: the log line is the request.
       const c = hasConnector(task.system.kind) ? connectorFor(task.system.id) : undefined;
       if (c?.notify) await c.notify(task);
-      else deps.logger.info({ requestId: task.requestId, system: task.system.id, owner: task.system.spec.owner }, 'manual erasure requested');
+      else {
+        deps.logger.info({ requestId: task.requestId, system: task.system.id, owner: task.system.spec.owner }, 'manual erasure requested');
+        await deps.notifier.requestErasure?.({ requestId: task.requestId, subjectRef: task.subjectRef, systemId: task.system.id });
+      }
     },
     async announceToConsumers(a) {
       await deps.notifier.announce(a);

@@ -14,7 +14,7 @@ import { HttpError } from './errors';
  * has its own scope, and those about one system or consumer may be narrowed to it: `confirm@crm` may
  * confirm only `crm`. `certificates` reads signed certificates, which `read` does not.
  */
-export const scopes = ['intake', 'operator', 'read', 'certificates', 'confirm', 'consumer', 'hold', 'extend', 'cancel', 'retry'] as const;
+export const scopes = ['intake', 'operator', 'read', 'certificates', 'confirm', 'consumer', 'hold', 'extend', 'cancel', 'retry', 'pause'] as const;
 export type Scope = (typeof scopes)[number];
 /** The scope of each operator action. */
 export const actionScopes = {
@@ -58,7 +58,8 @@ const keyEntrySchema = z.object({
 
 /** True when the key may use a route of `scope` at all (narrowed grants count; the item is checked later). */
 export function mayUse(key: ApiKey, scope: Scope): boolean {
-  return key.scopes.some((g) => g === scope || g.startsWith(`${scope}@`) || (g === 'operator' && isActionScope(scope)));
+  // `operator` holds every action scope and `pause` (pausing a system for every request).
+  return key.scopes.some((g) => g === scope || g.startsWith(`${scope}@`) || (g === 'operator' && (isActionScope(scope) || scope === 'pause')));
 }
 
 /**

@@ -9,6 +9,8 @@ import { startRelay, type Relay } from '../intake/relay';
 import { defaultPolicies } from '../domain';
 import { pingDatabase } from '../ledger/db';
 import { createRequestRepository } from '../ledger/requests';
+import { createBatchRepository } from '../ledger/batches';
+import { pauseRepository } from '../ledger/pauses';
 import { createUseCases, type UseCaseDeps } from '../use-cases';
 import { createApp } from './app';
 import { findKey, parseApiKeys } from './auth';
@@ -68,6 +70,8 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
     metrics: engine.metrics,
     logger: engine.logger,
     attestor: engine.attestor,
+    batches: createBatchRepository(engine.pool),
+    pauses: pauseRepository(engine.pool),
     pingDatabase: () => pingDatabase(engine.pool),
   });
   const app = createApp({ useCases, apiKeys, logger: engine.logger, metrics: engine.metrics });

@@ -32,7 +32,10 @@ function parameters(schema: z.ZodObject | undefined, where: ParameterIn): object
 
 function success(spec: ResponseSpec): object {
   if (spec.contentType) return { description: spec.description, content: { [spec.contentType]: { schema: { type: 'string' } } } };
-  if (spec.schema) return { description: spec.description, content: { 'application/json': { schema: json(spec.schema, 'output') } } };
+  if (spec.schema) {
+    const others = Object.fromEntries((spec.alternatives ?? []).map((type) => [type, { schema: { type: 'string' } }]));
+    return { description: spec.description, content: { 'application/json': { schema: json(spec.schema, 'output') }, ...others } };
+  }
   return { description: spec.description };
 }
 

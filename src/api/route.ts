@@ -36,6 +36,8 @@ export interface ResponseSpec {
   schema?: z.ZodType;
   /** Media type when the body is not JSON. */
   contentType?: string;
+  /** Other media types the same answer may come in besides `schema`'s JSON (a text body), chosen by the request. */
+  alternatives?: string[];
 }
 
 /** What a handler answers; errors are thrown (HttpError or a use case's error), never answered here. */

@@ -6,12 +6,16 @@ import type { z } from 'zod';
 import { attestedFields, type OperatorActionName } from '../domain';
 import { asyncApiDocument } from '../events/asyncapi';
 import { actionScopes, allows } from './auth';
+import { bulkRoutes } from './bulk-routes';
+import { systemRoutes } from './system-routes';
 import { HttpError } from './errors';
 import { defineRoute, type RouteSpec } from './route';
+import { formatReportCsv, reportFileName } from '../use-cases/report';
 import {
   acceptedSchema,
   actionResultSchema,
   consumerParamsSchema,
+  erasureReportSchema,
   erasureRequestSchema,
   idParamsSchema,
   listPageSchema,
@@ -20,6 +24,7 @@ import {
   previewReportSchema,
   previewRequestSchema,
   readinessSchema,
+  reportQuerySchema,
   submitHeadersSchema,
   systemParamsSchema,
 } from './schemas';
@@ -235,5 +240,22 @@ const operatorRoutes: RouteSpec[] = [
   }),
 ];
 
+const reportRoutes: RouteSpec[] = [
+  defineRoute({
+    method: 'get',
+    path: '/reports/erasures',
+    scope: 'read',
+    summary: 'The erasure report for auditors: per jurisdiction and in total, the requests received in [from, to) and what became of them (JSON or CSV)',
+    input: { query: reportQuerySchema },
+    responses: { 200: { description: 'The report (format=csv: text/csv, as a download)', schema: erasureReportSchema, alternatives: ['text/csv'] } },
+    problems: { 503: 'The ledger could not be read; try again' },
+    handler: async ({ query }, { useCases }) => {
+      const report = await useCases.report({ from: query.from, to: query.to });
+      if (query.format === 'json') return { json: report satisfies z.output<typeof erasureReportSchema> };
+      return { text: formatReportCsv(report), contentType: 'text/csv; charset=utf-8', headers: { 'Content-Disposition': `attachment; filename="${reportFileName(report)}"` } };
+    },
+  }),
+];
+
 /** Every route of the API, in registration order. */
-export const routes: readonly RouteSpec[] = [...publicRoutes, ...requestRoutes, ...operatorRoutes];
+export const routes: readonly RouteSpec[] = [...publicRoutes, ...requestRoutes, ...operatorRoutes, ...reportRoutes, ...bulkRoutes, ...systemRoutes];

@@ -6,14 +6,19 @@ import {
   consumerCompletedSchema,
   erasureStatuses,
   extendDeadlineSchema,
+  jurisdictions,
   jurisdictionSchema,
   ledgerStatuses,
   notBlankPattern,
   placeLegalHoldSchema,
   releaseLegalHoldSchema,
+  retrySystemSchema,
   subjectIdentifiersSchema,
+  bulkBatchIdPattern,
 } from '../domain';
+import { bulkSelectionSchema } from '../use-cases/bulk';
 import { id as catalogIdSchema } from '../systems/fields';
+import { REPORT_DEFAULT_DAYS, REPORT_MAX_YEARS, reportInstantPattern } from '../use-cases/report';
 
 export const requestIdSchema = z
   .string()
@@ -144,4 +149,97 @@ export const previewReportSchema = z.object({
     systems: z.number().int(),
     failed: z.number().int(),
   }),
+});
+
+const reportInstantSchema = z.string().regex(reportInstantPattern, 'must be a date (2026-11-01) or an ISO 8601 date-time (2026-11-01T00:00:00Z)');
+
+/**
+ * Query of `GET /reports/erasures`. Rules across the two bounds (from not after to, at most 5 years) and
+ * calendar validity (no 2026-02-30) are answered 400 by the use case.
+ */
+export const reportQuerySchema = z
+  .object({
+    from: reportInstantSchema.optional().describe(`First instant included: a date (UTC midnight) or an ISO 8601 date-time (UTC without an offset); default ${REPORT_DEFAULT_DAYS} days before \`to\``),
+    to: reportInstantSchema.optional().describe(`First instant excluded, same forms; default now. At most ${REPORT_MAX_YEARS} years after \`from\``),
+    format: z.enum(['json', 'csv']).default('json').describe('json, or csv (RFC 4180, a header row, one row per jurisdiction and a total row)'),
+  })
+  .strict();
+
+const reportRowSchema = z.object({
+  scope: z.enum([...jurisdictions, 'total']),
+  received: z.number().int(),
+  completed: z.number().int().describe('A certificate was issued'),
+  cancelled: z.number().int(),
+  open: z.number().int(),
+  overdue: z.number().int().describe('overdueOpen + completedLate'),
+  overdueOpen: z.number().int().describe('Open, and the (possibly extended) deadline has passed'),
+  completedLate: z.number().int().describe('Certificate issued after the (possibly extended) deadline'),
+  onTime: z.number().int().describe('Certificate issued on or before the (possibly extended) deadline'),
+  extended: z.number().int().describe('Requests whose deadline was extended'),
+  onTimeRate: z.number().nullable().describe('onTime / completed (0 to 1); null when none completed'),
+  medianSeconds: z.number().nullable().describe('Receipt to certificate over the completed requests (percentile_cont); null when none completed'),
+  p95Seconds: z.number().nullable(),
+  oldestOpenAgeSeconds: z.number().nullable().describe('Age of the oldest open request at asOf; null when none is open'),
+  oldestOpenRequestId: z.string().nullable(),
+});
+
+/** The JSON answer of `GET /reports/erasures`: counts, durations and request ids, never anything about a subject. */
+export const erasureReportSchema = z.object({
+  from: z.string().describe('Requests received from this instant (included)'),
+  to: z.string().describe('to this one (excluded)'),
+  asOf: z.string().describe('When the outcomes were read: open, overdue and ages are as of this instant'),
+  percentiles: z.string(),
+  rows: z.array(reportRowSchema).describe('GDPR, CCPA, then total'),
+  overdueRequests: z
+    .array(
+      z.object({
+        requestId: z.string(),
+        jurisdiction: jurisdictionSchema,
+        kind: z.enum(['open', 'late']),
+        receivedAt: z.string(),
+        deadline: z.string(),
+        certifiedAt: z.string().nullable(),
+      }),
+    )
+    .describe('Overdue requests by deadline, at most 1000'),
+  overdueRequestsTruncated: z.boolean(),
+});
+
+// Bulk operator actions (src/use-cases/bulk.ts): `POST /bulk/{action}` and `GET /bulk/{batchId}`.
+const bulkBody = <P extends z.ZodType>(payload: P) =>
+  z.strictObject({
+    selection: bulkSelectionSchema,
+    payload,
+    dryRun: z.boolean().default(false).describe('Only count the requests the selection reaches, and show the first ids; send nothing'),
+  });
+/** Bodies of `POST /bulk/confirm`, `/bulk/retry` and `/bulk/extend`: which requests, and the signal's payload. */
+export const bulkBodies = {
+  confirm: bulkBody(confirmDeletionSchema.partial({ confirmedBy: true }).describe('confirmDeletion; confirmedBy defaults to the API key name')),
+  retry: bulkBody(retrySystemSchema),
+  extend: bulkBody(extendDeadlineSchema),
+};
+const bulkMatchShape = {
+  count: z.number().int().describe('Open requests the selection reaches'),
+  sample: z.array(z.string()).describe('The first request ids, sorted'),
+  unmatched: z
+    .object({ count: z.number().int(), sample: z.array(z.string()) })
+    .optional()
+    .describe('Listed request ids that are not open erasures (unknown, closed or queued): not reached'),
+};
+export const bulkDryRunSchema = z.object({ dryRun: z.literal(true), ...bulkMatchShape });
+export const bulkStartedSchema = z.object({ batchId: z.string(), ...bulkMatchShape, links: z.object({ self: z.string() }) });
+export const bulkBatchParamsSchema = z.object({ batchId: z.string().regex(bulkBatchIdPattern, 'must be a bulk batch id (bulk-<uuid>)') });
+export const bulkBatchSchema = z.object({
+  batchId: z.string(),
+  action: z.string().describe('The signal sent'),
+  actor: z.string().describe('The API key that sent it'),
+  target: z.object({ system: z.string().optional(), consumer: z.string().optional(), status: z.string().optional(), days: z.number().optional() }),
+  query: z.string().describe('The visibility query the requests were listed with'),
+  createdAt: z.string(),
+  count: z.number().int(),
+  state: z.enum(['running', 'completed', 'failed', 'not_started', 'unknown']),
+  signalled: z.object({ total: z.number().int(), completed: z.number().int(), failed: z.number().int() }).describe("Temporal's batch progress"),
+  recorded: z.object({ accepted: z.number().int(), refused: z.number().int() }).describe("The requests' trails so far: the workflow accepted the action, or refused it"),
+  startError: z.string().optional(),
+  closedAt: z.string().optional(),
 });

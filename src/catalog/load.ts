@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { catalogSchema, type Catalog } from './schema';
 import { systemDescriptors, systemPlan } from '../systems/registry';
 import type { ErasurePlan, JurisdictionPolicy } from '../domain';
+import { refusedNotifySecrets } from '../notify/secrets';
 
 export { systemPlan };
 
@@ -139,7 +140,7 @@ export function parseCatalog(text: string, file: string, env: CatalogEnvironment
     const reported = new Set(problems.map((p) => formatPath(p.path)));
     problems.push(...result.error.issues.flatMap(describe).filter((p) => !reported.has(formatPath(p.path))));
   } else if (opts.refusedSecret) {
-    problems.push(...refusedSecrets(result.data, raw, opts.refusedSecret));
+    problems.push(...refusedSecrets(result.data, raw, opts.refusedSecret), ...refusedNotifySecrets(result.data, raw, opts.refusedSecret));
   }
   if (problems.length) {
     throw new CatalogError(

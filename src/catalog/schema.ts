@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { durationDays, httpUrl, id, identifier } from '../systems/fields';
 import { systemDescriptors, systemKinds, type SystemConfig, type SystemKind } from '../systems/registry';
 import { findCycles } from './dependencies';
+import { escalationSchema, notifyTargetsSchema } from '../notify/schema';
 
 type KindSchema = (typeof systemDescriptors)[SystemKind]['schema'];
 const kindSchemas = systemKinds.map((kind) => systemDescriptors[kind].schema) as [KindSchema, ...KindSchema[]];
@@ -47,6 +48,8 @@ export const consumerSchema = z
     topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name (letters, digits, ".", "_", "-")').optional(),
     /** `kafka` (the shared topic, plus its own for identifiers) or a signed webhook. */
     announce: z.union([z.literal('kafka'), webhookAnnounceSchema], { error: 'must be kafka or { webhook: <url>, secret: <secret> }' }).default('kafka'),
+    /** Who is told when this consumer is escalated (a critical consumer late): e-mail, chat webhook (src/notify). */
+    notify: notifyTargetsSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -58,6 +61,8 @@ export const catalogSchema = z
   .object({
     systems: z.array(systemSchema).default([]),
     consumers: z.array(consumerSchema).default([]),
+    /** The escalation contacts: escalations, overdue requests and requests needing an operator (src/notify). */
+    escalation: escalationSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -13,9 +13,10 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CertificateIssuer } from '../activities';
 import type { CertificateRequest } from '../activities/types';
-import { auditEventTypes, failureTypes } from '../domain';
+import { auditEventTypes, claimedBatches, failureTypes } from '../domain';
 import type { Logger } from '../logger';
 import { advisoryLocks, inTransaction, type Pool, type PoolClient } from '../ledger/db';
+import { batchesHolding } from '../ledger/batches';
 import { appendEvent } from '../ledger/events';
 import { completedMessage, DEFAULT_EVENTS_TOPIC } from '../events/lifecycle';
 import { enqueue } from '../events/outbox';
@@ -116,6 +117,11 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
       }
       const found = await existing(pool, req.requestId);
       if (found) return { certificateId: found.certificate_id };
+      // Bulk actions' claims verify only on requests their recorded batch holds: read this request's batches first.
+      const attestor = opts.attestor;
+      const batches = attestor
+        ? await batchesHolding(pool, req.requestId, claimedBatches([...req.receipts, ...req.consumers, ...req.actions].map((x) => x.attestation)))
+        : undefined;
 
       let registeredNow = false;
       const issued = await inTransaction(pool, async (c) => {
@@ -138,7 +144,7 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
             issuedAt: now(),
             previousCertificateHash: head?.hash ?? null,
             engineVersion,
-            ...(opts.attestor ? { arrival: opts.attestor.arrival } : {}),
+            ...(attestor ? { arrival: (attestation, action) => attestor.arrival(attestation, action, batches) } : {}),
           });
           certificate = await signCertificate(unsigned, keys.signing);
           const check = certificateSchema.safeParse(certificate);

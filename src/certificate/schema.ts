@@ -49,12 +49,14 @@ export const subjectCommitmentSchema = z.strictObject({
 /**
  * How an operator action reached the workflow: `api` by the authenticated API key `actor`, or `temporal`
  * (a signal sent straight to Temporal: unauthenticated; `claimRejected` when it carried a claim that did
- * not verify). Certificates issued before this existed have none.
+ * not verify). `batch` names the bulk action (its batch id) an `api` action was sent in; certificates issued
+ * before bulk actions existed have none. Certificates issued before this existed have no arrival at all.
  */
 export const certificateArrivalSchema = z.strictObject({
   via: z.enum(actionChannels),
   actor: z.string().optional(),
   claimRejected: z.literal(true).optional(),
+  batch: z.string().optional(),
 });
 
 export const certificateSystemSchema = z.strictObject({

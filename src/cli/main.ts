@@ -5,16 +5,20 @@
  *   verify-subject <certificate.json> check an identifier against a certificate's commitment
  *   ledger check                      walk the certificate hash chain
  *   preview --catalog FILE --email …  what an erasure would delete, anonymize, keep and derive; changes nothing
+ *   report [--from D] [--to D]        the erasure report for auditors (table, --format csv|json)
  *   bundle-workflows [--out FILE]     prebuild the workflow code for workers (WORKFLOW_BUNDLE)
  *   config check | doc                validate this environment / print the variable reference
+ *   bulk confirm|retry|extend|status  one operator action for many requests, through the API (a Temporal batch)
  */
 import { Command } from 'commander';
 import pkg from '../../package.json';
 import { registerBundleCommands } from './bundle';
+import { registerBulkCommands } from './bulk';
 import { registerCatalogCommands } from './catalog';
 import { registerCertificateCommands } from './certificate';
 import { registerConfigCommands } from './config';
 import { registerPreviewCommand } from './preview';
+import { registerReportCommand } from './report';
 import { processIo, type CliIo } from './io';
 
 /**
@@ -30,8 +34,10 @@ export function buildProgram(io: CliIo = processIo()): Command {
   registerCatalogCommands(program, io);
   registerCertificateCommands(program, io);
   registerPreviewCommand(program, io);
+  registerReportCommand(program, io);
   registerBundleCommands(program, io);
   registerConfigCommands(program, io);
+  registerBulkCommands(program, io);
   return program;
 }
 

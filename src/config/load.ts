@@ -106,6 +106,10 @@ const localRunSchema = configSchema
     ENGINE_MASTER_KEY: configSchema.shape.ENGINE_MASTER_KEY,
     ENGINE_MASTER_KEY_FILE: configSchema.shape.ENGINE_MASTER_KEY_FILE,
     API_KEYS: configSchema.shape.API_KEYS,
+    SMTP_HOST: configSchema.shape.SMTP_HOST.unwrap().optional(),
+    SMTP_PORT: configSchema.shape.SMTP_PORT,
+    MAILPIT_PORT: configSchema.shape.MAILPIT_PORT,
+    ENGINE_PUBLIC_URL: configSchema.shape.ENGINE_PUBLIC_URL.unwrap().optional(),
   });
 export type LocalRunConfig = z.infer<typeof localRunSchema>;
 
@@ -117,7 +121,7 @@ export function loadLocalRunConfig(env: Environment = process.env): LocalRunConf
   return parseEnvironment(localRunSchema, env);
 }
 
-const cliSchema = configSchema.pick({ DATABASE_URL: true, ERASURE_JWKS: true });
+const cliSchema = configSchema.pick({ DATABASE_URL: true, ERASURE_JWKS: true, ERASURE_API_URL: true, ERASURE_API_KEY: true });
 export type CliConfig = z.infer<typeof cliSchema>;
 
 /**

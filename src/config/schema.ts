@@ -10,7 +10,7 @@ import { z } from 'zod';
 /** Which processes read a variable (the documentation's "read by" column). */
 export type Reader = 'worker' | 'api' | 'npm start' | 'cli';
 
-export const groups = ['Temporal', 'Database and catalog', 'Keys and secrets', 'HTTP API', 'Codec server', 'Worker', 'Events (Kafka)', 'Logging', 'Local run (npm start)', 'Command line'] as const;
+export const groups = ['Temporal', 'Database and catalog', 'Keys and secrets', 'HTTP API', 'Codec server', 'Worker', 'Events (Kafka)', 'Notifications', 'Logging', 'Local run (npm start)', 'Command line'] as const;
 export type Group = (typeof groups)[number];
 
 /** The documentation of one variable. */
@@ -391,6 +391,46 @@ export const configSchema = z.object({
     },
   ),
 
+  SMTP_HOST: variable(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or address').default('localhost'), {
+    doc: "Mail server the worker sends notifications through (the catalog's `notify.email` addresses). `npm start` runs mailpit there.",
+    group: 'Notifications',
+    readBy: ['worker', 'npm start'],
+  }),
+  SMTP_PORT: variable(port().default(1025), {
+    doc: 'Port of the mail server (`npm start` runs mailpit on it; 587 for STARTTLS submission, 465 with `SMTP_TLS=tls`).',
+    group: 'Notifications',
+    readBy: ['worker', 'npm start'],
+  }),
+  SMTP_FROM: variable(text().default('erasure-engine@localhost'), {
+    doc: 'Sender of notification e-mails (`erasure@corp.example` or `Erasure engine <erasure@corp.example>`).',
+    group: 'Notifications',
+    readBy: ['worker'],
+  }),
+  SMTP_USER: variable(text().optional(), {
+    doc: 'User name for SMTP authentication; unset sends without authenticating.',
+    group: 'Notifications',
+    readBy: ['worker'],
+    default: 'unset: no authentication',
+  }),
+  SMTP_PASSWORD: variable(text().optional(), {
+    doc: 'Password for SMTP authentication (with `SMTP_USER`).',
+    group: 'Notifications',
+    readBy: ['worker'],
+    secret: true,
+    withheldFromCatalog: true,
+  }),
+  SMTP_TLS: variable(z.enum(['auto', 'starttls', 'tls', 'none']).default('auto'), {
+    doc: 'TLS to the mail server: `auto` (STARTTLS when the server offers it), `starttls` (required), `tls` (TLS from the first byte, usually port 465) or `none`.',
+    group: 'Notifications',
+    readBy: ['worker'],
+  }),
+  ENGINE_PUBLIC_URL: variable(httpUrl().default('http://localhost:3000'), {
+    doc: "The API's base URL as operators reach it: the `curl` confirm commands in notifications point there.",
+    group: 'Notifications',
+    readBy: ['worker', 'npm start'],
+    default: '`http://localhost:3000` (npm start: its API)',
+  }),
+
   LOG_LEVEL: variable(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), {
     doc: 'Level of the structured (pino) logger: fatal, error, warn, info, debug, trace or silent.',
     group: 'Logging',
@@ -401,6 +441,11 @@ export const configSchema = z.object({
   TEMPORAL_PORT: variable(port().default(7233), { doc: 'Port of the Temporal dev server that `npm start` runs.', group: 'Local run (npm start)', readBy: ['npm start'] }),
   TEMPORAL_UI_PORT: variable(port().default(8233), { doc: 'Port of its Temporal Web UI.', group: 'Local run (npm start)', readBy: ['npm start'] }),
   KAFKA_PORT: variable(port().default(9092), { doc: 'Port of the Kafka broker that `npm start` runs (its data stays in `.data/kafka`).', group: 'Local run (npm start)', readBy: ['npm start'] }),
+  MAILPIT_PORT: variable(port().default(8025), {
+    doc: 'Port of the web inbox and HTTP API of the mailpit that `npm start` runs (it takes mail on `SMTP_PORT`).',
+    group: 'Local run (npm start)',
+    readBy: ['npm start'],
+  }),
   DEMO_DATABASE_URL: variable(databaseUrl().optional(), {
     doc: 'The demo database of `examples/local-catalog.yaml` (the catalog reads it as `${DEMO_DATABASE_URL}`).',
     group: 'Local run (npm start)',
@@ -420,6 +465,19 @@ export const configSchema = z.object({
     group: 'Command line',
     readBy: ['cli'],
     default: 'unset: the keys in `DATABASE_URL`',
+  }),
+  ERASURE_API_URL: variable(httpUrl().optional(), {
+    doc: 'The engine API that `npx erasure bulk` sends bulk operator actions to (`--api-url` wins).',
+    group: 'Command line',
+    readBy: ['cli'],
+    default: '`http://127.0.0.1:3000`',
+  }),
+  ERASURE_API_KEY: variable(text().optional(), {
+    doc: 'The API key `npx erasure bulk` presents (`--api-key` wins); the actions are recorded as sent by its name, and it needs the scope of the action.',
+    group: 'Command line',
+    readBy: ['cli'],
+    default: 'unset',
+    secret: true,
   }),
 });
 

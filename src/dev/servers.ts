@@ -20,6 +20,8 @@ export interface ToolPaths {
   elasticsearchHome: string;
   /** The Kafka home assembled by `tools/kafka/setup.sh` (`lib/*.jar`). */
   kafkaHome: string;
+  /** mailpit (SMTP server with a web inbox), go-installed; see ./mailpit.ts. */
+  mailpit: string;
 }
 
 /** Reads `.tools/paths.json`; fails loudly when setup has not run. */

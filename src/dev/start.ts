@@ -18,6 +18,7 @@ import { createLogger } from '../logger';
 import { createEngineWorker } from '../worker';
 import { projectRoot, startPostgres, startTemporalDevServer } from './servers';
 import { startKafka } from './kafka';
+import { startMailpit } from './mailpit';
 
 /** Reads a generated secret from the data folder, creating it on first start. */
 function secretFile(file: string, make: () => string, logger: ReturnType<typeof createLogger>, what: string): string {
@@ -88,6 +89,9 @@ async function main(): Promise<void> {
     // The events broker (issue 17): a single-node KRaft Kafka keeping its topics in .data/kafka.
     const kafka = await startKafka({ dataDir: path.join(dataDir, 'kafka'), port: local.KAFKA_PORT });
     stops.push(() => kafka.stop());
+    // Notifications' mail (src/notify): mailpit takes every message and shows it in its web inbox.
+    const mailpit = local.SMTP_HOST ? undefined : await startMailpit({ smtpPort: local.SMTP_PORT, httpPort: local.MAILPIT_PORT, dbFile: path.join(dataDir, 'mailpit.db') });
+    if (mailpit) stops.push(() => mailpit.stop());
 
     const apiKey = secretFile(path.join(dataDir, 'api-key'), () => `local_${randomBytes(24).toString('base64url')}`, logger, 'an API key with every scope');
     // The engine is configured like a worker or an API, from an environment: the process's, with what the
@@ -101,6 +105,9 @@ async function main(): Promise<void> {
       KAFKA_BROKERS: local.KAFKA_BROKERS?.join(',') ?? kafka.bootstrap,
       ERASURE_CATALOG: local.ERASURE_CATALOG ?? path.join(projectRoot, 'examples', 'local-catalog.yaml'),
       PORT: String(apiPort),
+      SMTP_HOST: local.SMTP_HOST ?? mailpit?.smtpHost,
+      SMTP_PORT: String(local.SMTP_PORT),
+      ENGINE_PUBLIC_URL: local.ENGINE_PUBLIC_URL ?? `http://localhost:${apiPort}`,
       API_KEYS: [local.API_KEYS, `local:intake,operator,read,certificates:${hashApiKey(apiKey)}`].filter(Boolean).join(';'),
       SUBJECT_HASH_SECRET: local.SUBJECT_HASH_SECRET ?? secretFile(path.join(dataDir, 'subject-hash-secret'), () => randomBytes(24).toString('hex'), logger, 'a subject hash secret'),
     };
@@ -145,6 +152,9 @@ async function main(): Promise<void> {
         `  Codec server   http://localhost:${codecPort}/<token>   (token ${local.CODEC_PATH_TOKEN ? 'from CODEC_PATH_TOKEN' : 'in .data/codec-path-token'})`,
         `  PostgreSQL     ${pg.urlFor('erasure_engine')}   (demo data: ${pg.urlFor('demo')})`,
         `  Kafka          ${kafka.bootstrap}   (Kafka ${kafka.version}, log in ${path.relative(process.cwd(), kafka.logFile)})`,
+        mailpit
+          ? `  Mail inbox     ${mailpit.url}   (mailpit; notifications are sent to it over SMTP on ${mailpit.smtpHost}:${mailpit.smtpPort})`
+          : `  Mail           SMTP ${local.SMTP_HOST}:${local.SMTP_PORT}   (SMTP_HOST is set: no mailpit started)`,
         '',
         'Try it:',
         `  curl -s -X POST ${api.url}/erasures -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' \\`,

@@ -25,6 +25,11 @@ export const failureTypes = {
   requestNotReceived: 'RequestNotReceivedError',
   /** A workflow input the engine's codec did not seal (plain JSON started by hand): the run fails, doing nothing. */
   unsealedInput: 'UnsealedInputError',
+  /**
+   * The system is paused for every request (`POST /systems/{id}/pause`): the activity touched nothing. The lane
+   * waits for the resume without spending a retry; non-retryable by its own flag.
+   */
+  systemPaused: 'SystemPausedError',
 } as const;
 
 /** Failure types that Temporal must not retry. */

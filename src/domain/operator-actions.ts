@@ -88,11 +88,19 @@ export function attestedFields(payload: unknown): AttestedFields {
   return out;
 }
 
-/** The API's claim about who sent an action: the API key's name, when, and the MAC over both and the target. */
+/** A bulk action's batch id (src/use-cases/bulk.ts): its Temporal batch job id, `bulk-<uuid>`. */
+export const bulkBatchIdPattern = /^bulk-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The API's claim about who sent an action: the API key's name, when, and the MAC over both and the target.
+ * A bulk action's claim also names its `batch`: one claim then goes to every request of the batch, and its
+ * MAC binds the batch instead of the request (the ledger says which requests the batch holds).
+ */
 export const actorClaimSchema = z.strictObject({
   name: z.string().min(1).max(128),
   issuedAt: z.iso.datetime({ offset: true }),
   mac: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url HMAC-SHA256'),
+  batch: z.string().regex(bulkBatchIdPattern, 'must be a bulk batch id (bulk-<uuid>)').optional(),
 });
 export type ActorClaim = z.infer<typeof actorClaimSchema>;
 
@@ -101,10 +109,23 @@ export interface ActionAttestation extends ActorClaim {
   fields: AttestedFields;
 }
 
+/**
+ * The batch ids the given attestations claim, once each (well-formed ones only): what the ledger writer and
+ * the certificate issuer look up in the ledger before they check those claims (src/attestation).
+ * @example const ids = claimedBatches(entries.map((e) => e.attestation));
+ */
+export function claimedBatches(attestations: ReadonlyArray<ActionAttestation | undefined>): string[] {
+  const ids = new Set<string>();
+  for (const a of attestations) if (a && typeof a.batch === 'string' && bulkBatchIdPattern.test(a.batch)) ids.add(a.batch);
+  return [...ids];
+}
+
 /** What the checker concluded about one action: `actor` only when the claim verified. */
 export interface ActionArrival {
   via: ActionChannel;
   actor?: string;
   /** Set when a claim came with the action but did not verify (forged, altered, replayed late). */
   claimRejected?: true;
+  /** The bulk action's batch id, when the action came with a verified batch claim. */
+  batch?: string;
 }

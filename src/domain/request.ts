@@ -32,6 +32,8 @@ export interface SystemState {
   resume?: unknown;
   /** The latest time a legal hold stopped work on this system in flight, and what it had done by then. */
   interrupted?: { at: string; step: 'erase' | 'softDelete' | 'restore'; completed: Record<string, number> };
+  /** Since when (ISO) this system's lane waits because the system is paused for every request. */
+  paused?: { since: string };
 }
 
 export interface ConsumerState {

@@ -13,8 +13,11 @@ export const isOneOf = <T extends string>(list: readonly T[], value: unknown): v
 export const phases = ['accepted', 'grace_period', 'coordinating', 'erasing', 'verifying', 'certifying', 'completed', 'cancelled'] as const;
 export type Phase = (typeof phases)[number];
 
-/** Side states that need eyes on them; they win over the phase in ErasureStatus. */
-export const sideStates = ['on_hold', 'needs_attention', 'overdue', 'awaiting_confirmation'] as const;
+/**
+ * Side states that need eyes on them; they win over the phase in ErasureStatus. `paused`: a system the
+ * request waits for is paused for every request (maintenance, a broken connector), see src/use-cases/pause.ts.
+ */
+export const sideStates = ['on_hold', 'paused', 'needs_attention', 'overdue', 'awaiting_confirmation'] as const;
 
 /** What ErasureStatus shows: the phase, or a side state. */
 export const erasureStatuses = [...phases, ...sideStates] as const;

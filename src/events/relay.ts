@@ -18,7 +18,7 @@
 import pg from 'pg';
 import type { Admin } from '@platformatic/kafka';
 import type { Logger } from '../logger';
-import type { Pool, PoolClient } from '../ledger/db';
+import { withClient, type Pool, type PoolClient } from '../ledger/db';
 import type { EngineMetrics } from '../metrics';
 import { createKafkaAdmin, createProducer, ensureTopics, type Bootstrap, type EventProducer, type TopicSpec } from './kafka-client';
 import { OUTBOX_CHANNEL } from './outbox';
@@ -173,14 +173,8 @@ export function startEventRelay(opts: EventRelayOptions): EventRelay {
 
   /** One pass: resolves to how many rows it claimed (a full batch means more may wait). */
   const pass = async (): Promise<number> => {
-    const c = await pool.connect();
-    let rows: OutboxRow[];
-    try {
-      rows = await claim(c, batch);
-    } finally {
-      // No connection is held while Kafka is waited for: the claim is the lease.
-      c.release();
-    }
+    // No connection is held while Kafka is waited for: the claim is the lease.
+    const rows: OutboxRow[] = await withClient(pool, (c) => claim(c, batch));
     if (rows.length === 0) return 0;
     const ids = rows.map((r) => r.id);
     try {

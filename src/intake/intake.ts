@@ -13,6 +13,7 @@ import type { Catalog } from '../catalog/schema';
 import type { InsertOutcome, PendingInput, RequestRecord, RequestRepository } from '../ledger/requests';
 import type { Logger } from '../logger';
 import { subjectRef } from '../subject';
+import { erasureStaticDetails, erasureSummary } from '../workflows/summary';
 import { erasureWorkflow } from '../workflows';
 import { ErasureDeadlineKey, ErasureJurisdictionKey, ErasureOverdueKey, ErasureStatusKey, workflowIdFor, type ErasureInput } from '../workflows/definitions';
 import { deadlineFor, type Jurisdiction, type JurisdictionPolicy, type SubjectIdentifiers } from '../domain';
@@ -113,6 +114,7 @@ export async function submitErasure(deps: IntakeDeps, body: ErasureSubmission): 
  */
 export async function startQueued(deps: IntakeDeps, requestId: string, input: ErasureInput): Promise<RequestRecord | undefined> {
   const workflowId = workflowIdFor(requestId);
+  const deadline = new Date(deadlineFor(Date.parse(input.receivedAt), input.plan.policy)).toISOString();
   try {
     await deps.client.connection.withDeadline(Date.now() + (deps.startTimeoutMs ?? 3000), () =>
       deps.client.workflow.start(erasureWorkflow, {
@@ -120,10 +122,13 @@ export async function startQueued(deps: IntakeDeps, requestId: string, input: Er
         taskQueue: deps.taskQueue,
         args: [input],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        // What the Web UI's list and detail pages show: jurisdiction, systems, deadline; never the subject.
+        staticSummary: erasureSummary(input.plan.policy.jurisdiction, input.plan.systems.length, deadline),
+        staticDetails: erasureStaticDetails(requestId, input.plan, input.receivedAt, deadline),
         typedSearchAttributes: [
           { key: ErasureStatusKey, value: 'accepted' },
           { key: ErasureJurisdictionKey, value: input.plan.policy.jurisdiction },
-          { key: ErasureDeadlineKey, value: new Date(deadlineFor(Date.parse(input.receivedAt), input.plan.policy)) },
+          { key: ErasureDeadlineKey, value: new Date(deadline) },
           { key: ErasureOverdueKey, value: false },
         ],
       }),

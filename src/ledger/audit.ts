@@ -8,24 +8,28 @@ import { z } from 'zod';
 import type { AuditLog } from '../activities';
 import type { AuditEvent } from '../activities/types';
 import type { Attestor } from '../attestation';
-import { attestedFields, auditEventTypes, formatIssues, isOneOf, phaseNamedBy, phases, type OperatorActionEntry } from '../domain';
+import { attestedFields, auditEventTypes, claimedBatches, formatIssues, isOneOf, phaseNamedBy, phases, type OperatorActionEntry } from '../domain';
 import type { Logger } from '../logger';
 import { DEFAULT_EVENTS_TOPIC, lifecycleMessageFor, repeatScope } from '../events/lifecycle';
 import { enqueue } from '../events/outbox';
-import { inTransaction, type Pool, type PoolClient } from './db';
+import { batchesHolding } from './batches';
+import { inTransaction, type Pool, type PoolClient, type Queryable } from './db';
 import { appendEvent } from './events';
 import { createRequestRepository, type RequestRepository } from './requests';
 
 /**
  * An `operator.actions` batch as the ledger keeps it: each entry's claim is checked and replaced by how the
- * action arrived (`via`, and `actor` when the claim verified), so the trail names authenticated keys only.
+ * action arrived (`via`, and `actor` when the claim verified, `batch` for a bulk action's), so the trail names
+ * authenticated keys only. A bulk action's claim verifies only on a request its recorded batch holds, so the
+ * request's batches are read from the ledger first.
  */
-function attributed(e: AuditEvent, attestor: Attestor): AuditEvent {
+async function attributed(e: AuditEvent, attestor: Attestor, db: Queryable): Promise<AuditEvent> {
   const actions = (e.detail as { actions?: unknown } | undefined)?.actions;
   if (!Array.isArray(actions)) return e;
+  const batches = await batchesHolding(db, e.requestId, claimedBatches((actions as OperatorActionEntry[]).map((a) => a?.attestation)));
   const entries = (actions as OperatorActionEntry[]).map(({ attestation, ...entry }) => {
     const target = attestedFields(entry);
-    const arrival = attestor.arrival(attestation, { requestId: e.requestId, signal: entry.signal, at: entry.at, target });
+    const arrival = attestor.arrival(attestation, { requestId: e.requestId, signal: entry.signal, at: entry.at, target }, batches);
     return { ...entry, ...arrival };
   });
   return { ...e, detail: { ...e.detail, actions: entries } };
@@ -66,7 +70,7 @@ export function createActivityAudit(deps: { pool: Pool; logger?: Logger; request
 
   return {
     async recordEvent(raw) {
-      const e = raw.type === auditEventTypes.operatorActions ? attributed(raw, deps.attestor) : raw;
+      const e = raw.type === auditEventTypes.operatorActions ? await attributed(raw, deps.attestor, deps.pool) : raw;
       await inTransaction(deps.pool, async (c) => {
         // A retried eraseSystem activity names the same execution: its first attempt's record stands.
         if (e.type === auditEventTypes.systemErased && (await alreadyRecorded(c, e))) return;

@@ -34,22 +34,52 @@ export function createPool(opts: PoolOptions): Pool {
 }
 
 /**
+ * Runs `work` on one client of the pool and gives the client back. While the client is out, a connection
+ * error that arrives outside a query (the server ends the session: a restart, `pg_terminate_backend`) is
+ * held instead of crashing the process as an unhandled `error` event, and a client that failed that way
+ * is destroyed rather than handed to the next caller.
+ * @example const rows = await withClient(pool, (c) => c.query('SELECT 1'));
+ */
+export async function withClient<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken ??= err;
+  };
+  client.on('error', onError);
+  try {
+    return await work(client);
+  } catch (err) {
+    // A query that failed for want of a connection (no SQLSTATE) leaves a client nobody should reuse.
+    if (!isServerError(err)) broken ??= err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    client.off('error', onError);
+    client.release(broken);
+  }
+}
+
+/** Whether `err` is an error the PostgreSQL server sent (it carries a SQLSTATE), not a lost connection. */
+function isServerError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((err as { code: string }).code);
+}
+
+/**
  * Runs `work` inside one transaction on one client: COMMIT when it resolves, ROLLBACK when it throws.
  * @example await inTransaction(pool, (c) => c.query('INSERT …'));
  */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
+  return withClient(pool, async (client) => {
     await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+    try {
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
 }
 
 /**

@@ -6,7 +6,7 @@
  * encrypted by the engine's payload codec.
  */
 import { auditEventTypes, finalPhases, type Jurisdiction, type LedgerStatus, type Phase } from '../domain';
-import type { Pool, Queryable } from './db';
+import { inTransaction, type Pool, type Queryable } from './db';
 
 /** A request as the ledger holds it (no identifiers). */
 export interface RequestRecord {
@@ -69,6 +69,22 @@ interface RequestRow {
 
 const columns = 'request_id, workflow_id, subject_ref, jurisdiction, status, body_hash, received_at, deadline, workflow_started_at, completed_at, certificate_id';
 
+/** A group of the report as PostgreSQL answers it (counts and percentiles arrive as text). */
+interface ReportGroupRow {
+  jurisdiction: Jurisdiction | null;
+  received: string;
+  completed: string;
+  cancelled: string;
+  open: string;
+  overdue_open: string;
+  completed_late: string;
+  extended: string;
+  median_s: string | number | null;
+  p95_s: string | number | null;
+  oldest_open_id: string | null;
+  oldest_open_at: Date | null;
+}
+
 function toRecord(r: RequestRow): RequestRecord {
   return {
     requestId: r.request_id,
@@ -116,6 +132,50 @@ export interface RequestRepository {
    * postpone never hide the rest.
    */
   shreddable(opts: { after?: string; limit: number }): Promise<ShreddableRequest[]>;
+  /**
+   * The compliance report's figures (src/use-cases/report.ts) for the requests received in [from, to), each
+   * one's outcome as the ledger stands at `asOf`, in one consistent snapshot; up to `overdueLimit` overdue ones.
+   */
+  reportFigures(range: { from: Date; to: Date; asOf: Date; overdueLimit: number }): Promise<ReportFigures>;
+}
+
+/**
+ * Counts and durations (seconds) of one group of requests: a jurisdiction, or all of them (`jurisdiction`
+ * null). Completed means a certificate was issued; cancelled, withdrawn without one; open, everything else.
+ */
+export interface ReportGroupFigures {
+  jurisdiction: Jurisdiction | null;
+  received: number;
+  completed: number;
+  cancelled: number;
+  open: number;
+  /** Open, and the (possibly extended) deadline passed before `asOf`. */
+  overdueOpen: number;
+  /** Certificate issued after the (possibly extended) deadline. */
+  completedLate: number;
+  /** Requests whose trail holds an accepted extension (`deadline.extended`). */
+  extended: number;
+  /** Received → certificate, over the completed ones: percentile_cont(0.5) and (0.95); null when none completed. */
+  medianSeconds: number | null;
+  p95Seconds: number | null;
+  oldestOpen: { requestId: string; receivedAt: string } | null;
+}
+
+/** One overdue request of the report: still open past its deadline, or certified after it. */
+export interface ReportOverdueRequest {
+  requestId: string;
+  jurisdiction: Jurisdiction;
+  kind: 'open' | 'late';
+  receivedAt: string;
+  deadline: string;
+  certifiedAt: string | null;
+}
+
+export interface ReportFigures {
+  /** One entry per jurisdiction that received requests in the range, then the total (jurisdiction null). */
+  groups: ReportGroupFigures[];
+  /** Overdue requests by deadline, at most `overdueLimit` of them. */
+  overdue: ReportOverdueRequest[];
 }
 
 /** A certificate whose request the ledger never received. */
@@ -246,6 +306,71 @@ export function createRequestRepository(pool: Pool): RequestRepository {
         [after ?? null, limit],
       );
       return rows.map((r) => ({ requestId: r.request_id, workflowId: r.workflow_id, certificateId: r.certificate_id }));
+    },
+
+    async reportFigures({ from, to, asOf, overdueLimit }) {
+      // Every figure is read from one snapshot, so the counts and the overdue list agree with each other.
+      return inTransaction(pool, async (c) => {
+        await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        const cohort = `
+          WITH cohort AS (
+            SELECT r.request_id, r.jurisdiction, r.received_at, r.deadline, c.issued_at AS certified_at,
+                   CASE WHEN c.issued_at IS NOT NULL THEN 'completed' WHEN r.status = 'cancelled' THEN 'cancelled' ELSE 'open' END AS outcome,
+                   EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.request_id AND e.type = $4) AS extended
+              FROM requests r LEFT JOIN certificates c ON c.request_id = r.request_id
+             WHERE r.received_at >= $1 AND r.received_at < $2
+          )`;
+        const groups = await c.query<ReportGroupRow>(
+          `${cohort}
+           SELECT CASE WHEN GROUPING(jurisdiction) = 1 THEN NULL ELSE jurisdiction END AS jurisdiction,
+                  count(*) AS received,
+                  count(*) FILTER (WHERE outcome = 'completed') AS completed,
+                  count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled,
+                  count(*) FILTER (WHERE outcome = 'open') AS open,
+                  count(*) FILTER (WHERE outcome = 'open' AND deadline < $3) AS overdue_open,
+                  count(*) FILTER (WHERE outcome = 'completed' AND certified_at > deadline) AS completed_late,
+                  count(*) FILTER (WHERE extended) AS extended,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM certified_at - received_at)::float8) FILTER (WHERE outcome = 'completed') AS median_s,
+                  percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM certified_at - received_at)::float8) FILTER (WHERE outcome = 'completed') AS p95_s,
+                  (array_agg(request_id ORDER BY received_at, request_id) FILTER (WHERE outcome = 'open'))[1] AS oldest_open_id,
+                  min(received_at) FILTER (WHERE outcome = 'open') AS oldest_open_at
+             FROM cohort
+            GROUP BY GROUPING SETS ((jurisdiction), ())
+            ORDER BY GROUPING(jurisdiction), jurisdiction`,
+          [from, to, asOf, auditEventTypes.deadlineExtended],
+        );
+        const overdue = await c.query<{ request_id: string; jurisdiction: Jurisdiction; outcome: string; received_at: Date; deadline: Date; certified_at: Date | null }>(
+          `${cohort}
+           SELECT request_id, jurisdiction, outcome, received_at, deadline, certified_at FROM cohort
+            WHERE (outcome = 'open' AND deadline < $3) OR (outcome = 'completed' AND certified_at > deadline)
+            ORDER BY deadline, request_id LIMIT $5`,
+          [from, to, asOf, auditEventTypes.deadlineExtended, overdueLimit],
+        );
+        const num = (v: string | number | null) => (v === null ? null : Number(v));
+        return {
+          groups: groups.rows.map((g) => ({
+            jurisdiction: g.jurisdiction,
+            received: Number(g.received),
+            completed: Number(g.completed),
+            cancelled: Number(g.cancelled),
+            open: Number(g.open),
+            overdueOpen: Number(g.overdue_open),
+            completedLate: Number(g.completed_late),
+            extended: Number(g.extended),
+            medianSeconds: num(g.median_s),
+            p95Seconds: num(g.p95_s),
+            oldestOpen: g.oldest_open_id && g.oldest_open_at ? { requestId: g.oldest_open_id, receivedAt: g.oldest_open_at.toISOString() } : null,
+          })),
+          overdue: overdue.rows.map((o) => ({
+            requestId: o.request_id,
+            jurisdiction: o.jurisdiction,
+            kind: o.outcome === 'open' ? 'open' : 'late',
+            receivedAt: o.received_at.toISOString(),
+            deadline: o.deadline.toISOString(),
+            certifiedAt: o.certified_at?.toISOString() ?? null,
+          })),
+        };
+      });
     },
 
     async certificatesWithoutRequest(limit = 100) {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { identifierNamePattern } from '../domain';
+import { notifyTargetsSchema } from '../notify/schema';
 
 /** Catalog ids become workflow state keys, search attribute values and CLI arguments: keep them plain. */
 export const id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be lower-case letters, digits, "-" or "_" (max 64)');
@@ -55,4 +56,6 @@ export const common = {
   description: z.string().optional(),
   /** Systems that must be erased before this one (e.g. a search index before its source of truth). */
   dependsOn: z.array(id).default([]),
+  /** Who is told of this system's part in an erasure (its owner): e-mail, chat webhook (src/notify). Never in a plan. */
+  notify: notifyTargetsSchema.optional(),
 };

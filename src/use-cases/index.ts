@@ -8,8 +8,11 @@ import type { OperatorActionName } from '../domain';
 import { ledgerGaugeRefresher, metricsExposition, publicKeys, readiness } from './health';
 import { createKeyedLimiter } from './limiter';
 import { operatorAction } from './operate';
+import { bulkDryRun, bulkStatus, startBulk, type BulkAction, type BulkSelection } from './bulk';
+import { pauseForAll, pauseHistory, listSystems, resumeForAll } from './pause';
 import { previewErasure } from './preview';
 import { findRequest, listRequests, requestCertificate, requestStatus, type ListFilter } from './read';
+import { erasureReport } from './report';
 import { submit } from './submit';
 import type { UseCaseDeps } from './types';
 
@@ -17,7 +20,9 @@ export { UseCaseError, type UseCaseErrorKind } from './errors';
 export type { ListedErasure, ListFilter, StatusAnswer } from './read';
 export type { Readiness } from './health';
 export type { PreviewProgress, PreviewReport, PreviewTotals, SystemPreviewReport } from './preview';
+export type { ErasureReport, ReportRow } from './report';
 export type { CertificateReader, UseCaseDeps } from './types';
+export { bulkActions, bulkSelectionSchema, MAX_BULK_REQUESTS, type BulkAction, type BulkBatchView, type BulkMatch, type BulkSelection, type BulkStarted } from './bulk';
 
 /**
  * Binds every use case to its dependencies.
@@ -40,6 +45,14 @@ export function createUseCases(deps: UseCaseDeps) {
     metrics: () => metricsExposition(deps, refreshGauges),
     publicKeys: () => publicKeys(deps),
     preview: (subject: unknown) => previewErasure({ catalog: deps.intake.catalog(), connectors: deps.connectors }, subject),
+    bulkDryRun: (action: BulkAction, selection: BulkSelection, payload: unknown, actor?: string) => bulkDryRun(deps, action, selection, payload, actor),
+    startBulk: (action: BulkAction, selection: BulkSelection, payload: unknown, actor: string) => startBulk(deps, action, selection, payload, actor),
+    bulkStatus: (batchId: string) => bulkStatus(deps, batchId),
+    systems: () => listSystems(deps),
+    pauseHistory: (system?: string) => pauseHistory(deps, system),
+    pauseSystem: (system: string, reason: string, actor: string) => pauseForAll(deps, system, reason, actor),
+    resumeSystem: (system: string, actor: string) => resumeForAll(deps, system, actor),
+    report: (range: { from?: string; to?: string }) => erasureReport({ requests: deps.requests }, range),
   };
 }
 

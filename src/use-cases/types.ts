@@ -1,6 +1,8 @@
 /** What the use cases are built from: the ledger, Temporal, certificates and metrics, passed in once. */
 import type { Client } from '@temporalio/client';
 import type { Attestor } from '../attestation';
+import type { BatchRepository } from '../ledger/batches';
+import type { PauseRepository } from '../ledger/pauses';
 import type { IntakeDeps } from '../intake/intake';
 import type { RequestRepository } from '../ledger/requests';
 import type { Logger } from '../logger';
@@ -28,6 +30,10 @@ export interface UseCaseDeps {
   logger: Logger;
   /** Claims the authenticated API key for each operator action (src/attestation); without it actions carry no claim. */
   attestor?: Attestor;
+  /** The ledger's bulk batches (src/ledger/batches.ts); bulk actions need it (and the attestor). */
+  batches?: BatchRepository;
+  /** Systems paused for every request (src/ledger/pauses.ts); pausing needs it. */
+  pauses?: PauseRepository;
   /** Resolves when the ledger database answers (readiness). */
   pingDatabase(): Promise<void>;
   /**

@@ -4,7 +4,7 @@
  * data left back to erase, at most `maxVerifyRounds` times. Rules first (pure), then the lane's steps.
  */
 import * as wf from '@temporalio/workflow';
-import type { EraseResult, ErasureState, JurisdictionPolicy, SystemPlan, SystemState } from '../domain';
+import { failureTypes, type EraseResult, type ErasureState, type JurisdictionPolicy, type SystemPlan, type SystemState } from '../domain';
 import { failureMessage, noteStopped, type Run } from './run';
 import { isDone, iso, markNeedsAttention, receiptOf } from './state';
 
@@ -54,16 +54,33 @@ export function applyVerification(s: SystemState, remaining: number, policy: Pic
   return 'needs_attention';
 }
 
-/** One erase attempt of an automated system (after the legal-hold gate). */
+/** Whether an activity failed because its system is paused for every request (it touched nothing). */
+export function isPausedFailure(err: unknown): boolean {
+  const cause = err instanceof wf.ActivityFailure ? err.cause : err;
+  return cause instanceof wf.ApplicationFailure && cause.type === failureTypes.systemPaused;
+}
+
+/** The system is paused: the lane waits for the resume without counting an attempt. Pure. */
+export function notePaused(s: SystemState, nowMs: number): void {
+  s.paused ??= { since: iso(nowMs) };
+  if (s.status === 'erasing') {
+    s.status = 'pending';
+    s.attempts = Math.max(0, s.attempts - 1);
+  }
+}
+
+/** One erase attempt of an automated system (after the legal-hold gate; a paused system waits first). */
 export async function eraseOnce(run: Run, s: SystemState): Promise<void> {
+  if (s.paused) await run.pauseGate(s);
+  if (run.draining) return;
   s.status = 'erasing';
   s.attempts++;
   const startedAt = new Date().toISOString();
   run.sync();
   try {
-    const r = await run.stoppable((a) => a.eraseSystem(run.task(s.id)));
+    const r = await run.stoppable((a) => a.eraseSystem(run.task(s.id)), { summary: `erase ${s.id}`, system: s });
     if (r.stopped) {
-      // Stopped by a legal hold: the lane waits for the release, then erases again from this progress.
+      // Stopped by a legal hold or a pause: the lane waits for the release, then erases again from this progress.
       noteStopped(s, 'erase', r.progress, Date.now());
       s.status = 'pending';
     } else {
@@ -72,18 +89,32 @@ export async function eraseOnce(run: Run, s: SystemState): Promise<void> {
     }
   } catch (err) {
     if (err instanceof wf.CancelledFailure) throw err;
-    markNeedsAttention(s, failureMessage(err));
-    run.sync();
-    await run.escalate('needs_attention', { systemIds: [s.id] }, s.lastError);
+    if (isPausedFailure(err)) {
+      notePaused(s, Date.now());
+    } else {
+      markNeedsAttention(s, failureMessage(err));
+      run.sync();
+      await run.escalate('needs_attention', { systemIds: [s.id] }, s.lastError);
+    }
   }
   run.sync();
 }
 
-/** Verifies one erased system and applies the count. */
+/** Verifies one erased system and applies the count; a paused system waits for the resume first. */
 export async function verifyOnce(run: Run, s: SystemState): Promise<void> {
-  await run.heldGate();
-  const { remaining } = await run.long().verifySystem(run.task(s.id));
-  if (applyVerification(s, remaining, run.policy) === 'needs_attention') {
-    await run.escalate('needs_attention', { systemIds: [s.id] }, s.lastError);
+  for (;;) {
+    await run.heldGate();
+    if (s.paused) await run.pauseGate(s);
+    try {
+      const { remaining } = await run.long(`verify ${s.id}`).verifySystem(run.task(s.id));
+      if (applyVerification(s, remaining, run.policy) === 'needs_attention') {
+        await run.escalate('needs_attention', { systemIds: [s.id] }, s.lastError);
+      }
+      return;
+    } catch (err) {
+      if (!isPausedFailure(err)) throw err;
+      notePaused(s, Date.now());
+      run.sync();
+    }
   }
 }

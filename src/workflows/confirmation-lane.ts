@@ -57,7 +57,7 @@ export async function requestConfirmation(run: Run, s: SystemState, p: SystemPla
   if (run.draining) return 'draining';
   if (p.notify && !s.notified) {
     try {
-      await run.quick.notifySystem(run.task(s.id));
+      await run.quickAs(`ask the owner of ${s.id} to erase`).notifySystem(run.task(s.id));
     } catch (err) {
       if (err instanceof wf.CancelledFailure) throw err;
       markNeedsAttention(s, failureMessage(err));
@@ -74,11 +74,13 @@ export async function requestConfirmation(run: Run, s: SystemState, p: SystemPla
 export async function awaitConfirmation(run: Run, s: SystemState, p: SystemPlan): Promise<void> {
   const { state, policy } = run;
   const seenDeadline = state.deadlineAt;
-  await run.waitUntil(nextWakeAt(s, state, policy), () => s.status !== 'awaiting_confirmation' || run.draining || state.deadlineAt !== seenDeadline);
+  const wakeAt = nextWakeAt(s, state, policy);
+  const summary = wakeAt === s.nextReminderAt ? `reminder for ${s.id}` : `escalation for ${s.id}`;
+  await run.waitUntil(wakeAt, () => s.status !== 'awaiting_confirmation' || run.draining || state.deadlineAt !== seenDeadline, summary);
   if (s.status !== 'awaiting_confirmation' || run.draining) return;
   const now = Date.now();
   if (takeReminder(s, p, state, policy, now)) {
-    await run.quick.sendReminder({
+    await run.quickAs(`reminder for ${s.id}`).sendReminder({
       requestId: state.requestId,
       systemId: s.id,
       owner: typeof p.spec.owner === 'string' ? p.spec.owner : undefined,

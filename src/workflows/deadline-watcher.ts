@@ -25,7 +25,7 @@ export async function watchDeadline(run: Run): Promise<void> {
       run.sync();
       await run.escalate('overdue', { systemIds: pendingSystems(state) }, 'the legal deadline has passed with work outstanding');
     } else if (!state.overdue) {
-      await wf.condition(() => isFinished(state) || state.deadlineAt !== deadline, deadline - Date.now());
+      await run.waitUntil(deadline, () => isFinished(state) || state.deadlineAt !== deadline, 'legal deadline');
       continue;
     }
     await wf.condition(() => isFinished(state) || !state.overdue);

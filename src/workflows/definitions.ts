@@ -89,6 +89,17 @@ export const extendDeadlineSignal = defineSignal<[ExtendDeadline]>('extendDeadli
 export const cancelSignal = defineSignal<[Cancel]>('cancel');
 export const retrySystemSignal = defineSignal<[RetrySystem]>('retrySystem');
 
+/**
+ * The engine tells running workflows that a system was paused or resumed for every request. A wake-up call,
+ * not an authority: the erase and verify activities read the pause from the ledger themselves, so a forged
+ * signal can only make a lane look again (see src/use-cases/pause.ts).
+ */
+export interface SystemPauseNotice {
+  system: string;
+  paused: boolean;
+}
+export const systemPauseSignal = defineSignal<[SystemPauseNotice]>('systemPause');
+
 export const statusQuery = defineQuery<ErasureStatusView>('status');
 
 /**

@@ -26,12 +26,13 @@ import {
   releaseLegalHoldSignal,
   retrySystemSignal,
   statusQuery,
+  systemPauseSignal,
   type ErasureInput,
   type ErasureResult,
 } from './definitions';
 import { DERIVE_IDENTIFIERS, identifyLane, needsIdentify } from './identities';
 import { createRun, HOLD_STOPS_WORK, noteStopped, type Run } from './run';
-import { applyOperatorAction } from './signal-rules';
+import { applyOperatorAction, applyPauseNotice } from './signal-rules';
 import { derivedOf, isDone, isErased, isFinished, iso, startingState, statusView, systemsOf } from './state';
 
 /** Erases one data subject from every system in the plan and returns the certificate id. */
@@ -83,7 +84,7 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   const receipts: Receipt[] = systemsOf(state).map((s) => s.receipt!);
   const info = wf.workflowInfo();
   const derived = derivedOf(state);
-  const { certificateId } = await run.quick.issueCertificate({
+  const { certificateId } = await run.quickAs('issue the certificate').issueCertificate({
     requestId: state.requestId,
     workflowId: info.workflowId,
     runId: info.runId,
@@ -162,11 +163,34 @@ function registerHandlers(run: Run): void {
   ] as const;
   for (const signal of signals) {
     wf.setHandler(signal as wf.SignalDefinition<[unknown]>, (raw: unknown) => {
-      apply(signal.name, raw);
+      const { payload, claim } = claimOfSignal(raw);
+      apply(signal.name, payload, claim);
     });
   }
   wf.setHandler(operatorActionUpdate, ({ signal, payload, actor }) => apply(signal, payload, actor));
+  wf.setHandler(systemPauseSignal, (raw: unknown) => {
+    if (applyPauseNotice(run.state, raw, Date.now())) {
+      run.version++;
+      run.sync();
+    }
+  });
   wf.setHandler(statusQuery, () => statusView(run.state));
+}
+
+/** Patch: a signal's payload may carry the API's claim (a bulk action sent through a Temporal batch operation). */
+export const SIGNAL_CLAIMS = 'signal-claims';
+
+/**
+ * Splits a signal's payload from the claim it carries in its `claim` field: the way a bulk action, sent as one
+ * batch signal to many workflows, says who sent it. The claim is kept unchecked, like the update's; the ledger
+ * writer and the certificate issuer decide whether it verifies. Asked only when a signal carries a claim, so
+ * runs without one replay as they ran (before this, such a payload was refused as malformed).
+ */
+function claimOfSignal(raw: unknown): { payload: unknown; claim?: unknown } {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !Object.hasOwn(raw, 'claim')) return { payload: raw };
+  if (!wf.patched(SIGNAL_CLAIMS)) return { payload: raw };
+  const { claim, ...payload } = raw as Record<string, unknown>;
+  return { payload, claim };
 }
 
 /** Hands the state to a new run once in-flight escalations and handlers are done. */
@@ -185,7 +209,7 @@ async function gracePeriod(run: Run): Promise<'cancelled' | 'continue'> {
     if (!run.planOf(s.id).softDelete || s.status !== 'pending' || state.cancelRequested) continue;
     for (;;) {
       await run.heldGate();
-      const r = await run.stoppable((a) => a.softDeleteSystem(run.task(s.id)));
+      const r = await run.stoppable((a) => a.softDeleteSystem(run.task(s.id)), { summary: `soft-delete ${s.id}` });
       if (!r.stopped) break;
       noteStopped(s, 'softDelete', r.progress, Date.now());
       run.sync();
@@ -196,7 +220,7 @@ async function gracePeriod(run: Run): Promise<'cancelled' | 'continue'> {
   run.sync();
   while (!state.cancelRequested && Date.now() < (state.graceEndsAt ?? 0)) {
     if (run.shouldRollOver()) await rollOver(run);
-    await run.waitUntil(state.graceEndsAt ?? 0, () => Boolean(state.cancelRequested) || run.shouldRollOver());
+    await run.waitUntil(state.graceEndsAt ?? 0, () => Boolean(state.cancelRequested) || run.shouldRollOver(), 'grace period ends');
   }
   if (!state.cancelRequested) return 'continue';
   for (const s of systemsOf(state)) {
@@ -204,7 +228,7 @@ async function gracePeriod(run: Run): Promise<'cancelled' | 'continue'> {
     for (;;) {
       // Restoring is changing data too: a hold in place waits (asked only then, so older runs replay as they ran).
       if (state.legalHold && wf.patched(HOLD_STOPS_WORK)) await run.heldGate();
-      const r = await run.stoppable((a) => a.restoreSystem(run.task(s.id)));
+      const r = await run.stoppable((a) => a.restoreSystem(run.task(s.id)), { summary: `restore ${s.id}` });
       if (!r.stopped) break;
       noteStopped(s, 'restore', r.progress, Date.now());
       run.sync();
@@ -227,7 +251,7 @@ async function coordinate(run: Run): Promise<void> {
     // The subject goes along (encrypted, like every task) for consumers whose catalog entry asks for
     // identifiers; guarded, so runs announced before replay with the announcement they sent.
     const subject = wf.patched(ANNOUNCE_WITH_SUBJECT) ? { subject: run.input.subject } : {};
-    await run.quick.announceToConsumers({
+    await run.quickAs('announce to consumers').announceToConsumers({
       requestId: state.requestId,
       subjectRef: run.input.subjectRef,
       consumers: consumers.map((c) => c.id),
@@ -252,7 +276,7 @@ async function coordinate(run: Run): Promise<void> {
     if (run.shouldRollOver()) await rollOver(run);
     const next = Math.min(...consumers.filter((c) => c.status === 'waiting').map((c) => c.timeoutAt ?? Infinity));
     const seen = run.version;
-    if (Number.isFinite(next)) await run.waitUntil(next, () => run.version !== seen || run.shouldRollOver());
+    if (Number.isFinite(next)) await run.waitUntil(next, () => run.version !== seen || run.shouldRollOver(), 'consumer timeout');
     else await wf.condition(() => run.version !== seen || run.shouldRollOver());
   }
 }

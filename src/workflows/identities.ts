@@ -42,7 +42,7 @@ export function mergeDerived(state: ErasureState, subject: SubjectIdentifiers, p
 /** Asks one provider once; a failure (retries used up, or a permanent one) puts it in `needs_attention`. */
 export async function identifyOnce(run: Run, s: SystemState): Promise<void> {
   try {
-    const found = await run.long().identifySystem(run.task(s.id));
+    const found = await run.long(`identify in ${s.id}`).identifySystem(run.task(s.id));
     mergeDerived(run.state, run.input.subject, run.planOf(s.id), found);
     s.identified = true;
   } catch (err) {

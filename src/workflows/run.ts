@@ -15,13 +15,15 @@ import {
   ErasureStatusKey,
   type ErasureInput,
 } from './definitions';
+import { erasureCurrentDetails } from './details';
 import { derivedOf, iso, searchAttributeValues } from './state';
 
 /** Notifications, ledger writes, certificate: short calls that retry until they succeed. */
-const quick = wf.proxyActivities<ErasureActivities>({
+const quickOptions: wf.ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '30 minutes' },
-});
+};
+const quick = wf.proxyActivities<ErasureActivities>(quickOptions);
 
 /**
  * Audit events as local activities: they run inside the workflow task instead of a server round trip each.
@@ -40,9 +42,28 @@ export const ROLL_OVER_WHILE_HELD = 'roll-over-while-held';
  * with such a step in flight, so runs where none did replay without a marker.
  */
 export const HOLD_STOPS_WORK = 'hold-stops-work-in-flight';
+/**
+ * Patch: timers and activities carry summaries for the Web UI ("erase crm", "reminder for billing"). Asked
+ * once when a run starts, so a run recorded before keeps its commands exactly as they were.
+ */
+export const UI_SUMMARIES = 'web-ui-summaries';
+/**
+ * Patch: a system paused for every request stops its erase or verify in flight, like a legal hold. Asked only
+ * when a pause meets a step in flight.
+ */
+export const PAUSE_STOPS_WORK = 'pause-stops-work-in-flight';
+/** While paused, a lane looks again this often even if no resume signal reaches it (the ledger decides). */
+export const PAUSE_RECHECK_MS = 60 * 60_000;
 
-/** A long step's outcome: its result, or the progress it had made when a legal hold stopped it. */
-export type Stoppable<T> = { value: T; stopped?: undefined } | { stopped: true; progress: unknown };
+/** A long step's outcome: its result, or the progress it had made when a legal hold (or a pause) stopped it. */
+export type Stoppable<T> = { value: T; stopped?: undefined } | { stopped: true; progress: unknown; by: 'hold' | 'pause' };
+
+export interface StoppableOptions {
+  /** Names the activity in the Web UI. */
+  summary?: string;
+  /** The step's system: a pause of it stops the step too. */
+  system?: SystemState;
+}
 
 export interface Run {
   readonly input: ErasureInput;
@@ -56,23 +77,34 @@ export interface Run {
   /** Escalations in flight; continue-as-new waits for them. */
   escalating: number;
   readonly quick: ErasureActivities;
+  /** Whether timers and activities carry Web UI summaries in this run ({@link UI_SUMMARIES}). */
+  readonly summaries: boolean;
+  /** {@link quick}, with a summary on the activity when the run writes summaries. */
+  quickAs(summary: string): ErasureActivities;
   planOf(id: string): SystemPlan;
   /** Erase/verify calls retry with backoff for days: until the deadline plus a margin. */
-  long(): ErasureActivities;
+  long(summary?: string): ErasureActivities;
   /**
    * Runs a long step (erase, soft delete, restore) that a legal hold stops: when one is placed while it runs,
    * the activity is cancelled and the workflow waits until it has stopped (between batches), then returns
    * its last progress instead of a result. The caller records it with {@link noteStopped} and runs the step
    * again after the release, with `resume` in the task.
    */
-  stoppable<T>(step: (activities: ErasureActivities) => Promise<T>): Promise<Stoppable<T>>;
+  stoppable<T>(step: (activities: ErasureActivities) => Promise<T>, opts?: StoppableOptions): Promise<Stoppable<T>>;
   /** One system's share of the request, as the activities receive it, with the identifiers derived so far. */
   task(id: string): SystemTask;
-  /** Upserts the search attributes when they changed. */
+  /** Upserts the search attributes when they changed, and refreshes the Web UI's details. */
   sync(): void;
+  /** Refreshes the current details the Web UI shows (./details.ts) when they changed. */
+  details(): void;
   recordEvent(e: AuditEvent): Promise<void>;
-  /** Waits until `untilMs` or until `wake()` is true; returns whether woken. */
-  waitUntil(untilMs: number, wake: () => boolean): Promise<boolean>;
+  /** Waits until `untilMs` or until `wake()` is true; returns whether woken. `summary` names the timer. */
+  waitUntil(untilMs: number, wake: () => boolean, summary?: string): Promise<boolean>;
+  /**
+   * While `s` is paused for every request: waits for the resume (a `systemPause` signal), or looks again after
+   * {@link PAUSE_RECHECK_MS}, since the ledger, not the signal, says whether it is still paused.
+   */
+  pauseGate(s: SystemState): Promise<void>;
   /** Legal hold: nothing is erased while one is in place. */
   holdGate(): Promise<void>;
   /**
@@ -90,7 +122,7 @@ export interface Run {
 }
 
 /** Erase/verify calls retry with backoff for days: until the deadline plus a margin. */
-function longActivities(state: ErasureState, policy: JurisdictionPolicy, cancellationType?: wf.ActivityCancellationType): ErasureActivities {
+function longActivities(state: ErasureState, policy: JurisdictionPolicy, cancellationType?: wf.ActivityCancellationType, summary?: string): ErasureActivities {
   return wf.proxyActivities<ErasureActivities>({
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: '2 minutes',
@@ -102,6 +134,7 @@ function longActivities(state: ErasureState, policy: JurisdictionPolicy, cancell
       nonRetryableErrorTypes: nonRetryableFailureTypes,
     },
     ...(cancellationType !== undefined ? { cancellationType } : {}),
+    ...(summary !== undefined ? { summary } : {}),
   });
 }
 
@@ -130,6 +163,9 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
   const { policy } = plan;
   const plans = new Map<string, SystemPlan>(plan.systems.map((s) => [s.id, s]));
   let lastAttributes = '';
+  let lastDetails = '';
+  const summaries = wf.patched(UI_SUMMARIES);
+  const named = (summary: string | undefined) => (summaries ? summary : undefined);
   const run: Run = {
     input,
     state,
@@ -139,23 +175,33 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
     draining: false,
     escalating: 0,
     quick,
+    summaries,
+    quickAs: (summary) => (summaries ? wf.proxyActivities<ErasureActivities>({ ...quickOptions, summary }) : quick),
     planOf: (id) => plans.get(id)!,
-    long: () => longActivities(state, policy),
-    async stoppable(step) {
+    long: (summary) => longActivities(state, policy, undefined, named(summary)),
+    async stoppable(step, opts = {}) {
       let settled = false;
-      let stoppedForHold = false;
+      let stoppedBy: 'hold' | 'pause' | undefined;
       const scope = new wf.CancellationScope();
       void wf.condition(() => settled || Boolean(state.legalHold)).then(() => {
-        if (settled || !wf.patched(HOLD_STOPS_WORK)) return;
-        stoppedForHold = true;
+        if (settled || stoppedBy || !wf.patched(HOLD_STOPS_WORK)) return;
+        stoppedBy = 'hold';
         scope.cancel();
       });
+      const { system } = opts;
+      if (system) {
+        void wf.condition(() => settled || Boolean(system.paused)).then(() => {
+          if (settled || stoppedBy || !wf.patched(PAUSE_STOPS_WORK)) return;
+          stoppedBy = 'pause';
+          scope.cancel();
+        });
+      }
       try {
-        return { value: await scope.run(() => step(longActivities(state, policy, wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED))) };
+        return { value: await scope.run(() => step(longActivities(state, policy, wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, named(opts.summary)))) };
       } catch (err) {
-        if (!stoppedForHold || !wf.isCancellation(err)) throw err;
+        if (!stoppedBy || !wf.isCancellation(err)) throw err;
         const cancelled = err instanceof wf.ActivityFailure ? err.cause : err;
-        return { stopped: true, progress: cancelled instanceof wf.CancelledFailure ? (cancelled.details[0] ?? undefined) : undefined };
+        return { stopped: true, by: stoppedBy, progress: cancelled instanceof wf.CancelledFailure ? (cancelled.details[0] ?? undefined) : undefined };
       } finally {
         settled = true;
       }
@@ -173,6 +219,7 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
       };
     },
     sync() {
+      run.details();
       const attrs = searchAttributeValues(state);
       const key = JSON.stringify(attrs);
       if (key === lastAttributes) return;
@@ -185,12 +232,30 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
         { key: ErasureJurisdictionKey, value: state.jurisdiction },
       ]);
     },
+    details() {
+      // Not a command: the Web UI reads it through the workflow's metadata query, so old runs replay the same.
+      const details = erasureCurrentDetails(state, plan, Date.now());
+      if (details === lastDetails) return;
+      lastDetails = details;
+      wf.setCurrentDetails(details);
+    },
     recordEvent: (e) => (wf.patched(PHASE_EVENTS_LOCAL) ? local.recordEvent(e) : quick.recordEvent(e)),
-    async waitUntil(untilMs, wake) {
+    async waitUntil(untilMs, wake, summary) {
       const ms = untilMs - Date.now();
       if (wake()) return true;
       if (ms <= 0) return false;
-      return wf.condition(wake, ms);
+      return summaries && summary ? wf.condition(wake, ms, { summary }) : wf.condition(wake, ms);
+    },
+    async pauseGate(s) {
+      while (s.paused && !run.draining) {
+        const since = s.paused.since;
+        const resumed = () => !s.paused || run.draining || s.paused.since !== since;
+        if (summaries) await wf.condition(resumed, PAUSE_RECHECK_MS, { summary: `${s.id} paused: look again` });
+        else await wf.condition(resumed, PAUSE_RECHECK_MS);
+        // Resumed by signal, or time to ask the ledger again (the next attempt does): either way the lane goes on.
+        s.paused = undefined;
+        run.sync();
+      }
     },
     holdGate: () => wf.condition(() => !state.legalHold || run.draining),
     async heldGate() {
@@ -205,7 +270,7 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
     async escalate(reason, ids, message) {
       run.escalating++;
       try {
-        await quick.escalate({ requestId: state.requestId, reason, deadline: iso(state.deadlineAt), ...ids, message });
+        await run.quickAs(`escalate: ${reason.replace(/_/g, ' ')}`).escalate({ requestId: state.requestId, reason, deadline: iso(state.deadlineAt), ...ids, message });
       } finally {
         run.escalating--;
       }

@@ -153,3 +153,21 @@ export function applyOperatorAction(ctx: RuleContext, signal: string, raw: unkno
   record(true, { by, detail: outcome ?? undefined });
   return { accepted: true };
 }
+
+/**
+ * Applies the engine's notice that a system was paused or resumed for every request: a pending automated
+ * system of this request shows `paused` (its lane waits before its next erase or verify), a resume lets the
+ * lane go on at once. Anything else (an unknown or finished system, a confirmation system, a malformed
+ * notice) changes nothing. Returns whether the state changed. The notice is only a wake-up: the activities
+ * read the pause from the ledger, so a forged one can delay a lane by one look, never skip a pause.
+ * @example applyPauseNotice(state, { system: 'crm', paused: true }, Date.now())
+ */
+export function applyPauseNotice(state: ErasureState, raw: unknown, now: number): boolean {
+  const notice = (raw ?? {}) as { system?: unknown; paused?: unknown };
+  if (typeof notice.system !== 'string' || typeof notice.paused !== 'boolean' || isFinished(state)) return false;
+  const s = Object.hasOwn(state.systems, notice.system) ? state.systems[notice.system] : undefined;
+  if (!s || s.mode !== 'automated' || s.status === 'verified') return false;
+  if (notice.paused === Boolean(s.paused)) return false;
+  s.paused = notice.paused ? { since: iso(now) } : undefined;
+  return true;
+}

@@ -73,7 +73,7 @@ describe('configuration (src/config)', () => {
       for (const name of Object.keys(secrets)) assert.throws(() => resolved(name, env), /one of the engine's own secrets/, `${name} is withheld`);
       assert.deepEqual(
         [...withheldFromCatalog].sort(),
-        ['API_KEYS', 'API_KEYS_FILE', 'CODEC_PATH_TOKEN', 'DATABASE_URL', 'ENGINE_MASTER_KEY', 'ENGINE_MASTER_KEY_FILE', 'SIGNING_KEY_FILE', 'SIGNING_KEY_PEM', 'SUBJECT_HASH_SECRET', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS_KEY_FILE'],
+        ['API_KEYS', 'API_KEYS_FILE', 'CODEC_PATH_TOKEN', 'DATABASE_URL', 'ENGINE_MASTER_KEY', 'ENGINE_MASTER_KEY_FILE', 'SIGNING_KEY_FILE', 'SIGNING_KEY_PEM', 'SMTP_PASSWORD', 'SUBJECT_HASH_SECRET', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS_KEY_FILE'],
       );
     });
 

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { hashApiKey } from '../../src/api/auth';
-import { startApi, type RunningApi } from '../../src/api/main';
+import { startApi, startCodecServer, type RunningApi } from '../../src/api/main';
 import type { ConnectorFactory } from '../../src/systems/registry';
 import type { SystemConfig } from '../../src/catalog/schema';
-import { startTemporalDevServer, type PostgresServer, type TemporalDevServer } from '../../src/dev/servers';
+import { freePort, startTemporalDevServer, type PostgresServer, type TemporalDevServer } from '../../src/dev/servers';
 import { openEngine, type Engine } from '../../src/engine';
 import { createEngineWorker } from '../../src/worker';
 import { capturingLogger } from './logs';
@@ -60,6 +60,8 @@ export async function startStack(
     env?: NodeJS.ProcessEnv;
     /** More `API_KEYS` entries (`name:scopes:sha256`) beside the stack's own {@link keys}. */
     apiKeys?: string[];
+    /** Also the Temporal Web UI, decoding through the engine's codec server (as `npm start` wires them). */
+    ui?: boolean;
   } = {},
 ): Promise<Stack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-stack-'));
@@ -67,7 +69,10 @@ export async function startStack(
   const pg = await sharedPostgres();
   const database = await freshDatabase(pg, 'engine');
   const dbFile = path.join(dataDir, 'temporal.db');
-  let temporal = await startTemporalDevServer({ dbFile });
+  // The Web UI decodes through the codec server at a secret path, as `npm start` wires it.
+  const ui = opts.ui ? { uiPort: await freePort(), codecPort: await freePort(), pathToken: randomBytes(18).toString('base64url') } : undefined;
+  const uiOptions = ui ? { uiPort: ui.uiPort, codecEndpoint: `http://localhost:${ui.codecPort}/${ui.pathToken}` } : {};
+  let temporal = await startTemporalDevServer({ dbFile, ...uiOptions });
   const catalogFile = path.join(dataDir, 'catalog.yaml');
   fs.writeFileSync(catalogFile, opts.catalog ?? manualCatalog);
   const env: NodeJS.ProcessEnv = {
@@ -104,6 +109,7 @@ export async function startStack(
   const { worker, close: closeWorker } = wired;
   const running = worker.run();
   const api = await startApi(engine, { port: 0, relayIntervalMs: 500 });
+  const codec = ui ? await startCodecServer(engine, { port: ui.codecPort, pathToken: ui.pathToken, corsOrigins: [`http://localhost:${ui.uiPort}`, `http://127.0.0.1:${ui.uiPort}`] }) : undefined;
   return {
     pg,
     get temporal() {
@@ -119,9 +125,11 @@ export async function startStack(
       await temporal.stop();
     },
     async startTemporal() {
-      temporal = await startTemporalDevServer({ dbFile, port: temporal.port });
+      temporal = await startTemporalDevServer({ dbFile, port: temporal.port, ...uiOptions });
     },
     async stop() {
+      await new Promise<void>((resolve) => (codec ? codec.close(() => resolve()) : resolve()));
+      codec?.closeAllConnections();
       await api.close();
       worker.shutdown();
       await running.catch(() => undefined);

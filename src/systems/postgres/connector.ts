@@ -19,6 +19,7 @@ import { relationProblems, referencesOf } from './graph';
 import { AtTable, dropKeys, ensureWorkTables, resolveKeys, workTables } from './resolve';
 import { keptShared, passesFor, progressOf, runPass, type PassContext } from './changes';
 import { takeCensus } from './census';
+import { withClient } from '../../ledger/db';
 import { matchCondition } from './match';
 import { identifierValue, type DerivedIdentifiers, type EraseResult, type PreviewEntry, type SystemPreview, type SystemTask, type VerifyResult } from '../../domain';
 import {
@@ -147,9 +148,8 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
 
   /** Runs `fn` on one connection that holds the run's advisory lock, so two attempts never interleave. */
   async function locked<T>(run: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await getPool().connect();
     const [a, b] = [parseInt(run.slice(0, 8), 16) | 0, parseInt(run.slice(8, 16), 16) | 0];
-    try {
+    return withClient(getPool(), async (client) => {
       const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [a, b]);
       if (!rows[0].ok) throw new TransientConnectorError(system.id, 'another attempt of this erasure is still running on this database; retrying later');
       try {
@@ -161,9 +161,7 @@ export function postgresConnector(system: PostgresSystem, opts: PostgresConnecto
       } finally {
         await client.query('SELECT pg_advisory_unlock($1::int, $2::int)', [a, b]).catch(() => undefined);
       }
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**

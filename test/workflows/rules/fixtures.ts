@@ -32,6 +32,8 @@ export function fakeRun(systems: SystemPlan[], overrides: Partial<ErasureActivit
     draining: false,
     escalating: 0,
     quick: activities,
+    summaries: true,
+    quickAs: () => activities,
     planOf: (id) => systems.find((s) => s.id === id)!,
     long: () => activities,
     stoppable: async (step) => ({ value: await step(activities) }),
@@ -44,6 +46,10 @@ export function fakeRun(systems: SystemPlan[], overrides: Partial<ErasureActivit
     }),
     sync: () => {
       syncs++;
+    },
+    details: () => undefined,
+    pauseGate: async (s) => {
+      s.paused = undefined;
     },
     recordEvent: (e) => activities.recordEvent(e),
     waitUntil: async (_until, wake) => wake(),
