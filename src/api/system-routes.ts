@@ -29,12 +29,21 @@ export const systemsSchema = z.object({
   ),
 });
 
+/**
+ * At least three characters once trimmed, said so the schema can say it too: somewhere two characters that
+ * are not white space (as `String.prototype.trim` counts it, spelt out so every regex dialect agrees) with
+ * at least one character between them. Trimming keeps or loses such a pair together, so the raw body and the
+ * trimmed reason pass or fail alike.
+ */
+const notBlank = /[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][\s\S]+[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+
 export const pauseBodySchema = z.strictObject({
   reason: z
     .string()
     .trim()
     .min(3)
     .max(200)
+    .regex(notBlank, 'at least 3 characters besides white space')
     .describe('Why (maintenance, a broken connector, until when); shown to operators and kept in the audit log. No personal data.'),
 });
 export const resumeBodySchema = z.strictObject({});

@@ -16,29 +16,15 @@
  */
 import fs from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { ConfigError, loadCliConfig } from '../config';
 import { erasureStatuses, jurisdictions } from '../domain';
+import { ApiExit, ApiFailure, apiAction, callApi, DEFAULT_API_URL, type ApiOptions } from './api-client';
 import { processIo, type CliIo } from './io';
 
-export const BulkExit = { ok: 0, failed: 1, refused: 2, unavailable: 5 } as const;
-const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+/** The bulk commands' exit codes (those of every API command, src/cli/api-client.ts). */
+export const BulkExit = ApiExit;
 /** Most request ids a `--requests` file may list (the API's own limit). */
 const MAX_LISTED = 10_000;
 const requestIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-class BulkFailure extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface ApiOptions {
-  apiUrl?: string;
-  apiKey?: string;
-}
 
 interface SelectionOptions {
   query?: string;
@@ -65,7 +51,7 @@ export async function readRequestIds(file: string): Promise<string[]> {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    throw new BulkFailure(BulkExit.refused, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ApiFailure(BulkExit.refused, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const ids: string[] = [];
   const bad: number[] = [];
@@ -75,9 +61,9 @@ export async function readRequestIds(file: string): Promise<string[]> {
     if (requestIdPattern.test(line)) ids.push(line);
     else bad.push(i + 1);
   });
-  if (bad.length) throw new BulkFailure(BulkExit.refused, `${file}: line${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''} not a request id (letters, digits, ".", "_", "-")`);
-  if (ids.length === 0) throw new BulkFailure(BulkExit.refused, `${file} lists no request id`);
-  if (ids.length > MAX_LISTED) throw new BulkFailure(BulkExit.refused, `${file} lists ${ids.length} request ids; at most ${MAX_LISTED} per bulk action`);
+  if (bad.length) throw new ApiFailure(BulkExit.refused, `${file}: line${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''} not a request id (letters, digits, ".", "_", "-")`);
+  if (ids.length === 0) throw new ApiFailure(BulkExit.refused, `${file} lists no request id`);
+  if (ids.length > MAX_LISTED) throw new ApiFailure(BulkExit.refused, `${file} lists ${ids.length} request ids; at most ${MAX_LISTED} per bulk action`);
   return [...new Set(ids)];
 }
 
@@ -89,46 +75,9 @@ async function selectionOf(o: SelectionOptions): Promise<Record<string, unknown>
   if (o.jurisdiction !== undefined) selection.jurisdiction = o.jurisdiction;
   if (o.requests !== undefined) selection.requests = await readRequestIds(o.requests);
   if (Object.keys(selection).length === 0) {
-    throw new BulkFailure(BulkExit.refused, 'choose the requests: --requests FILE, --query, --status, --pending-system or --jurisdiction');
+    throw new ApiFailure(BulkExit.refused, 'choose the requests: --requests FILE, --query, --status, --pending-system or --jurisdiction');
   }
   return selection;
-}
-
-/** The API's answer, or a failure with the exit code its status means and the problem's detail. */
-async function call(io: CliIo, o: ApiOptions, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  let settings;
-  try {
-    settings = loadCliConfig(io.env, ['ERASURE_API_URL', 'ERASURE_API_KEY']);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new BulkFailure(BulkExit.refused, err.message);
-    throw err;
-  }
-  const base = (o.apiUrl ?? settings.ERASURE_API_URL ?? DEFAULT_API_URL).replace(/\/+$/, '');
-  const key = o.apiKey ?? settings.ERASURE_API_KEY;
-  if (!key) throw new BulkFailure(BulkExit.refused, 'an API key is required: --api-key or ERASURE_API_KEY');
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(120_000),
-    });
-  } catch (err) {
-    throw new BulkFailure(BulkExit.unavailable, `cannot reach the API at ${base}: ${(err as Error).cause ? ((err as Error).cause as Error).message : (err as Error).message}`);
-  }
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (res.ok) return { status: res.status, json };
-  const detail = json?.detail ?? (text.slice(0, 200) || res.statusText);
-  const fields = Array.isArray(json?.errors) ? ` (${json.errors.map((e: { path: string; message: string }) => `${e.path}: ${e.message}`).join('; ')})` : '';
-  const code = res.status === 429 || res.status >= 500 ? BulkExit.unavailable : BulkExit.refused;
-  throw new BulkFailure(code, `${res.status}: ${detail}${fields}`);
 }
 
 const sampleText = (count: number, sample: string[]) => (sample.length ? `${sample.join(', ')}${count > sample.length ? `, … (${count - sample.length} more)` : ''}` : '');
@@ -164,10 +113,10 @@ async function follow(io: CliIo, o: ApiOptions & { interval?: string }, batchId:
   for (;;) {
     let json;
     try {
-      ({ json } = await call(io, o, 'GET', `/bulk/batches/${encodeURIComponent(batchId)}`));
+      ({ json } = await callApi(io, o, 'GET', `/bulk/batches/${encodeURIComponent(batchId)}`));
     } catch (err) {
       // A key narrowed to its action (confirm@crm) may start a batch without being allowed to read it.
-      if (!(err instanceof BulkFailure) || !err.message.startsWith('403:')) throw err;
+      if (!(err instanceof ApiFailure) || !err.message.startsWith('403:')) throw err;
       io.err(`the batch is started, but this key cannot follow it (${err.message}); erasure bulk status ${batchId} with a key holding the read scope does`);
       return BulkExit.ok;
     }
@@ -194,11 +143,11 @@ async function follow(io: CliIo, o: ApiOptions & { interval?: string }, batchId:
 async function runBulk(io: CliIo, action: 'confirm' | 'retry' | 'extend', payload: Record<string, unknown>, o: RunOptions): Promise<number> {
   const selection = await selectionOf(o);
   if (o.dryRun) {
-    const { json } = await call(io, o, 'POST', `/bulk/${action}`, { selection, payload, dryRun: true });
+    const { json } = await callApi(io, o, 'POST', `/bulk/${action}`, { selection, payload, dryRun: true });
     printMatch(io, json, 'would be reached; nothing sent (dry run)');
     return BulkExit.ok;
   }
-  const { json } = await call(io, o, 'POST', `/bulk/${action}`, { selection, payload });
+  const { json } = await callApi(io, o, 'POST', `/bulk/${action}`, { selection, payload });
   printMatch(io, json, 'reached');
   io.out(`batch ${json.batchId} started`);
   if (!o.wait) return BulkExit.ok;
@@ -220,17 +169,7 @@ function withCommon(cmd: Command): Command {
 }
 
 /** Runs a command body, turning its failure into a message and an exit code. */
-function action<A extends unknown[]>(io: CliIo, body: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
-  return async (...args) => {
-    try {
-      io.setExitCode(await body(...args));
-    } catch (err) {
-      if (!(err instanceof BulkFailure)) throw err;
-      io.err(`erasure bulk: ${err.message}`);
-      io.setExitCode(err.code);
-    }
-  };
-}
+const action = <A extends unknown[]>(io: CliIo, body: (...args: A) => Promise<number>) => apiAction(io, 'erasure bulk', body);
 
 /**
  * Adds `bulk confirm|retry|extend|status` to the program.
@@ -263,7 +202,7 @@ export function registerBulkCommands(program: Command, io: CliIo = processIo()):
   ).action(
     action(io, (o: RunOptions & { days: string; reason: string }) => {
       const days = Number(o.days);
-      if (!Number.isInteger(days) || days <= 0) throw new BulkFailure(BulkExit.refused, '--days must be a positive whole number');
+      if (!Number.isInteger(days) || days <= 0) throw new ApiFailure(BulkExit.refused, '--days must be a positive whole number');
       return runBulk(io, 'extend', { days, reason: o.reason }, o);
     }),
   );
@@ -278,7 +217,7 @@ export function registerBulkCommands(program: Command, io: CliIo = processIo()):
     .action(
       action(io, async (batchId: string, o: ApiOptions & { wait?: boolean; interval?: string }) => {
         if (o.wait) return follow(io, o, batchId);
-        const { json } = await call(io, o, 'GET', `/bulk/batches/${encodeURIComponent(batchId)}`);
+        const { json } = await callApi(io, o, 'GET', `/bulk/batches/${encodeURIComponent(batchId)}`);
         io.out(progressLine(json as BatchView));
         return BulkExit.ok;
       }),

@@ -9,6 +9,7 @@
  *   bundle-workflows [--out FILE]     prebuild the workflow code for workers (WORKFLOW_BUNDLE)
  *   config check | doc                validate this environment / print the variable reference
  *   bulk confirm|retry|extend|status  one operator action for many requests, through the API (a Temporal batch)
+ *   system list|pause|resume|log      pause one system for every request and resume it, through the API
  */
 import { Command } from 'commander';
 import pkg from '../../package.json';
@@ -19,6 +20,7 @@ import { registerCertificateCommands } from './certificate';
 import { registerConfigCommands } from './config';
 import { registerPreviewCommand } from './preview';
 import { registerReportCommand } from './report';
+import { registerSystemCommands } from './system';
 import { processIo, type CliIo } from './io';
 
 /**
@@ -38,6 +40,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   registerBundleCommands(program, io);
   registerConfigCommands(program, io);
   registerBulkCommands(program, io);
+  registerSystemCommands(program, io);
   return program;
 }
 

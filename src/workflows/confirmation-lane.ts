@@ -91,4 +91,6 @@ export async function awaitConfirmation(run: Run, s: SystemState, p: SystemPlan)
   if (takeEscalation(s, state, policy, now)) {
     await run.escalate('confirmation_due', { systemIds: [s.id] }, `system "${s.id}" has not confirmed erasure`);
   }
+  // Reminders sent and the next one's time: the Web UI's details (not a command).
+  run.details();
 }

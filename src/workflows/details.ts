@@ -7,16 +7,6 @@ import { confirmCommands, DAY_MS, type ErasurePlan, type ErasureState, type Syst
 import { day, when } from './summary';
 import { isFinished, statusOf, systemsOf } from './state';
 
-/** "in 3 days", "in 5 hours", "2 days ago": coarse, for a reader. */
-function relative(ms: number, nowMs: number): string {
-  const d = ms - nowMs;
-  const abs = Math.abs(d);
-  const n = abs >= DAY_MS ? Math.round(abs / DAY_MS) : Math.max(1, Math.round(abs / 3_600_000));
-  const unit = abs >= DAY_MS ? 'day' : 'hour';
-  const text = `${n} ${unit}${n === 1 ? '' : 's'}`;
-  return d >= 0 ? `in ${text}` : `${text} ago`;
-}
-
 /** One system's state in words. */
 function stateOf(s: SystemState): string {
   if (s.paused) return `paused since ${when(Date.parse(s.paused.since))}`;
@@ -28,14 +18,14 @@ function stateOf(s: SystemState): string {
     case 'verified':
       return `verified: ${s.receipt?.erased ?? 0} erased, none left`;
     case 'erased':
-      return s.mode === 'confirmation' ? 'confirmed' : `erased ${s.receipt?.erased ?? 0}, verifying`;
+      return s.mode === 'confirmation' ? 'confirmed' : `erased ${s.receipt?.erased ?? 0}; verified once every system is erased`;
     default:
       return s.status.replace('_', ' ');
   }
 }
 
 /** The next thing that happens on its own for `s`, and when; undefined when nothing is scheduled. */
-function nextFor(s: SystemState, state: ErasureState, escalateBeforeDays: number, nowMs: number): { what: string; at: number } | undefined {
+function nextFor(s: SystemState, state: ErasureState, escalateBeforeDays: number): { what: string; at: number } | undefined {
   if (s.status !== 'awaiting_confirmation') return undefined;
   const escalateAt = s.escalated ? Infinity : state.deadlineAt - escalateBeforeDays * DAY_MS;
   const remindAt = s.nextReminderAt ?? Infinity;
@@ -50,8 +40,8 @@ function nextFor(s: SystemState, state: ErasureState, escalateBeforeDays: number
 export function erasureCurrentDetails(state: ErasureState, plan: ErasurePlan, nowMs: number): string {
   const systems = systemsOf(state);
   const status = statusOf(state);
-  const lines: string[] = [`**Status: ${status.replace('_', ' ')}** · phase ${state.phase} · deadline ${day(state.deadlineAt)} (${relative(state.deadlineAt, nowMs)})${state.extended ? ', extended' : ''}`];
-  if (state.overdue && !isFinished(state)) lines.push('', `⚠️ **Overdue**: the legal deadline passed ${relative(state.deadlineAt, nowMs)}.`);
+  const lines: string[] = [`**Status: ${status.replace('_', ' ')}** · phase ${state.phase} · deadline ${day(state.deadlineAt)}${state.extended ? ' (extended)' : ''} · as of ${when(nowMs)}`];
+  if (state.overdue && !isFinished(state)) lines.push('', `⚠️ **Overdue**: the legal deadline passed on ${day(state.deadlineAt)}.`);
   if (state.legalHold) lines.push('', `⛔ **Legal hold** since ${when(Date.parse(state.legalHold.since))}: nothing is erased until it is released (\`releaseLegalHold\`).`);
   if (state.certificateId) lines.push('', `Certificate \`${state.certificateId}\` issued.`);
   lines.push('', '| system | state |', '|---|---|', ...systems.map((s) => `| \`${s.id}\` | ${stateOf(s)} |`));
@@ -68,10 +58,10 @@ export function erasureCurrentDetails(state: ErasureState, plan: ErasurePlan, no
   if (waiting.length && !isFinished(state)) lines.push('', `Consumers not done yet: ${waiting.map((c) => `\`${c.id}\`${c.status === 'escalated' ? ' (escalated)' : ''}`).join(', ')}.`);
 
   const next = systems
-    .map((s) => nextFor(s, state, plan.policy.escalateBeforeDays, nowMs))
+    .map((s) => nextFor(s, state, plan.policy.escalateBeforeDays))
     .filter((n): n is { what: string; at: number } => n !== undefined)
     .sort((a, b) => a.at - b.at)[0];
-  if (next && !state.legalHold) lines.push('', `Next: ${next.what}, ${when(next.at)} (${relative(next.at, nowMs)}).`);
+  if (next && !state.legalHold) lines.push('', `Next: ${next.what}, ${when(next.at)}.`);
   else if (state.phase === 'grace_period' && state.graceEndsAt !== undefined) lines.push('', `Next: the grace period ends ${when(state.graceEndsAt)}.`);
   return lines.join('\n');
 }
