@@ -8,6 +8,7 @@
 #   Apache Kafka 4.1 broker (KRaft)           -> Maven Central jars (see tools/kafka/setup.sh)
 #   PostgreSQL server binaries                -> Debian's postgresql package when missing
 #   schemathesis (API contract checks)        -> PyPI, into the virtualenv .tools/venv
+#   chromium (Web UI browser test)            -> Debian's chromium package when missing
 # Idempotent: a second run only checks what is there. Writes .tools/paths.json for the scripts and tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,6 +98,16 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
 fi
 
+# Chromium (Debian's package): the browser test drives the Temporal Web UI headless with playwright-core, which
+# has no browser of its own and downloads none (the test gives it executablePath /usr/bin/chromium).
+if [ ! -x /usr/bin/chromium ]; then
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "Chromium not found at /usr/bin/chromium; install Debian's chromium package (apt-get install chromium)"
+  log "installing Debian's chromium (headless browser for the Web UI test)"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+log "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+
 # schemathesis (PyPI), in a virtualenv of its own: test/api/schemathesis.test.ts measures the API's contract.
 SCHEMATHESIS_VERSION=4.32.5
 venv="$tools/venv"
@@ -125,7 +136,8 @@ cat > "$tools/paths.json" <<JSON
   "pgBindir": "$pg_bindir",
   "elasticsearchHome": "$es_home",
   "kafkaHome": "$kafka_home",
-  "schemathesis": "$venv/bin/schemathesis"
+  "schemathesis": "$venv/bin/schemathesis",
+  "chromium": "/usr/bin/chromium"
 }
 JSON
 log "done; tool paths in .tools/paths.json"
