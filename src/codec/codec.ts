@@ -138,6 +138,20 @@ export class EncryptionCodec implements PayloadCodec {
     this.refuseUnsealed = opts.refuseUnsealed ?? true;
   }
 
+  /**
+   * Encrypts each payload (see the module comment for which key). A payload that carries a `subject` for a
+   * request whose key was already destroyed is never encrypted as it is:
+   *  - with a serialization context (the SDK encoding a worker's activation completion, an activity's
+   *    result, a client's call), the payload is replaced by the {@link shreddedPayload} stand-in, encrypted
+   *    under the default key. A worker re-encodes every command of a run when it replays it (a query on a
+   *    closed workflow, a cache eviction), and a closed run may be shredded in the middle of such a replay;
+   *    throwing there would fail the activation (for a workflow still running: every attempt of its
+   *    workflow task, forever). A replayed command's payload is not compared with history, so the stand-in
+   *    changes nothing; a new command (a running workflow whose key is gone) reaches its activity as the
+   *    stand-in, which carries no subject, so nothing is erased with or shown of the identifiers.
+   *  - without one (a direct call: the intake sealing a request's input, the codec server), it throws
+   *    {@link DataKeyDestroyedError}, so a reused request id is refused before anything is started.
+   */
   encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     return Promise.all(payloads.map((p) => this.encodeOne(p, context)));
   }
@@ -146,7 +160,11 @@ export class EncryptionCodec implements PayloadCodec {
     return Promise.all(payloads.map((p) => this.decodeOne(p)));
   }
 
-  private async keyFor(p: Payload, context: SerializationContext | undefined): Promise<DataKey> {
+  /**
+   * The key a payload goes under, and what to encrypt: the payload itself, or, for a payload carrying the
+   * subject of a request whose key was destroyed, the shredded stand-in (see {@link EncryptionCodec.encode}).
+   */
+  private async keyFor(p: Payload, context: SerializationContext | undefined): Promise<{ key: DataKey; plaintext: Payload }> {
     const obj = jsonObjectOf(p);
     const named = obj?.requestId;
     const workflowId = context?.workflowId;
@@ -156,20 +174,22 @@ export class EncryptionCodec implements PayloadCodec {
         : workflowId?.startsWith(ERASURE_WORKFLOW_PREFIX) && workflowId.length > ERASURE_WORKFLOW_PREFIX.length
           ? workflowId.slice(ERASURE_WORKFLOW_PREFIX.length)
           : undefined;
-    if (requestId === undefined) return this.keys.defaultKey;
+    if (requestId === undefined) return { key: this.keys.defaultKey, plaintext: p };
     const k = await this.keys.requestKey(requestId);
-    if (k.state === 'live') return k.dataKey;
+    if (k.state === 'live') return { key: k.dataKey, plaintext: p };
     // After shredding, what a request still produces carries no identifiers (the certificate activity's
     // result, the workflow's result, audit events); it goes under the default key. Identifiers of a
-    // shredded request must never be encrypted again.
-    if (obj && 'subject' in obj) throw new DataKeyDestroyedError(requestId, k.keyId);
-    return this.keys.defaultKey;
+    // shredded request are never encrypted again: with no SDK context (a direct call, the codec server) the
+    // call is refused; for the SDK (a worker's commands, a client's call) they are replaced by the stand-in.
+    if (!(obj && 'subject' in obj)) return { key: this.keys.defaultKey, plaintext: p };
+    if (context === undefined) throw new DataKeyDestroyedError(requestId, k.keyId);
+    return { key: this.keys.defaultKey, plaintext: shreddedPayload(k) };
   }
 
   private async encodeOne(p: Payload, context: SerializationContext | undefined): Promise<Payload> {
     if (metadataText(p, 'encoding') === ENCODING_ENCRYPTED) return p;
-    const key = await this.keyFor(p, context);
-    const plaintext = temporal.api.common.v1.Payload.encode(p).finish();
+    const { key, plaintext: original } = await this.keyFor(p, context);
+    const plaintext = temporal.api.common.v1.Payload.encode(original).finish();
     return {
       metadata: { encoding: utf8.encode(ENCODING_ENCRYPTED), [METADATA_KEY_ID]: utf8.encode(key.id) },
       data: seal(key.key, plaintext, payloadAad(key.id)),

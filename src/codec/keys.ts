@@ -248,8 +248,7 @@ class PgKeyStore implements KeyStore {
     const cached = this.byRequest.get(requestId);
     if (cached) return cached;
     const found = (await this.once(`request:${requestId}`, () => this.loadOrCreate(requestId))) as RequestKey;
-    this.remember(found);
-    return found;
+    return this.remember(found);
   }
 
   async lookup(keyId: string): Promise<KeyLookup> {
@@ -260,8 +259,7 @@ class PgKeyStore implements KeyStore {
       const { rows } = await this.pool.query<KeyRow>(selectKeys('key_id = $1'), [keyId]);
       return rows[0] ? toLookup(this.master, rows[0]) : { state: 'unknown' as const, keyId };
     });
-    if (found.state !== 'unknown') this.remember(found);
-    return found;
+    return found.state === 'unknown' ? found : this.remember(found);
   }
 
   markDestroyed(tombstone: DestroyedKey): void {
@@ -270,13 +268,23 @@ class PgKeyStore implements KeyStore {
     this.remember({ state: 'destroyed', ...tombstone });
   }
 
-  private remember(k: RequestKey): void {
-    // A tombstone never becomes live again, so it may stay until pushed out for room.
-    const ttl = k.state === 'destroyed' ? Infinity : this.ttl;
+  /**
+   * Caches what a load found and returns what the process must use. A load that read the live row before a
+   * shred by this process committed can resolve after {@link markDestroyed}: the tombstone wins, or the key
+   * would be decrypting (and encrypting) again for a whole TTL after its destruction.
+   */
+  private remember(k: RequestKey): RequestKey {
     const keyId = k.state === 'live' ? k.dataKey.id : k.keyId;
     const requestId = k.state === 'live' ? k.dataKey.requestId : k.requestId;
+    if (k.state === 'live') {
+      const known = (requestId !== null ? this.byRequest.get(requestId) : undefined) ?? this.byId.get(keyId);
+      if (known?.state === 'destroyed') return known;
+    }
+    // A tombstone never becomes live again, so it may stay until pushed out for room.
+    const ttl = k.state === 'destroyed' ? Infinity : this.ttl;
     this.byId.set(keyId, k, ttl);
     if (requestId !== null) this.byRequest.set(requestId, k, ttl);
+    return k;
   }
 
   /** Joins concurrent loads of the same key in this process. */

@@ -1,8 +1,16 @@
 /**
  * Crypto-shredding after the workflow has closed. The certificate activity stores the certificate; this loop
- * destroys the request's data key once Temporal reports the workflow closed, so no worker can ever need to
- * replay the run with its input already unreadable. Cancelled requests lose their key the same way: a
- * withdrawn request must not leave readable identifiers in Temporal's history either.
+ * destroys the request's data key once Temporal reports the workflow closed (completed, failed, cancelled,
+ * terminated or timed out: never running, paused or continued as new), and, with `closedGraceMs`, only that
+ * long after it closed. Cancelled requests lose their key the same way: a withdrawn request must not leave
+ * readable identifiers in Temporal's history either.
+ *
+ * The certificate alone is not enough: the run still records its last phase and returns its result after
+ * the certificate is stored. "Closed" is not the end of the worker's work on a run either: a query on a
+ * closed workflow (a status read racing the close, the Web UI's stack trace) makes a worker replay it from
+ * history, re-encoding every command it sent, the subject-carrying ones included. A pass that lands in the
+ * middle of such a replay is why the codec never fails on a destroyed key inside the SDK (it encodes the
+ * shredded stand-in instead, see `EncryptionCodec.encode`); the grace delay only makes that rarer.
  *
  * Nothing can hold the loop up: a workflow Temporal no longer knows (its retention passed, or it was deleted)
  * is closed for good, so its key goes at once; any other failure postpones only that request, and each pass
@@ -31,10 +39,15 @@ export interface ShredderDeps {
   intervalMs?: number;
   /** Requests looked at per pass (default 100). */
   batchSize?: number;
+  /** How long after its workflow closed a request's key may go, ms (default 0: at the first pass that sees it closed). */
+  closedGraceMs?: number;
 }
 
 /** What Temporal says of a request's workflow. */
-type WorkflowState = 'running' | 'closed' | 'unknown';
+type WorkflowState = { state: 'open' } | { state: 'closed'; closedAt?: Date } | { state: 'unknown' };
+
+/** Statuses after which the run will never execute again. Anything else (running, paused, a status this SDK does not know) keeps the key. */
+const closedStatuses: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 
 /**
  * Starts the loop (every `intervalMs`, default 2 s).
@@ -43,23 +56,26 @@ type WorkflowState = 'running' | 'closed' | 'unknown';
 export function startShredder(deps: ShredderDeps): Shredder {
   const requests = deps.requests ?? createRequestRepository(deps.pool);
   const batchSize = deps.batchSize ?? 100;
+  const graceMs = deps.closedGraceMs ?? 0;
   let after: string | undefined;
   let running: Promise<number> = Promise.resolve(0);
 
   const workflowState = async (workflowId: string): Promise<WorkflowState> => {
     try {
       const desc = await deps.client.connection.withDeadline(Date.now() + 5000, () => deps.client.workflow.getHandle(workflowId).describe());
-      return desc.status.name === 'RUNNING' ? 'running' : 'closed';
+      return closedStatuses.has(desc.status.name) ? { state: 'closed', closedAt: desc.closeTime } : { state: 'open' };
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return 'unknown';
+      if (err instanceof WorkflowNotFoundError) return { state: 'unknown' };
       throw err;
     }
   };
 
   const shredOne = async (r: ShreddableRequest): Promise<boolean> => {
-    const state = await workflowState(r.workflowId);
-    if (state === 'running') return false;
-    if (state === 'unknown') deps.logger.info({ requestId: r.requestId }, 'Temporal no longer knows the workflow; shredding its key as closed');
+    const wf = await workflowState(r.workflowId);
+    if (wf.state === 'open') return false;
+    // No close time reported: counted from now, so the grace still holds.
+    if (wf.state === 'closed' && graceMs > 0 && Date.now() - (wf.closedAt?.getTime() ?? Date.now()) < graceMs) return false;
+    if (wf.state === 'unknown') deps.logger.info({ requestId: r.requestId }, 'Temporal no longer knows the workflow; shredding its key as closed');
     const result = await shredRequestKey(deps.pool, r.requestId, { keyStore: deps.keyStore, certificateId: r.certificateId ?? undefined, logger: deps.logger });
     return result.destroyedNow;
   };

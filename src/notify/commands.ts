@@ -1,18 +1,19 @@
 /**
- * The exact commands a notification asks its reader to run: the same action three ways, with the Temporal
- * CLI, with the legacy `tctl`, and over the engine's HTTP API. Pure: the worker fills in where Temporal and
- * the API are (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `ENGINE_PUBLIC_URL`).
+ * The exact commands a notification or the Web UI asks its reader to run: the same action three ways, with the
+ * Temporal CLI, with the legacy `tctl`, and over the engine's HTTP API. Pure (the workflow's current details
+ * import it too): the worker fills in where Temporal and the API are (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`,
+ * `ENGINE_PUBLIC_URL`); the workflow, which does not know, leaves out `--address` and writes `$ERASURE_API_URL`.
  */
 import { workflowIdFor } from '../domain';
 import { confirmDeletionSignal, consumerCompletedSignal, retrySystemSignal } from '../workflows/definitions';
 
 /** Where the commands point. */
 export interface CommandContext {
-  /** Temporal frontend, `host:port`. */
-  temporalAddress: string;
+  /** Temporal frontend, `host:port`; left out of the commands when unknown (the CLIs' own default then). */
+  temporalAddress?: string;
   namespace: string;
-  /** The API's base URL as operators reach it, without a trailing slash. */
-  publicUrl: string;
+  /** The API's base URL as operators reach it; `$ERASURE_API_URL` when unknown. */
+  publicUrl?: string;
 }
 
 /** One action, written for each tool. */
@@ -39,15 +40,14 @@ function build(ctx: CommandContext, requestId: string, what: string, signal: str
   const workflowId = workflowIdFor(requestId);
   const input = shellQuote(JSON.stringify(payload));
   const ns = ctx.namespace === 'default' ? '' : ` --namespace ${word(ctx.namespace)}`;
-  const address = word(ctx.temporalAddress);
-  const base = ctx.publicUrl.replace(/\/+$/, '');
+  const address = ctx.temporalAddress === undefined ? '' : ` --address ${word(ctx.temporalAddress)}`;
+  // Without a known URL the variable must expand, so the URL is double-quoted (the path holds no `$` or `"`).
+  const url = ctx.publicUrl === undefined ? `"$ERASURE_API_URL${http.path}"` : shellQuote(`${ctx.publicUrl.replace(/\/+$/, '')}${http.path}`);
   return {
     what,
-    temporal: `temporal workflow signal --address ${address}${ns} --workflow-id ${word(workflowId)} --name ${signal} --input ${input}`,
-    tctl: `tctl --address ${address}${ns} workflow signal -w ${word(workflowId)} -n ${signal} -i ${input}`,
-    curl:
-      `curl -s -X POST ${shellQuote(`${base}${http.path}`)} -H "authorization: Bearer $ERASURE_API_KEY" ` +
-      `-H 'content-type: application/json' -d ${shellQuote(JSON.stringify(http.body))}`,
+    temporal: `temporal workflow signal${address}${ns} --workflow-id ${word(workflowId)} --name ${signal} --input ${input}`,
+    tctl: `tctl${address}${ns} workflow signal -w ${word(workflowId)} -n ${signal} -i ${input}`,
+    curl: `curl -s -X POST ${url} -H "authorization: Bearer $ERASURE_API_KEY" -H 'content-type: application/json' -d ${shellQuote(JSON.stringify(http.body))}`,
   };
 }
 

@@ -3,7 +3,8 @@
  * workflow on every state change; the static summary is in ./summary.ts). Pure. Nothing here names the
  * subject: request and system ids, states, times, counts and the commands an operator runs.
  */
-import { confirmCommands, DAY_MS, type ErasurePlan, type ErasureState, type SystemState } from '../domain';
+import { DAY_MS, type ErasurePlan, type ErasureState, type SystemState } from '../domain';
+import { confirmCommands, retryCommands } from '../notify/commands';
 import { day, when } from './summary';
 import { isFinished, statusOf, systemsOf } from './state';
 
@@ -35,9 +36,12 @@ function nextFor(s: SystemState, state: ErasureState, escalateBeforeDays: number
 
 /**
  * The current details of the detail page, rebuilt on every state change: each system's state, pending
- * confirmations with the commands that confirm, the next action and when, legal hold, overdue.
+ * confirmations with the commands that confirm, the next action and when, legal hold, overdue. `namespace` is
+ * the workflow's, for the commands.
  */
-export function erasureCurrentDetails(state: ErasureState, plan: ErasurePlan, nowMs: number): string {
+export function erasureCurrentDetails(state: ErasureState, plan: ErasurePlan, nowMs: number, namespace = 'default'): string {
+  // The workflow does not know where Temporal and the API are: the commands leave that to the reader's shell.
+  const where = { namespace };
   const systems = systemsOf(state);
   const status = statusOf(state);
   const lines: string[] = [`**Status: ${status.replace('_', ' ')}** · phase ${state.phase} · deadline ${day(state.deadlineAt)}${state.extended ? ' (extended)' : ''} · as of ${when(nowMs)}`];
@@ -48,11 +52,12 @@ export function erasureCurrentDetails(state: ErasureState, plan: ErasurePlan, no
 
   const pending = systems.filter((s) => s.status === 'awaiting_confirmation');
   for (const s of pending) {
-    const c = confirmCommands(state.requestId, s.id);
-    lines.push('', `### Waiting for the owner of \`${s.id}\` to confirm`, '', 'Once the subject is erased there, confirm with one of (Temporal CLI, tctl, the engine\'s API):', '', '```', c.temporal, c.tctl, c.http, '```');
+    const c = confirmCommands(where, state.requestId, s.id, '<your name>');
+    lines.push('', `### Waiting for the owner of \`${s.id}\` to confirm`, '', 'Once the subject is erased there, confirm with one of (Temporal CLI, tctl, the engine\'s API):', '', '```', c.temporal, c.tctl, c.curl, '```');
   }
   for (const s of systems.filter((x) => x.status === 'needs_attention')) {
-    lines.push('', `### \`${s.id}\` needs attention`, '', `${(s.lastError ?? 'failed').slice(0, 300)}`, '', `Retry once fixed: \`POST /erasures/${state.requestId}/systems/${s.id}/retry\` or signal \`retrySystem\` with \`{"system":"${s.id}"}\`.`);
+    const r = retryCommands(where, state.requestId, s.id);
+    lines.push('', `### \`${s.id}\` needs attention`, '', `${(s.lastError ?? 'failed').slice(0, 300)}`, '', 'Retry once the cause is fixed, with one of:', '', '```', r.temporal, r.tctl, r.curl, '```');
   }
   const waiting = Object.values(state.consumers).filter((c) => c.status === 'waiting' || c.status === 'escalated');
   if (waiting.length && !isFinished(state)) lines.push('', `Consumers not done yet: ${waiting.map((c) => `\`${c.id}\`${c.status === 'escalated' ? ' (escalated)' : ''}`).join(', ')}.`);

@@ -234,7 +234,7 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
     },
     details() {
       // Not a command: the Web UI reads it through the workflow's metadata query, so old runs replay the same.
-      const details = erasureCurrentDetails(state, plan, Date.now());
+      const details = erasureCurrentDetails(state, plan, Date.now(), wf.workflowInfo().namespace);
       if (details === lastDetails) return;
       lastDetails = details;
       wf.setCurrentDetails(details);

@@ -9,13 +9,16 @@
  * carrying the subject. When the shredder's pass lands between the replay's first decode (input still
  * readable) and the encoding of such a command, the codec used to throw `DataKeyDestroyedError` and the
  * worker logged "Failed to process Workflow Activation". Here that pass is made to land exactly there.
+ * A workflow that is still running when its key goes must not be wedged by the codec either.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createDataConverter } from '../../src/codec/data-converter';
+import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
+import { EncryptionCodec, isShreddedPayload, METADATA_KEY_ID } from '../../src/codec/codec';
+import { createDataConverter, failureConverterPath } from '../../src/codec/data-converter';
 import type { KeyStore } from '../../src/codec/keys';
 import { shredRequestKey } from '../../src/codec/shred';
 import { startShredder } from '../../src/codec/shredder';
@@ -31,31 +34,49 @@ import { finishProbeSignal, type ProbeActivities } from './probe-workflow';
 const DAY = 86_400_000;
 
 /**
- * The process's real key store, with a hook run before the next `requestKey` call: the codec asks for the
- * request's key when it encodes, so the hook is "just before the worker encodes a command of this request".
+ * The engine's data converter with a hook run just before the worker next encodes a `CertificateRequest`
+ * (a JSON object with a `subject` and `receipts`): the moment a replay re-emits the certificate command.
  */
-function hookable(inner: KeyStore): { keyStore: KeyStore; beforeNextEncode(hook: () => Promise<void>): void; fired(): boolean } {
+function hookedConverter(keyStore: KeyStore): {
+  dataConverter: DataConverter;
+  beforeCertificateCommand(hook: () => Promise<void>): void;
+  fired(): boolean;
+  /** What the codec made of the certificate command encoded after the hook. */
+  encodedAfter(): Payload | undefined;
+} {
+  const codec = new EncryptionCodec(keyStore);
   let pending: (() => Promise<void>) | undefined;
   let fired = false;
-  return {
-    keyStore: {
-      defaultKey: inner.defaultKey,
-      async requestKey(requestId) {
-        const hook = pending;
-        pending = undefined;
-        if (hook) {
-          fired = true;
-          await hook();
-        }
-        return inner.requestKey(requestId);
-      },
-      lookup: (keyId) => inner.lookup(keyId),
-      markDestroyed: (t) => inner.markDestroyed(t),
+  let encodedAfter: Payload | undefined;
+  const isCertificateRequest = (p: Payload) => {
+    try {
+      const v = JSON.parse(Buffer.from(p.data ?? []).toString()) as Record<string, unknown>;
+      return v !== null && typeof v === 'object' && 'subject' in v && 'receipts' in v;
+    } catch {
+      return false;
+    }
+  };
+  const hooked: PayloadCodec = {
+    async encode(payloads, context) {
+      const hook = pending;
+      const at = payloads.findIndex(isCertificateRequest);
+      if (!hook || at < 0) return codec.encode(payloads, context);
+      pending = undefined;
+      fired = true;
+      await hook();
+      const out = await codec.encode(payloads, context);
+      encodedAfter = out[at];
+      return out;
     },
-    beforeNextEncode(hook) {
+    decode: (payloads) => codec.decode(payloads),
+  };
+  return {
+    dataConverter: { payloadCodecs: [hooked], failureConverterPath },
+    beforeCertificateCommand(hook) {
       pending = hook;
     },
     fired: () => fired,
+    encodedAfter: () => encodedAfter,
   };
 }
 
@@ -109,7 +130,7 @@ describe('shredder vs. the worker encoding a closed or running erasure workflow 
   it('lets a query replay a closed run whose key the shredder destroys mid-replay, with no identifier encrypted again', async () => {
     const db = await ledger.fresh();
     const { keyStore } = await keyStoreOn(db);
-    const hooks = hookable(keyStore);
+    const hooks = hookedConverter(keyStore);
     const requestId = `req-${randomBytes(6).toString('hex')}`;
     const subject = subjectOf();
     const requests = await queued(db, requestId);
@@ -134,7 +155,7 @@ describe('shredder vs. the worker encoding a closed or running erasure workflow 
       taskQueue,
       workflowsPath: require.resolve('./probe-workflow'),
       activities,
-      dataConverter: createDataConverter(hooks.keyStore),
+      dataConverter: hooks.dataConverter,
       // No sticky cache: every task of the closed run, the query's too, replays from history, as after an eviction.
       maxCachedWorkflows: 0,
     });
@@ -152,14 +173,21 @@ describe('shredder vs. the worker encoding a closed or running erasure workflow 
         assert.equal(result.certificateId, `cert-${requestId}`);
         assert.equal((await keyStore.requestKey(requestId)).state, 'live', 'closed, but the shredder has not passed yet');
 
-        // The shredder's pass lands after the replay decoded the input, before it encodes the first command.
-        hooks.beforeNextEncode(async () => {
+        // The shredder's pass lands in the middle of the replay: the input, the activity's result and the
+        // signal were decoded with the key still live; the certificate command is about to be encoded again.
+        hooks.beforeCertificateCommand(async () => {
           assert.equal(await shredder.runOnce(), 1, 'the workflow is closed: its key goes');
         });
         const meta = await handle.query<{ definition?: { type?: string } }>('__temporal_workflow_metadata');
         assert.ok(hooks.fired(), 'the shredder ran in the middle of the replay');
         assert.equal(meta.definition?.type, 'piiProbeWorkflow', 'the query is answered: the replay was not failed by the codec');
       });
+      const command = hooks.encodedAfter();
+      assert.ok(command, 'the certificate command was encoded again after the shred');
+      assert.equal(Buffer.from(command.metadata?.[METADATA_KEY_ID] ?? []).toString(), keyStore.defaultKey.id, 'under the default key');
+      const [decoded] = await new EncryptionCodec(keyStore).decode([command]);
+      assert.ok(isShreddedPayload(decoded), 'as the shredded stand-in');
+      assert.deepEqual(findIdentifiers(Buffer.from(decoded.data ?? []).toString(), subject), [], 'carrying no identifier');
     } finally {
       await shredder.stop();
     }
@@ -203,11 +231,60 @@ describe('shredder vs. the worker encoding a closed or running erasure workflow 
       // The key goes while the run is open (a shred decided wrongly, or by hand): the next command carries the subject.
       await shredRequestKey(db.pool, requestId, { keyStore });
       await handle.signal(finishProbeSignal, { confirmedBy: 'operator-1' });
-      return (await handle.result()) as ErasureResult;
+      // Bounded: before the fix the run's workflow task failed on every attempt and the result never came.
+      let timer: NodeJS.Timeout | undefined;
+      const wedged = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the workflow task is wedged: no result 20 s after the signal')), 20_000);
+      });
+      try {
+        return (await Promise.race([handle.result(), wedged])) as ErasureResult;
+      } finally {
+        clearTimeout(timer);
+      }
     });
     assert.equal(result.certificateId, `cert-${requestId}`, 'the workflow task was not failed over and over: the run completed');
     assert.equal(received.length, 1);
     assert.equal((received[0] as { shredded?: unknown }).shredded, true, 'the activity got the stand-in, not the request');
     assert.deepEqual(findIdentifiers(JSON.stringify(received), subject), [], 'no identifier reached the activity');
+  });
+
+  it('never lets a key load that read the live row before a shred bring the key back into the cache', async () => {
+    const db = await ledger.fresh();
+    const requestId = `req-${randomBytes(6).toString('hex')}`;
+    const { keyStore: other, masterKey } = await keyStoreOn(db);
+    const created = await other.requestKey(requestId);
+    assert.equal(created.state, 'live');
+    const keyId = created.state === 'live' ? created.dataKey.id : '';
+    // This process's loads of a key (the queries selecting data_keys with destroyed_data_keys) are held, once
+    // they have read, until released: a load that read the live row is still on its way when the shred commits.
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let reads = 0;
+    let bothRead = () => {};
+    const haveRead = new Promise<void>((r) => (bothRead = r));
+    const slowReads = new Proxy(db.pool, {
+      get(target, prop) {
+        const v: unknown = Reflect.get(target, prop);
+        if (prop !== 'query') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        return async (...args: unknown[]) => {
+          const res: unknown = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (String(args[0]).includes('UNION ALL')) {
+            if (++reads === 2) bothRead();
+            await held;
+          }
+          return res;
+        };
+      },
+    });
+    const { keyStore } = await keyStoreOn({ ...db, pool: slowReads }, { masterKey });
+    const byId = keyStore.lookup(keyId);
+    const byRequest = keyStore.requestKey(requestId);
+    await haveRead;
+    await shredRequestKey(db.pool, requestId, { keyStore });
+    release();
+    assert.equal((await byId).state, 'destroyed', 'the load that raced the shred answers with the tombstone');
+    assert.equal((await byRequest).state, 'destroyed');
+    assert.equal((await keyStore.lookup(keyId)).state, 'destroyed', 'and the cache holds the tombstone, not the key');
+    assert.equal((await keyStore.requestKey(requestId)).state, 'destroyed');
   });
 });

@@ -113,8 +113,8 @@ describe('Temporal Web UI as the operator console (dev server UI, codec server, 
     assert.match(text, /Status: awaiting confirmation/);
     assert.match(text, /Waiting for the owner of legacy-billing to confirm/);
     assert.match(text, /Waiting for the owner of paper-archive to confirm/);
-    assert.match(text, /tctl workflow signal --workflow_id/);
-    assert.match(text, /curl -X POST/);
+    assert.match(text, new RegExp(`tctl workflow signal -w erasure-${stuck} -n confirmDeletion`));
+    assert.match(text, new RegExp(`curl -s -X POST "\\$ERASURE_API_URL/erasures/${stuck}/confirmations"`));
     // Timers and activities carry summaries.
     assert.match(text, /reminder for legacy-billing/);
     assert.match(text, /ask the owner of paper-archive to erase/);
