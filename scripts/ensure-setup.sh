@@ -6,7 +6,7 @@ paths="$root/.tools/paths.json"
 if [ -f "$paths" ] && node -e '
   const p = require(process.argv[1]);
   const fs = require("fs");
-  for (const k of ["temporal", "tctl", "minio", "mailpit", "testServer", "testServerClasspath", "schemathesis", "chromium"]) if (!fs.existsSync(p[k])) process.exit(1);
+  for (const k of ["temporal", "tctl", "minio", "mailpit", "testServer", "testServerClasspath", "schemathesis", "chromium", "temporalServer", "temporalSqlTool", "temporalSchemaDir"]) if (!fs.existsSync(p[k])) process.exit(1);
   if (!fs.existsSync(p.pgBindir + "/postgres")) process.exit(1);
   // Elasticsearch homes (tools/elasticsearch/setup.sh): every line listed in homes.json must be complete.
   const homes = p.elasticsearchHome && p.elasticsearchHome + "/homes.json";

@@ -3,6 +3,7 @@
 #   temporal (dev server + Web UI) and tctl  -> go install (binaries in $(go env GOPATH)/bin)
 #   minio (S3)                                -> go install
 #   mailpit (SMTP server + web inbox)         -> go install
+#   Temporal server + SQL schema tool        -> go install go.temporal.io/server (schemas from the module cache)
 #   Java time-skipping test server            -> Maven Central (jars stay in ~/.m2)
 #   Elasticsearch 7.17 and 8.19 nodes         -> Maven Central jars (see tools/elasticsearch/setup.sh)
 #   Apache Kafka 4.1 broker (KRaft)           -> Maven Central jars (see tools/kafka/setup.sh)
@@ -55,6 +56,23 @@ if [ ! -x "$gobin/mailpit" ] || ! go version -m "$gobin/mailpit" 2>/dev/null | g
   go install "github.com/axllent/mailpit@$MAILPIT_VERSION"
 fi
 log "mailpit: $MAILPIT_VERSION"
+
+# Temporal server with PostgreSQL persistence (the layout a deployment grows into from the dev server): the server
+# binary, its SQL schema tool (go install names them `server` and `sql`), and the versioned schema folders, which
+# ship inside the module and so sit in the Go module cache (`go mod download` prints where; it fetches nothing more).
+TEMPORAL_SERVER_MODULE_VERSION=v1.29.1
+for pkg in cmd/server cmd/tools/sql; do
+  bin="$gobin/$(basename "$pkg")"
+  if [ ! -x "$bin" ] || ! go version -m "$bin" 2>/dev/null | grep -qE "^\s+mod\s+go.temporal.io/server\s+$TEMPORAL_SERVER_MODULE_VERSION\s"; then
+    log "building go.temporal.io/server/$pkg $TEMPORAL_SERVER_MODULE_VERSION (the server takes a few minutes)"
+    go install "go.temporal.io/server/$pkg@$TEMPORAL_SERVER_MODULE_VERSION"
+  fi
+done
+temporal_module_dir=$(cd "$tools" && go mod download -json "go.temporal.io/server@$TEMPORAL_SERVER_MODULE_VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",\?$/\1/p')
+temporal_schema_dir="$temporal_module_dir/schema/postgresql/v12"
+[ -d "$temporal_schema_dir/temporal/versioned" ] && [ -d "$temporal_schema_dir/visibility/versioned" ] \
+  || die "Temporal's PostgreSQL schema not found under $temporal_schema_dir"
+log "temporal server: $TEMPORAL_SERVER_MODULE_VERSION (schema tool $("$gobin/sql" --version 2>/dev/null | awk '{print $NF}'), schemas in $temporal_schema_dir)"
 
 # Java time-skipping server: Maven resolves the jars into ~/.m2 and writes the classpath.
 cp_file="$tools/test-server.classpath"
@@ -131,6 +149,9 @@ cat > "$tools/paths.json" <<JSON
   "tctl": "$gobin/tctl",
   "minio": "$gobin/minio",
   "mailpit": "$gobin/mailpit",
+  "temporalServer": "$gobin/server",
+  "temporalSqlTool": "$gobin/sql",
+  "temporalSchemaDir": "$temporal_schema_dir",
   "testServer": "$root/scripts/temporal-test-server",
   "testServerClasspath": "$cp_file",
   "pgBindir": "$pg_bindir",

@@ -73,8 +73,8 @@ export function startShredder(deps: ShredderDeps): Shredder {
   const shredOne = async (r: ShreddableRequest): Promise<boolean> => {
     const wf = await workflowState(r.workflowId);
     if (wf.state === 'open') return false;
-    // No close time reported: counted from now, so the grace still holds.
-    if (wf.state === 'closed' && graceMs > 0 && Date.now() - (wf.closedAt?.getTime() ?? Date.now()) < graceMs) return false;
+    // A closed run without a reported close time is not held: its status alone says it will not run again.
+    if (wf.state === 'closed' && wf.closedAt !== undefined && Date.now() - wf.closedAt.getTime() < graceMs) return false;
     if (wf.state === 'unknown') deps.logger.info({ requestId: r.requestId }, 'Temporal no longer knows the workflow; shredding its key as closed');
     const result = await shredRequestKey(deps.pool, r.requestId, { keyStore: deps.keyStore, certificateId: r.certificateId ?? undefined, logger: deps.logger });
     return result.destroyedNow;

@@ -467,13 +467,13 @@ export const configSchema = z.object({
     default: 'unset: the keys in `DATABASE_URL`',
   }),
   ERASURE_API_URL: variable(httpUrl().optional(), {
-    doc: 'The engine API that `npx erasure bulk` sends bulk operator actions to (`--api-url` wins).',
+    doc: 'The engine API that `npx erasure bulk` sends bulk operator actions to, and `npx erasure system` its pauses and resumes (`--api-url` wins).',
     group: 'Command line',
     readBy: ['cli'],
     default: '`http://127.0.0.1:3000`',
   }),
   ERASURE_API_KEY: variable(text().optional(), {
-    doc: 'The API key `npx erasure bulk` presents (`--api-key` wins); the actions are recorded as sent by its name, and it needs the scope of the action.',
+    doc: 'The API key `npx erasure bulk` and `npx erasure system` present (`--api-key` wins); the actions are recorded as sent by its name, and it needs the scope of the action.',
     group: 'Command line',
     readBy: ['cli'],
     default: 'unset',

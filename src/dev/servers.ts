@@ -22,6 +22,12 @@ export interface ToolPaths {
   kafkaHome: string;
   /** mailpit (SMTP server with a web inbox), go-installed; see ./mailpit.ts. */
   mailpit: string;
+  /** The Temporal server binary (go.temporal.io/server/cmd/server) for SQL persistence; see ./temporal-server.ts. */
+  temporalServer?: string;
+  /** Its SQL schema tool (go.temporal.io/server/cmd/tools/sql). */
+  temporalSqlTool?: string;
+  /** The module's `schema/postgresql/v12` folder (holds `temporal/versioned` and `visibility/versioned`). */
+  temporalSchemaDir?: string;
 }
 
 /** Reads `.tools/paths.json`; fails loudly when setup has not run. */
@@ -70,7 +76,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () => Promise<void> {
+/** A `stop()` for a child process: `signal`, then SIGKILL after 10 s; resolves once it exited. */
+export function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () => Promise<void> {
   return async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -85,7 +92,7 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () =>
  * Spawns a server and resolves once it listens on `port`; rejects with the tail of its output if it exits
  * first or does not listen within `timeoutMs`.
  */
-async function spawnListening(
+export async function spawnListening(
   cmd: string,
   args: string[],
   opts: { name: string; port: number; timeoutMs: number; env?: NodeJS.ProcessEnv; log?: (line: string) => void },

@@ -1,5 +1,6 @@
 // The domain model: pure types, lists and schemas shared by the workflow, the API, the catalog and the CLI.
 // No I/O here: workflow code imports it.
+export * from './commands';
 export * from './failures';
 export * from './ids';
 export * from './issues';

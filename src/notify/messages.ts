@@ -4,8 +4,7 @@
  * `{text, blocks}`). The facts never hold the subject's identifiers, only the keyed `subjectRef`, so no
  * message can carry one.
  */
-import type { EscalationReason } from '../domain';
-import { confirmCommands, consumerCommands, retryCommands, type ActionCommands, type CommandContext } from './commands';
+import { confirmCommands, consumerCommands, retryCommands, type ActionCommands, type CommandContext, type EscalationReason } from '../domain';
 
 /** The events the engine tells people about. */
 export const noticeKinds = ['manual_request', 'reminder', 'escalation'] as const;

@@ -18,7 +18,7 @@ import type { Escalation, Reminder } from '../activities/types';
 import type { Pool } from '../ledger/db';
 import { createRequestRepository } from '../ledger/requests';
 import type { Logger } from '../logger';
-import type { CommandContext } from './commands';
+import type { CommandContext } from '../domain';
 import { renderNotice, type NoticeFacts, type NoticeSystem } from './messages';
 import { queueNotifications, type QueuedNotification } from './queue';
 import type { NotifyTargets } from './schema';

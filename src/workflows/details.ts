@@ -3,8 +3,7 @@
  * workflow on every state change; the static summary is in ./summary.ts). Pure. Nothing here names the
  * subject: request and system ids, states, times, counts and the commands an operator runs.
  */
-import { DAY_MS, type ErasurePlan, type ErasureState, type SystemState } from '../domain';
-import { confirmCommands, retryCommands } from '../notify/commands';
+import { confirmCommands, DAY_MS, retryCommands, type ErasurePlan, type ErasureState, type SystemState } from '../domain';
 import { day, when } from './summary';
 import { isFinished, statusOf, systemsOf } from './state';
 

@@ -287,4 +287,29 @@ describe('shredder vs. the worker encoding a closed or running erasure workflow 
     assert.equal((await keyStore.lookup(keyId)).state, 'destroyed', 'and the cache holds the tombstone, not the key');
     assert.equal((await keyStore.requestKey(requestId)).state, 'destroyed');
   });
+
+  it('with a grace delay, keeps a closed request\'s key until that long after its workflow closed', async () => {
+    const db = await ledger.fresh();
+    const { keyStore } = await keyStoreOn(db);
+    const requestId = `req-${randomBytes(6).toString('hex')}`;
+    const requests = await queued(db, requestId);
+    await requests.linkCertificate(db.pool, { requestId, certificateId: `cert-${requestId}`, completedAt: new Date().toISOString() });
+    await keyStore.requestKey(requestId);
+    // Nothing polls this queue: the workflow runs until it is terminated.
+    const handle = await env.client.workflow.start('piiProbeWorkflow', { taskQueue: `nobody-${randomBytes(4).toString('hex')}`, workflowId: workflowIdFor(requestId), args: [] });
+    const logs = capturingLogger();
+    const patient = startShredder({ pool: db.pool, client: env.client, keyStore, logger: logs.logger, intervalMs: 3_600_000, closedGraceMs: 60_000 });
+    const eager = startShredder({ pool: db.pool, client: env.client, keyStore, logger: logs.logger, intervalMs: 3_600_000 });
+    try {
+      assert.equal(await patient.runOnce(), 0, 'certified but running: the key stays');
+      await handle.terminate('closed for the test');
+      assert.equal(await patient.runOnce(), 0, 'closed less than a minute ago: the key stays');
+      assert.equal((await keyStore.requestKey(requestId)).state, 'live');
+      assert.equal(await eager.runOnce(), 1, 'without a grace delay it goes at the first pass that sees it closed');
+      assert.equal((await keyStore.requestKey(requestId)).state, 'destroyed');
+    } finally {
+      await patient.stop();
+      await eager.stop();
+    }
+  });
 });

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { CatalogError, loadCatalog, parseCatalog } from '../../src/catalog/load';
 import { catalogOptions } from '../../src/config';
-import { confirmCommands, shellQuote } from '../../src/notify/commands';
+import { confirmCommands, shellQuote } from '../../src/domain';
 import { renderNotice } from '../../src/notify/messages';
 import { recipients } from '../../src/notify/notifier';
 

@@ -4,8 +4,11 @@
  * import it too): the worker fills in where Temporal and the API are (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`,
  * `ENGINE_PUBLIC_URL`); the workflow, which does not know, leaves out `--address` and writes `$ERASURE_API_URL`.
  */
-import { workflowIdFor } from '../domain';
-import { confirmDeletionSignal, consumerCompletedSignal, retrySystemSignal } from '../workflows/definitions';
+import { workflowIdFor } from './ids';
+import type { OperatorActionName } from './operator-actions';
+
+/** The signals the commands send (as src/workflows/definitions.ts defines them). */
+const signals = { confirm: 'confirmDeletion', consumer: 'consumerCompleted', retry: 'retrySystem' } as const satisfies Record<string, OperatorActionName>;
 
 /** Where the commands point. */
 export interface CommandContext {
@@ -59,7 +62,7 @@ const seg = encodeURIComponent;
  */
 export function confirmCommands(ctx: CommandContext, requestId: string, systemId: string, confirmedBy: string): ActionCommands {
   const payload = { system: systemId, confirmedBy };
-  return build(ctx, requestId, `confirm ${systemId} erased`, confirmDeletionSignal.name, payload, { path: `/erasures/${seg(requestId)}/confirmations`, body: payload });
+  return build(ctx, requestId, `confirm ${systemId} erased`, signals.confirm, payload, { path: `/erasures/${seg(requestId)}/confirmations`, body: payload });
 }
 
 /**
@@ -67,7 +70,7 @@ export function confirmCommands(ctx: CommandContext, requestId: string, systemId
  * @example consumerCommands(ctx, 'req-1', 'analytics').curl
  */
 export function consumerCommands(ctx: CommandContext, requestId: string, consumerId: string): ActionCommands {
-  return build(ctx, requestId, `report consumer ${consumerId} done`, consumerCompletedSignal.name, { consumer: consumerId, status: 'ok' }, {
+  return build(ctx, requestId, `report consumer ${consumerId} done`, signals.consumer, { consumer: consumerId, status: 'ok' }, {
     path: `/erasures/${seg(requestId)}/consumers/${seg(consumerId)}/complete`,
     body: { status: 'ok' },
   });
@@ -78,5 +81,5 @@ export function consumerCommands(ctx: CommandContext, requestId: string, consume
  * @example retryCommands(ctx, 'req-1', 'customers-db').tctl
  */
 export function retryCommands(ctx: CommandContext, requestId: string, systemId: string): ActionCommands {
-  return build(ctx, requestId, `retry ${systemId} after fixing it`, retrySystemSignal.name, { system: systemId }, { path: `/erasures/${seg(requestId)}/systems/${seg(systemId)}/retry`, body: {} });
+  return build(ctx, requestId, `retry ${systemId} after fixing it`, signals.retry, { system: systemId }, { path: `/erasures/${seg(requestId)}/systems/${seg(systemId)}/retry`, body: {} });
 }
