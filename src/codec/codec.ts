@@ -10,6 +10,10 @@
  *  3. everything else with the default key (codec server calls, which carry no context; other workflows).
  * The key id travels in the metadata; the original payload, metadata included, is the plaintext.
  *
+ * Once a request's key is destroyed, its identifier-free payloads go under the default key, and a payload
+ * carrying its identifiers is never encrypted again: the SDK gets the shredded stand-in in its place (a
+ * worker replaying a closed run must not fail), a direct caller gets {@link DataKeyDestroyedError}.
+ *
  * Decoding refuses what the engine never writes: a payload in plaintext that carries a request's subject,
  * plan or carried state (a workflow started by hand with `temporal workflow start --input '{…}'`). It is
  * replaced by a refusal (see {@link refusedPayload}) instead of failing the decode, because a signal decodes
@@ -31,7 +35,10 @@ export const METADATA_SHREDDED = 'erasure-shredded';
 /** Metadata key marking the stand-in the codec returns for a refused plaintext payload. */
 export const METADATA_REFUSED = 'erasure-refused';
 
-/** Top-level keys that only engine-written payloads have (ErasureInput, SystemTask, CertificateRequest): never in plaintext. */
+/**
+ * Top-level keys that only engine-written payloads have (ErasureInput, SystemTask, CertificateRequest): never in
+ * plaintext, and never encrypted again once their request's key is destroyed.
+ */
 const sealedOnlyKeys = ['subject', 'plan', 'carried', 'derived'] as const;
 
 const utf8 = new TextEncoder();
@@ -105,10 +112,12 @@ export function isRefusedPayload(p: Payload): boolean {
   return metadataText(p, METADATA_REFUSED) === 'unsealed';
 }
 
+/** True for a JSON object with a key only request payloads have (subject, plan, carried state, derived identifiers). */
+const hasSealedOnlyKey = (obj: Record<string, unknown> | undefined): boolean => obj !== undefined && sealedOnlyKeys.some((k) => Object.hasOwn(obj, k));
+
 /** True for a plaintext payload carrying what only the engine writes, always encrypted. */
 function carriesRequestData(p: Payload): boolean {
-  const obj = jsonObjectOf(p);
-  return obj !== undefined && sealedOnlyKeys.some((k) => Object.hasOwn(obj, k));
+  return hasSealedOnlyKey(jsonObjectOf(p));
 }
 
 export interface EncryptionCodecOptions {
@@ -139,8 +148,9 @@ export class EncryptionCodec implements PayloadCodec {
   }
 
   /**
-   * Encrypts each payload (see the module comment for which key). A payload that carries a `subject` for a
-   * request whose key was already destroyed is never encrypted as it is:
+   * Encrypts each payload (see the module comment for which key). A payload that carries a `subject` (or what
+   * only request payloads carry: `plan`, `carried`, `derived`) for a request whose key was already destroyed
+   * is never encrypted as it is:
    *  - with a serialization context (the SDK encoding a worker's activation completion, an activity's
    *    result, a client's call), the payload is replaced by the {@link shreddedPayload} stand-in, encrypted
    *    under the default key. A worker re-encodes every command of a run when it replays it (a query on a
@@ -162,7 +172,7 @@ export class EncryptionCodec implements PayloadCodec {
 
   /**
    * The key a payload goes under, and what to encrypt: the payload itself, or, for a payload carrying the
-   * subject of a request whose key was destroyed, the shredded stand-in (see {@link EncryptionCodec.encode}).
+   * identifiers of a request whose key was destroyed, the shredded stand-in (see {@link EncryptionCodec.encode}).
    */
   private async keyFor(p: Payload, context: SerializationContext | undefined): Promise<{ key: DataKey; plaintext: Payload }> {
     const obj = jsonObjectOf(p);
@@ -181,7 +191,7 @@ export class EncryptionCodec implements PayloadCodec {
     // result, the workflow's result, audit events); it goes under the default key. Identifiers of a
     // shredded request are never encrypted again: with no SDK context (a direct call, the codec server) the
     // call is refused; for the SDK (a worker's commands, a client's call) they are replaced by the stand-in.
-    if (!(obj && 'subject' in obj)) return { key: this.keys.defaultKey, plaintext: p };
+    if (!hasSealedOnlyKey(obj)) return { key: this.keys.defaultKey, plaintext: p };
     if (context === undefined) throw new DataKeyDestroyedError(requestId, k.keyId);
     return { key: this.keys.defaultKey, plaintext: shreddedPayload(k) };
   }

@@ -1,6 +1,7 @@
 /**
- * Crypto-shredding: once a request's certificate is stored, its data key is destroyed, and with it every
- * copy of the request's payloads that Temporal (or a backup of it) still holds.
+ * Crypto-shredding: once a request is certified (or cancelled) and its workflow has closed, its data key is
+ * destroyed, and with it every copy of the request's payloads that Temporal (or a backup of it) still holds.
+ * When to call it is the shredder's decision (`./shredder.ts`); this module only does it, once.
  */
 import { randomBytes } from 'node:crypto';
 import { auditEventTypes } from '../domain';

@@ -16,9 +16,10 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
+import { defaultPayloadConverter, type DataConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import { EncryptionCodec, isShreddedPayload, METADATA_KEY_ID } from '../../src/codec/codec';
 import { createDataConverter, failureConverterPath } from '../../src/codec/data-converter';
+import { DataKeyDestroyedError } from '../../src/codec/errors';
 import type { KeyStore } from '../../src/codec/keys';
 import { shredRequestKey } from '../../src/codec/shred';
 import { startShredder } from '../../src/codec/shredder';
@@ -311,5 +312,28 @@ describe('shredder vs. the worker encoding a closed or running erasure workflow 
       await patient.stop();
       await eager.stop();
     }
+  });
+
+  it("encodes a shredded request's identifiers as the stand-in for the SDK, refuses them to a direct caller, and keeps the rest readable", async () => {
+    const db = await ledger.fresh();
+    const { keyStore } = await keyStoreOn(db);
+    const codec = new EncryptionCodec(keyStore);
+    const requestId = `req-${randomBytes(6).toString('hex')}`;
+    const subject = subjectOf();
+    const context = { type: 'workflow' as const, namespace: 'default', workflowId: workflowIdFor(requestId) };
+    await keyStore.requestKey(requestId);
+    await shredRequestKey(db.pool, requestId, { keyStore });
+    const task = defaultPayloadConverter.toPayload({ requestId, subject, subjectRef: 'sref-race', system: { id: 'crm' } });
+    // Derived identifiers alone (no subject) are identifiers too.
+    const derivedOnly = defaultPayloadConverter.toPayload({ requestId, derived: { userId: [subject.userId] } });
+    const result = defaultPayloadConverter.toPayload({ status: 'completed', certificateId: `cert-${requestId}` });
+    const encoded = await codec.encode([task, derivedOnly, result], context);
+    for (const p of encoded) assert.equal(Buffer.from(p.metadata?.[METADATA_KEY_ID] ?? []).toString(), keyStore.defaultKey.id);
+    const [t, d, r] = await codec.decode(encoded);
+    assert.ok(isShreddedPayload(t) && isShreddedPayload(d), 'identifier-carrying payloads become the stand-in');
+    assert.deepEqual(findIdentifiers(JSON.stringify([t, d].map((p) => Buffer.from(p.data ?? []).toString())), subject), []);
+    assert.deepEqual(defaultPayloadConverter.fromPayload(r), { status: 'completed', certificateId: `cert-${requestId}` }, 'the rest stays readable');
+    await assert.rejects(codec.encode([task]), DataKeyDestroyedError, 'without an SDK context (the intake, the codec server) it is refused');
+    await assert.rejects(codec.encode([derivedOnly]), DataKeyDestroyedError);
   });
 });
