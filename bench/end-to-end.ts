@@ -3,11 +3,16 @@
  * (3 automated systems, no grace period, no manual system), timed from the first POST to the last
  * certificate. Baseline: the same deletions issued directly by a plain script against the same seeded data.
  *
- *   npx ts-node bench/end-to-end.ts [--quick] [--requests=1000]
+ *   npx ts-node bench/end-to-end.ts [--quick] [--requests=1000] [--temporal=dev|postgres] [--workers=1]
+ *
+ * `--temporal=postgres` runs the real Temporal server on PostgreSQL (src/dev/temporal-server.ts) instead of the dev
+ * server; `--workers=2` starts two worker processes sharing the task queue. Results go to
+ * `bench/results/end-to-end.json` for the default layout, `end-to-end-<temporal>-<workers>w.json` otherwise.
  */
 import { randomBytes } from 'node:crypto';
 import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { certified, pool, startCluster, submit, until } from './lib/cluster';
+import { temporal as proto } from '@temporalio/proto';
+import { certified, clusterFlags, pool, startCluster, submit, until } from './lib/cluster';
 import { args, printTable, run, writeResult } from './lib/report';
 import { BUCKET, INDEX, esCall, fingerprint, remaining, seed, startTargets, subjectOf, wipe, type Targets } from './lib/targets';
 
@@ -16,6 +21,8 @@ const CONCURRENCY = 16;
 run(async () => {
   const a = args();
   const n = a.num('requests', a.quick ? 100 : 1000);
+  const layout = clusterFlags(a);
+  const resultName = layout.temporal === 'dev' && layout.workers === 1 ? 'end-to-end' : `end-to-end-${layout.temporal}-${layout.workers}w`;
   const targets = await startTargets();
   try {
     const tag = `e2e${randomBytes(2).toString('hex')}`;
@@ -35,15 +42,17 @@ run(async () => {
     // The engine, on the same data seeded again.
     await wipe(targets, tag);
     await seed(targets, tag, n);
-    const cluster = await startCluster({ catalog: targets.catalog() });
+    const cluster = await startCluster({ catalog: targets.catalog(), temporal: layout.temporal, workers: layout.workers });
     let engineS: number;
+    let pollers: number;
     try {
       const e0 = Date.now();
       await pool(n, CONCURRENCY, (i) => submit(cluster, { requestId: `${tag}-${i}`, jurisdiction: 'GDPR', subject: subjectOf(tag, i) }));
       const submittedS = (Date.now() - e0) / 1000;
       await until(async () => (await certified(cluster, tag)) === n, `${n} certificates`, 60 * 60_000, 500);
       engineS = (Date.now() - e0) / 1000;
-      printTable('engine', [{ requests: n, 'all submitted after s': submittedS, 'last certificate after s': engineS }]);
+      pollers = await workflowPollers(cluster);
+      printTable('engine', [{ requests: n, temporal: layout.temporal, workers: layout.workers, 'workflow pollers': pollers, 'all submitted after s': submittedS, 'last certificate after s': engineS }]);
     } finally {
       await cluster.stop();
     }
@@ -53,10 +62,13 @@ run(async () => {
       { run: 'engine (POST → certificate)', requests: n, seconds: round(engineS), 'requests/s': round(n / engineS), 'rows left': engineLeft.rows, 'objects left': engineLeft.objects, 'docs left': engineLeft.docs },
       { run: 'baseline (direct deletes)', requests: n, seconds: round(baselineS), 'requests/s': round(n / baselineS), 'rows left': baselineLeft.rows, 'objects left': baselineLeft.objects, 'docs left': baselineLeft.docs },
     ];
-    printTable(`End to end: ${n} requests × (PostgreSQL + MinIO + Elasticsearch); ratio engine/baseline = ${round(engineS / baselineS)}`, rows);
+    printTable(`End to end (${layout.temporal} Temporal, ${layout.workers} worker(s)): ${n} requests × (PostgreSQL + MinIO + Elasticsearch); ratio engine/baseline = ${round(engineS / baselineS)}`, rows);
     printTable('Other subjects', [{ ...othersBefore, when: 'before' }, { ...othersAfter, when: 'after' }]);
-    writeResult('end-to-end', {
+    writeResult(resultName, {
       requests: n,
+      temporal: layout.temporal === 'dev' ? 'dev server (SQLite file)' : 'go.temporal.io/server v1.29.1 on PostgreSQL (4 history shards)',
+      workers: layout.workers,
+      workflowPollers: pollers!,
       seededPerSubject: { rows: seeded.rows / n, objects: seeded.objects / n, docs: seeded.docs / n },
       concurrency: CONCURRENCY,
       engineSeconds: round(engineS),
@@ -83,6 +95,17 @@ async function deleteDirectly(t: Targets, s: { email: string; userId: string }):
     if (!res.IsTruncated) break;
   }
   await esCall(t.es.url, 'POST', `/${INDEX}/_delete_by_query?conflicts=proceed`, { query: { term: { user_id: s.userId } } });
+}
+
+/** Distinct worker identities polling the workflow task queue: shows that every worker process took part. */
+async function workflowPollers(cluster: Awaited<ReturnType<typeof startCluster>>): Promise<number> {
+  const client = await cluster.temporalClient();
+  const res = await client.workflowService.describeTaskQueue({
+    namespace: 'default',
+    taskQueue: { name: cluster.env.TASK_QUEUE },
+    taskQueueType: proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  return new Set((res.pollers ?? []).map((p) => p.identity)).size;
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;

@@ -1,7 +1,9 @@
 /**
  * The engine as benchmarks run it: the engine's PostgreSQL and the Temporal dev server (SQLite file) started
  * by this process, the worker and the API as separate Node processes (so they can be measured, and the
- * worker killed with SIGKILL), everything on 127.0.0.1.
+ * worker killed with SIGKILL), everything on 127.0.0.1. With `temporal: 'postgres'` the real Temporal server
+ * (src/dev/temporal-server.ts) runs instead, persisting on the same PostgreSQL, and `workers` starts several
+ * worker processes on the one task queue.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -13,6 +15,8 @@ import { Pool } from 'pg';
 import { hashApiKey } from '../../src/api/auth';
 import { writeWorkflowBundle } from '../../src/temporal/workflow-bundle';
 import { freePort, projectRoot, startPostgres, startTemporalDevServer, waitForPort, type PostgresServer, type TemporalDevServer } from '../../src/dev/servers';
+import { startTemporalServer } from '../../src/dev/temporal-server';
+import { registerSearchAttributes } from '../../src/temporal/search-attributes';
 import { onCleanup, sleep } from './report';
 
 export const manualOnlyCatalog = `
@@ -41,6 +45,10 @@ export interface Cluster {
   apiUrl: string;
   apiKey: string;
   worker: EngineProcess | undefined;
+  /** Which Temporal server runs: the dev server (SQLite file) or the real server on PostgreSQL. */
+  temporalKind: TemporalKind;
+  /** Every worker process sharing the task queue (`worker` is the first). */
+  workers: EngineProcess[];
   api: EngineProcess | undefined;
   /** Engine database (ledger). */
   ledger: Pool;
@@ -50,6 +58,31 @@ export interface Cluster {
   startTemporal(): Promise<void>;
   temporalClient(): Promise<Client>;
   stop(opts?: { keepDir?: boolean }): Promise<void>;
+}
+
+/** `dev`: `temporal server start-dev` on a SQLite file; `postgres`: go.temporal.io/server on the cluster's PostgreSQL. */
+export type TemporalKind = 'dev' | 'postgres';
+
+/** Reads `--temporal=dev|postgres` and `--workers=N` (default dev, 1). */
+export function clusterFlags(a: { get(name: string): string | undefined; num(name: string, dflt: number): number }): { temporal: TemporalKind; workers: number } {
+  const temporal = a.get('temporal') ?? 'dev';
+  if (temporal !== 'dev' && temporal !== 'postgres') throw new Error(`--temporal must be dev or postgres, got "${temporal}"`);
+  const workers = a.num('workers', 1);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a whole number of at least 1, got ${workers}`);
+  return { temporal, workers };
+}
+
+/** Starts the Temporal server of `kind`; the real server gets the engine's search attributes through its operator service. */
+async function startTemporalOf(kind: TemporalKind, pg: PostgresServer, dbFile: string, port?: number): Promise<TemporalDevServer> {
+  if (kind === 'dev') return startTemporalDevServer({ dbFile, port });
+  const server = await startTemporalServer({ pg, database: 'temporal', port });
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    await registerSearchAttributes(connection, server.namespace);
+  } finally {
+    await connection.close();
+  }
+  return server;
 }
 
 const tsNode = ['-r', 'ts-node/register/transpile-only'];
@@ -89,12 +122,23 @@ function spawnEngine(script: string, env: NodeJS.ProcessEnv, logFile: string, re
  * Starts PostgreSQL (engine database), the Temporal dev server on a SQLite file, then the worker and the API
  * processes (unless told not to). `extraEnv` reaches both processes (catalog `${VAR}`s).
  */
-export async function startCluster(opts: { catalog: string; extraEnv?: NodeJS.ProcessEnv; worker?: boolean; api?: boolean; logLevel?: string }): Promise<Cluster> {
+export async function startCluster(opts: {
+  catalog: string;
+  extraEnv?: NodeJS.ProcessEnv;
+  worker?: boolean;
+  api?: boolean;
+  logLevel?: string;
+  /** Default `dev`. */
+  temporal?: TemporalKind;
+  /** Worker processes sharing the task queue (default 1). */
+  workers?: number;
+}): Promise<Cluster> {
+  const temporalKind = opts.temporal ?? 'dev';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-bench-'));
   const pg = await startPostgres({ dataDir: path.join(dir, 'pg') });
   await pg.createDatabase('engine');
   const temporalDbFile = path.join(dir, 'temporal.db');
-  let temporal = await startTemporalDevServer({ dbFile: temporalDbFile });
+  let temporal = await startTemporalOf(temporalKind, pg, temporalDbFile);
   const catalogFile = path.join(dir, 'catalog.yaml');
   fs.writeFileSync(catalogFile, opts.catalog);
   // Workers load prebuilt workflow code, as in production: a restart after SIGKILL skips webpack.
@@ -134,11 +178,15 @@ export async function startCluster(opts: { catalog: string; extraEnv?: NodeJS.Pr
     apiUrl: `http://127.0.0.1:${apiPort}`,
     apiKey,
     worker: undefined,
+    temporalKind,
+    workers: [],
     api: undefined,
     ledger,
     async startWorker() {
-      const { proc, ready } = spawnEngine('bench/lib/worker-main.ts', env, path.join(dir, 'worker.log'), 'BENCH_WORKER_READY');
-      cluster.worker = proc;
+      const n = cluster.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null).length;
+      const { proc, ready } = spawnEngine('bench/lib/worker-main.ts', env, path.join(dir, n === 0 ? 'worker.log' : `worker-${n + 1}.log`), 'BENCH_WORKER_READY');
+      if (n === 0) cluster.worker = proc;
+      cluster.workers.push(proc);
       await ready;
       return proc;
     },
@@ -157,7 +205,7 @@ export async function startCluster(opts: { catalog: string; extraEnv?: NodeJS.Pr
       await temporal.stop();
     },
     async startTemporal() {
-      temporal = await startTemporalDevServer({ dbFile: temporalDbFile, port: temporal.port });
+      temporal = await startTemporalOf(temporalKind, pg, temporalDbFile, temporal.port);
     },
     async temporalClient() {
       clientConn ??= await Connection.connect({ address: temporal.address });
@@ -167,6 +215,7 @@ export async function startCluster(opts: { catalog: string; extraEnv?: NodeJS.Pr
       unregister();
       await cluster.api?.kill();
       await cluster.worker?.kill();
+      for (const w of cluster.workers) await w.kill();
       await clientConn?.close().catch(() => undefined);
       await ledger.end().catch(() => undefined);
       await temporal.stop();
@@ -177,7 +226,7 @@ export async function startCluster(opts: { catalog: string; extraEnv?: NodeJS.Pr
   const unregister = onCleanup(() => cluster.stop());
   try {
     // The worker migrates the ledger; the API waits for it so two migrations never race.
-    if (opts.worker !== false) await cluster.startWorker();
+    if (opts.worker !== false) for (let i = 0; i < (opts.workers ?? 1); i++) await cluster.startWorker();
     if (opts.api !== false) await cluster.startApi();
   } catch (err) {
     await cluster.stop({ keepDir: true });

@@ -62,6 +62,11 @@ export async function startStack(
     apiKeys?: string[];
     /** Also the Temporal Web UI, decoding through the engine's codec server (as `npm start` wires them). */
     ui?: boolean;
+    /**
+     * Use this running Temporal server (e.g. src/dev/temporal-server.ts on PostgreSQL) instead of starting the dev
+     * server; the caller registers the search attributes and stops it. `stopTemporal`/`startTemporal` then throw.
+     */
+    temporal?: { address: string };
   } = {},
 ): Promise<Stack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-stack-'));
@@ -72,7 +77,10 @@ export async function startStack(
   // The Web UI decodes through the codec server at a secret path, as `npm start` wires it.
   const ui = opts.ui ? { uiPort: await freePort(), codecPort: await freePort(), pathToken: randomBytes(18).toString('base64url') } : undefined;
   const uiOptions = ui ? { uiPort: ui.uiPort, codecEndpoint: `http://localhost:${ui.codecPort}/${ui.pathToken}` } : {};
-  let temporal = await startTemporalDevServer({ dbFile, ...uiOptions });
+  const given = opts.temporal;
+  let temporal: TemporalDevServer = given
+    ? { address: given.address, port: Number(given.address.split(':').pop()), process: undefined as never, stop: async () => undefined }
+    : await startTemporalDevServer({ dbFile, ...uiOptions });
   const catalogFile = path.join(dataDir, 'catalog.yaml');
   fs.writeFileSync(catalogFile, opts.catalog ?? manualCatalog);
   const env: NodeJS.ProcessEnv = {
@@ -122,9 +130,11 @@ export async function startStack(
     dataDir,
     env,
     async stopTemporal() {
+      if (given) throw new Error('stopTemporal: this stack runs on a Temporal server it did not start');
       await temporal.stop();
     },
     async startTemporal() {
+      if (given) throw new Error('startTemporal: this stack runs on a Temporal server it did not start');
       temporal = await startTemporalDevServer({ dbFile, port: temporal.port, ...uiOptions });
     },
     async stop() {
