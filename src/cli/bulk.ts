@@ -17,7 +17,7 @@
 import fs from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { erasureStatuses, jurisdictions } from '../domain';
-import { ApiExit, ApiFailure, apiAction, callApi, DEFAULT_API_URL, type ApiOptions } from './api-client';
+import { ApiExit, ApiFailure, apiAction, callApi, withApiOptions, type ApiOptions } from './api-client';
 import { processIo, type CliIo } from './io';
 
 /** The bulk commands' exit codes (those of every API command, src/cli/api-client.ts). */
@@ -155,7 +155,7 @@ async function runBulk(io: CliIo, action: 'confirm' | 'retry' | 'extend', payloa
 }
 
 function withCommon(cmd: Command): Command {
-  return cmd
+  return withApiOptions(cmd)
     .option('--query <query>', "a Temporal visibility query (AND-ed with WorkflowType = 'erasureWorkflow' AND ExecutionStatus = 'Running')")
     .addOption(new Option('--status <status>', 'ErasureStatus').choices([...erasureStatuses]))
     .option('--pending-system <id>', 'a system in ErasurePendingSystems')
@@ -163,8 +163,6 @@ function withCommon(cmd: Command): Command {
     .option('--requests <file>', 'request ids, one a line (a ticket\'s list)')
     .option('--dry-run', 'count the requests reached and show the first ids; send nothing')
     .option('--no-wait', 'return once the batch is started')
-    .option('--api-url <url>', `the engine API (default $ERASURE_API_URL, else ${DEFAULT_API_URL})`)
-    .option('--api-key <key>', 'the API key to act with (default $ERASURE_API_KEY)')
     .addOption(new Option('--interval <ms>', 'between two progress reads').default('1000').hideHelp());
 }
 
@@ -206,13 +204,8 @@ export function registerBulkCommands(program: Command, io: CliIo = processIo()):
       return runBulk(io, 'extend', { days, reason: o.reason }, o);
     }),
   );
-  bulk
-    .command('status')
-    .description("a batch's progress and the outcomes recorded so far")
-    .argument('<batchId>', 'the batch id a bulk command printed')
+  withApiOptions(bulk.command('status').description("a batch's progress and the outcomes recorded so far").argument('<batchId>', 'the batch id a bulk command printed'))
     .option('--wait', 'follow it until Temporal is done')
-    .option('--api-url <url>', `the engine API (default $ERASURE_API_URL, else ${DEFAULT_API_URL})`)
-    .option('--api-key <key>', 'the API key (default $ERASURE_API_KEY)')
     .addOption(new Option('--interval <ms>', 'between two progress reads').default('1000').hideHelp())
     .action(
       action(io, async (batchId: string, o: ApiOptions & { wait?: boolean; interval?: string }) => {

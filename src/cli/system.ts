@@ -48,7 +48,7 @@ interface LogEntry {
 
 /** `2026-12-02T04:50:12.345Z` → `2026-12-02 04:50:12 UTC`. */
 const when = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
-const requests = (n: number) => `${n} running request${n === 1 ? '' : 's'}`;
+const waiting = (n: number) => `${n} running request${n === 1 ? '' : 's'} waiting for it ${n === 1 ? 'was' : 'were'}`;
 const pauseText = (p: PauseView) => `paused since ${when(p.pausedAt)} by "${p.pausedBy}": ${p.reason}`;
 
 /** Columns padded to their widest cell, two spaces apart. */
@@ -87,8 +87,8 @@ async function pause(io: CliIo, system: string, o: ApiOptions & { reason: string
   io.out(`${a.system} ${a.pause ? pauseText(a.pause) : 'paused'}`);
   io.out(
     a.notified > 0
-      ? `${requests(a.notified)} waiting for it told at once (Temporal batch ${a.batchJobId}); an erase in flight stops after its current batch`
-      : 'no running request was waiting for it; new requests wait at their first attempt',
+      ? `${waiting(a.notified)} told at once (Temporal batch ${a.batchJobId}); an erase in flight stops after its current batch`
+      : 'no running request was told (none waited for it, or Temporal did not answer); each waits at its next attempt',
   );
   io.out(`resume with: erasure system resume ${a.system}`);
   return ApiExit.ok;
@@ -104,7 +104,7 @@ async function resume(io: CliIo, system: string, o: ApiOptions): Promise<number>
   io.out(`${a.system} resumed (it was ${a.pause ? pauseText(a.pause) : 'paused'})`);
   io.out(
     a.notified > 0
-      ? `${requests(a.notified)} waiting for it told to go on (Temporal batch ${a.batchJobId})`
+      ? `${waiting(a.notified)} told to go on (Temporal batch ${a.batchJobId})`
       : 'no running request was told (none waited for it, or Temporal did not answer); waiting lanes look again within the hour',
   );
   return ApiExit.ok;

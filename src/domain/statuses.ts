@@ -14,10 +14,11 @@ export const phases = ['accepted', 'grace_period', 'coordinating', 'erasing', 'v
 export type Phase = (typeof phases)[number];
 
 /**
- * Side states that need eyes on them; they win over the phase in ErasureStatus. `paused`: a system the
- * request waits for is paused for every request (maintenance, a broken connector), see src/use-cases/pause.ts.
+ * Side states that need eyes on them, most urgent first; they win over the phase in ErasureStatus. `paused`: a
+ * system the request waits for is paused for every request (maintenance, a broken connector), see
+ * src/use-cases/pause.ts; a system needing an operator, or a deadline passed, still shows first.
  */
-export const sideStates = ['on_hold', 'paused', 'needs_attention', 'overdue', 'awaiting_confirmation'] as const;
+export const sideStates = ['on_hold', 'needs_attention', 'overdue', 'paused', 'awaiting_confirmation'] as const;
 
 /** What ErasureStatus shows: the phase, or a side state. */
 export const erasureStatuses = [...phases, ...sideStates] as const;

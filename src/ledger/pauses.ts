@@ -92,7 +92,8 @@ export interface PauseReader {
 
 /**
  * Reads pauses for the activities, caching the whole (small) table for `maxAgeMs` (default 2 s), so a burst
- * of erasures costs one query, and a pause reaches every worker within that time.
+ * of erasures costs one query, and a pause reaches every worker within that time. A cached pause is read
+ * again before it is answered, so a resume counts at once (a refused lane would wait for the next notice).
  * @example const pauses = pauseReader(pool); if (await pauses.pausedNow('crm')) …
  */
 export function pauseReader(db: Queryable, maxAgeMs = 2_000): PauseReader {
@@ -108,7 +109,11 @@ export function pauseReader(db: Queryable, maxAgeMs = 2_000): PauseReader {
         const at = Date.now();
         cached = { at, pauses: await loading };
       }
-      return cached.pauses.get(systemId);
+      if (!cached.pauses.has(systemId)) return undefined;
+      // A refusal sends the lane to wait for the next resume notice, or an hour: a cached pause may have ended
+      // since (the resume's own notice may be what asks now, within the cache's age), so a pause is read afresh.
+      const { rows } = await db.query<PauseRow>('SELECT * FROM system_pauses WHERE system_id = $1', [systemId]);
+      return rows[0] ? pauseOf(rows[0]) : undefined;
     },
   };
 }

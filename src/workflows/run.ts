@@ -44,12 +44,12 @@ export const ROLL_OVER_WHILE_HELD = 'roll-over-while-held';
 export const HOLD_STOPS_WORK = 'hold-stops-work-in-flight';
 /**
  * Patch: timers and activities carry summaries for the Web UI ("erase crm", "reminder for billing"). Asked
- * once when a run starts, so a run recorded before keeps its commands exactly as they were.
+ * once per run, at its first timer or activity, so a run recorded before keeps its commands exactly as they were.
  */
 export const UI_SUMMARIES = 'web-ui-summaries';
 /**
- * Patch: a system paused for every request stops its erase or verify in flight, like a legal hold. Asked only
- * when a pause meets a step in flight.
+ * Patch: a system paused for every request stops its erase in flight, like a legal hold (a verify, which changes
+ * nothing, finishes). Asked only when a pause meets an erase in flight.
  */
 export const PAUSE_STOPS_WORK = 'pause-stops-work-in-flight';
 /** While paused, a lane looks again this often even if no resume signal reaches it (the ledger decides). */
@@ -164,8 +164,11 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
   const plans = new Map<string, SystemPlan>(plan.systems.map((s) => [s.id, s]));
   let lastAttributes = '';
   let lastDetails = '';
-  const summaries = wf.patched(UI_SUMMARIES);
-  const named = (summary: string | undefined) => (summaries ? summary : undefined);
+  // Asked at the run's first timer or activity (not when the run is built, which the rule tests do outside a
+  // workflow), and remembered: a run recorded before the patch has no marker there and keeps its commands.
+  let asked: boolean | undefined;
+  const summariesOn = () => (asked ??= wf.patched(UI_SUMMARIES));
+  const named = (summary: string | undefined) => (summariesOn() ? summary : undefined);
   const run: Run = {
     input,
     state,
@@ -175,8 +178,10 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
     draining: false,
     escalating: 0,
     quick,
-    summaries,
-    quickAs: (summary) => (summaries ? wf.proxyActivities<ErasureActivities>({ ...quickOptions, summary }) : quick),
+    get summaries() {
+      return summariesOn();
+    },
+    quickAs: (summary) => (summariesOn() ? wf.proxyActivities<ErasureActivities>({ ...quickOptions, summary }) : quick),
     planOf: (id) => plans.get(id)!,
     long: (summary) => longActivities(state, policy, undefined, named(summary)),
     async stoppable(step, opts = {}) {
@@ -244,13 +249,13 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
       const ms = untilMs - Date.now();
       if (wake()) return true;
       if (ms <= 0) return false;
-      return summaries && summary ? wf.condition(wake, ms, { summary }) : wf.condition(wake, ms);
+      return summary && summariesOn() ? wf.condition(wake, ms, { summary }) : wf.condition(wake, ms);
     },
     async pauseGate(s) {
       while (s.paused && !run.draining) {
         const since = s.paused.since;
         const resumed = () => !s.paused || run.draining || s.paused.since !== since;
-        if (summaries) await wf.condition(resumed, PAUSE_RECHECK_MS, { summary: `${s.id} paused: look again` });
+        if (summariesOn()) await wf.condition(resumed, PAUSE_RECHECK_MS, { summary: `${s.id} paused: look again` });
         else await wf.condition(resumed, PAUSE_RECHECK_MS);
         // Resumed by signal, or time to ask the ledger again (the next attempt does): either way the lane goes on.
         s.paused = undefined;

@@ -155,8 +155,9 @@ export function applyOperatorAction(ctx: RuleContext, signal: string, raw: unkno
 }
 
 /**
- * Applies the engine's notice that a system was paused or resumed for every request: a pending automated
- * system of this request shows `paused` (its lane waits before its next erase or verify), a resume lets the
+ * Applies the engine's notice that a system was paused or resumed for every request: an automated system of
+ * this request that still has work (not verified, not waiting for an operator's retry) shows `paused` (its lane
+ * waits before its next erase or verify, an erase in flight stops), a resume lets the
  * lane go on at once. Anything else (an unknown or finished system, a confirmation system, a malformed
  * notice) changes nothing. Returns whether the state changed. The notice is only a wake-up: the activities
  * read the pause from the ledger, so a forged one can delay a lane by one look, never skip a pause.
@@ -166,7 +167,8 @@ export function applyPauseNotice(state: ErasureState, raw: unknown, now: number)
   const notice = (raw ?? {}) as { system?: unknown; paused?: unknown };
   if (typeof notice.system !== 'string' || typeof notice.paused !== 'boolean' || isFinished(state)) return false;
   const s = Object.hasOwn(state.systems, notice.system) ? state.systems[notice.system] : undefined;
-  if (!s || s.mode !== 'automated' || s.status === 'verified') return false;
+  // A system needing an operator waits for `retrySystem` anyway; its erase after the retry learns of the pause itself.
+  if (!s || s.mode !== 'automated' || s.status === 'verified' || (notice.paused && s.status === 'needs_attention')) return false;
   if (notice.paused === Boolean(s.paused)) return false;
   s.paused = notice.paused ? { since: iso(now) } : undefined;
   return true;

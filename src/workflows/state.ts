@@ -69,9 +69,9 @@ export function statusOf(state: ErasureState): ErasureStatus {
   if (isFinished(state)) return state.phase;
   if (state.legalHold) return 'on_hold';
   const systems = systemsOf(state);
-  if (systems.some((s) => s.paused)) return 'paused';
   if (systems.some((s) => s.status === 'needs_attention')) return 'needs_attention';
   if (state.overdue) return 'overdue';
+  if (systems.some((s) => s.paused)) return 'paused';
   if (systems.some((s) => s.status === 'awaiting_confirmation')) return 'awaiting_confirmation';
   return state.phase;
 }

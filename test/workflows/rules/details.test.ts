@@ -66,6 +66,9 @@ describe('what the Web UI shows (rules, no server)', () => {
     assert.ok(!text.includes('Next:'), 'nothing happens on its own while held');
     state.legalHold = undefined;
     text = erasureCurrentDetails(state, p, T0 + 40 * DAY);
+    assert.match(text, /^\*\*Status: overdue\*\*/, 'a passed deadline shows before a pause');
+    state.overdue = false;
+    text = erasureCurrentDetails(state, p, T0 + 40 * DAY);
     assert.match(text, /^\*\*Status: paused\*\*/);
     assert.match(text, /Next: escalation for `legacy-billing`/);
   });
