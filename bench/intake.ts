@@ -58,6 +58,23 @@ run(async () => {
       );
       const byStatus = Object.fromEntries(status.map((r) => [r.status, Number(r.n)]));
       const accepted = result.statusCodeStats['202']?.count ?? 0;
+      // The backlog the burst left: how long the relays take to start every workflow, and each one's wait.
+      const drainStart = Date.now();
+      for (let left = byStatus.queued ?? 0; left > 0 && Date.now() - drainStart < 900_000; ) {
+        process.stderr.write(`  ${left} queued, draining…\n`);
+        await sleep(1_000);
+        const { rows: q } = await cluster.ledger.query<{ n: string }>('SELECT count(*) AS n FROM requests WHERE request_id LIKE $1 || \'-%\' AND workflow_started_at IS NULL', [runId]);
+        left = Number(q[0].n);
+      }
+      const drainSeconds = (Date.now() - drainStart) / 1000;
+      const { rows: waits } = await cluster.ledger.query<{ n: string; p50: number | null; p99: number | null; max: number | null }>(
+        `SELECT count(*) AS n,
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM workflow_started_at - received_at)) * 1000 AS p50,
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM workflow_started_at - received_at)) * 1000 AS p99,
+                max(extract(epoch FROM workflow_started_at - received_at)) * 1000 AS max
+         FROM requests WHERE request_id LIKE $1 || '-%' AND workflow_started_at IS NOT NULL`,
+        [runId],
+      );
       rows.push({
         'offered req/s': rate,
         'duration s': result.duration,
@@ -70,8 +87,14 @@ run(async () => {
         'p95 ms': round(percentile(latencies, 95)),
         'p99 ms': round(percentile(latencies, 99)),
         'max ms': round(percentile(latencies, 100)),
-        'workflow started': byStatus.started ?? 0,
-        'queued (relay)': byStatus.queued ?? 0,
+        'started at the end': byStatus.started ?? 0,
+        'queued at the end': byStatus.queued ?? 0,
+        'started after drain': Number(waits[0].n),
+        'lost (202 not in ledger)': Math.max(0, accepted - ((byStatus.started ?? 0) + (byStatus.queued ?? 0))),
+        'accept→start p50 ms': round(waits[0].p50 ?? 0),
+        'accept→start p99 ms': round(waits[0].p99 ?? 0),
+        'accept→start max ms': round(waits[0].max ?? 0),
+        'backlog drained in s': round(drainSeconds),
       });
       printTable(`POST /erasures at ${rate} req/s for ${duration} s`, rows.slice(-1));
       await sleep(5_000); // let the worker drain before the next rate

@@ -13,6 +13,10 @@ export interface EngineMetrics {
   eventsPublished: Counter<'topic'>;
   /** Messages waiting in the event outbox, as the relay last counted them. */
   eventOutboxBacklog: Gauge;
+  /** Seconds from a request's acceptance into the ledger to its workflow's start (the intake relay). */
+  intakeStartSeconds: Histogram;
+  /** Workflow starts the intake relay has in flight right now (its concurrency bound is the ceiling); the backlog is `erasure_open{status="queued"}`. */
+  intakeStartsInFlight: Gauge;
 }
 
 /**
@@ -38,5 +42,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}): EngineMetrics 
     systemErasureFailures: new Counter({ name: 'erasure_system_failures_total', help: 'Failed system erase attempts', labelNames: ['system', 'kind', 'retryable'], registers: [registry] }),
     eventsPublished: new Counter({ name: 'erasure_events_published_total', help: 'Messages the event relay published to Kafka, by topic', labelNames: ['topic'], registers: [registry] }),
     eventOutboxBacklog: new Gauge({ name: 'erasure_event_outbox_backlog', help: 'Messages waiting in the event outbox for Kafka', registers: [registry] }),
+    intakeStartSeconds: new Histogram({
+      name: 'erasure_intake_start_seconds',
+      help: "Seconds from a request's acceptance into the ledger to its workflow's start",
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300],
+      registers: [registry],
+    }),
+    intakeStartsInFlight: new Gauge({ name: 'erasure_intake_starts_in_flight', help: 'Workflow starts the intake relay has in flight', registers: [registry] }),
   };
 }

@@ -79,7 +79,9 @@ export async function startApi(engine: Engine, opts: StartApiOptions = {}): Prom
     const s = app.listen(opts.port ?? engine.config.PORT, engine.config.HOST, () => resolve(s));
     s.once('error', reject);
   });
-  const relay = startRelay({ ...intake, requests, client, logger: engine.logger }, { intervalMs: opts.relayIntervalMs });
+  // Starts the workflows of accepted requests: woken by each accepted row's NOTIFY, and at once by this process's intake.
+  const relay = startRelay({ ...intake, requests, client, logger: engine.logger }, { intervalMs: opts.relayIntervalMs, connectionString: engine.config.DATABASE_URL, metrics: engine.metrics });
+  intake.onQueued = () => relay.wake();
   const shredder = startShredder({ pool: engine.pool, requests, client, keyStore: engine.keyStore, logger: engine.logger, intervalMs: opts.relayIntervalMs });
   const kafka = engine.config.KAFKA_BROKERS;
   // Consumers' answers (erasure.consumer-completions) become consumerCompleted actions, as over HTTP.

@@ -98,7 +98,7 @@ const requestRoutes: RouteSpec[] = [
     summary: 'Submit an erasure request',
     input: { headers: submitHeadersSchema, body: erasureRequestSchema },
     responses: {
-      202: { description: 'Accepted (status accepted, or queued while Temporal is unreachable)', schema: acceptedSchema },
+      202: { description: 'Accepted into the ledger (status queued): the intake relay starts its workflow within moments, or once Temporal is reachable', schema: acceptedSchema },
       200: { description: 'The same idempotency key and body again: the existing request', schema: acceptedSchema },
     },
     // The one rule across header and body, which a schema cannot state: 422, so that 400 always means a schema said no.

@@ -65,7 +65,7 @@ const linksSchema = z.object({ self: z.string(), certificate: z.string() });
 export const acceptedSchema = z.object({
   requestId: z.string(),
   workflowId: z.string(),
-  status: z.enum(ledgerStatuses).describe('accepted, or queued while Temporal is unreachable; a repeated submission shows the current status'),
+  status: z.enum(ledgerStatuses).describe('queued for a new request (its workflow starts within moments); a repeated submission shows the current status'),
   deadline: z.string().describe('The legal deadline (ISO 8601)'),
   links: linksSchema,
 });

@@ -19,6 +19,7 @@ import pg from 'pg';
 import type { Admin } from '@platformatic/kafka';
 import type { Logger } from '../logger';
 import { withClient, type Pool, type PoolClient } from '../ledger/db';
+import { listen } from '../ledger/listen';
 import type { EngineMetrics } from '../metrics';
 import { createKafkaAdmin, createProducer, ensureTopics, type Bootstrap, type EventProducer, type TopicSpec } from './kafka-client';
 import { OUTBOX_CHANNEL } from './outbox';
@@ -229,7 +230,7 @@ export function startEventRelay(opts: EventRelayOptions): EventRelay {
     }
   };
 
-  const listener = listen(opts.connectionString, wake, logger, () => stopped);
+  const listener = listen({ connectionString: opts.connectionString, channel: OUTBOX_CHANNEL, name: 'event relay', applicationName: 'erasure-event-relay' }, wake, logger, () => stopped);
   const running = loop();
   return {
     get published() {
@@ -248,57 +249,6 @@ export function startEventRelay(opts: EventRelayOptions): EventRelay {
       const p = producer;
       producer = undefined;
       await p?.close().catch(() => undefined);
-    },
-  };
-}
-
-/**
- * LISTEN on the outbox channel on a connection of its own, calling `onNotify` for each notification and
- * reconnecting (after 1 s, then up to 10 s) whenever the connection fails.
- */
-function listen(connectionString: string, onNotify: () => void, logger: Logger, stopped: () => boolean): { close(): Promise<void> } {
-  let client: pg.Client | undefined;
-  let retryMs = 1000;
-  let timer: NodeJS.Timeout | undefined;
-  const connect = async () => {
-    if (stopped()) return;
-    const c = new pg.Client({ connectionString, application_name: 'erasure-event-relay' });
-    client = c;
-    c.on('notification', onNotify);
-    c.on('error', (err) => {
-      logger.warn({ err: { message: err.message } }, 'event relay lost its LISTEN connection; polling until it is back');
-      retry(c);
-    });
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${OUTBOX_CHANNEL}`);
-      retryMs = 1000;
-      // Anything committed while not listening is picked up at once.
-      onNotify();
-    } catch (err) {
-      logger.warn({ err: { message: (err as Error).message } }, 'event relay cannot LISTEN yet; polling');
-      retry(c);
-    }
-  };
-  const retry = (c: pg.Client) => {
-    if (client !== c) return;
-    client = undefined;
-    void c.end().catch(() => undefined);
-    if (stopped() || timer) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void connect();
-    }, retryMs);
-    timer.unref();
-    retryMs = Math.min(10_000, retryMs * 2);
-  };
-  void connect();
-  return {
-    async close() {
-      if (timer) clearTimeout(timer);
-      const c = client;
-      client = undefined;
-      await c?.end().catch(() => undefined);
     },
   };
 }

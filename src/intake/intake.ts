@@ -30,8 +30,10 @@ export interface IntakeDeps {
   logger: Logger;
   /** Encrypts the workflow input while it waits in the ledger (the engine's payload codec). */
   codec?: PayloadCodec;
-  /** How long to wait for Temporal before answering `queued` (ms). */
+  /** How long the relay waits for Temporal to start one workflow (ms). */
   startTimeoutMs?: number;
+  /** Called once a request is committed as queued: wakes this process's relay without waiting for NOTIFY. */
+  onQueued?: () => void;
   /** The intake's clock: the time of receipt, from which the deadline is computed. */
   now?: () => Date;
 }
@@ -68,8 +70,8 @@ export async function unsealInput(deps: Pick<IntakeDeps, 'codec'>, sealed: Pendi
 }
 
 /**
- * Accepts one erasure request: records it, then starts its workflow (or leaves it queued). The record
- * returned is the ledger's row as it stands afterwards.
+ * Accepts one erasure request: records it, queued, in the ledger (with its sealed input) and returns the row;
+ * the intake relay starts its workflow moments later.
  * @example const outcome = await submitErasure(deps, body);
  */
 export async function submitErasure(deps: IntakeDeps, body: ErasureSubmission): Promise<InsertOutcome> {
@@ -101,9 +103,10 @@ export async function submitErasure(deps: IntakeDeps, body: ErasureSubmission): 
     pendingInput: await sealInput(deps, input),
     receivedDetail: { subjectRef: ref, jurisdiction: body.jurisdiction, source: body.source ?? null },
   });
-  if (outcome.kind !== 'created') return outcome;
-  const started = await startQueued(deps, requestId, input);
-  return { kind: 'created', record: started ?? outcome.record };
+  // The answer goes out once the request is in the ledger: the relays start its workflow (src/intake/relay.ts),
+  // woken at once by the row's NOTIFY, so no caller ever waits for Temporal.
+  if (outcome.kind === 'created') deps.onQueued?.();
+  return outcome;
 }
 
 /**

@@ -193,6 +193,9 @@ export interface ShreddableRequest {
   certificateId: string | null;
 }
 
+/** The channel a queued request is announced on when its row commits (src/intake/relay.ts listens). */
+export const INTAKE_CHANNEL = 'erasure_intake';
+
 /**
  * The ledger's requests, on `pool`.
  * @example const requests = createRequestRepository(pool); const record = await requests.find('req-1');
@@ -213,7 +216,8 @@ export function createRequestRepository(pool: Pool): RequestRepository {
          ), received AS (
            INSERT INTO events (request_id, type, detail) SELECT request_id, $9, $10::jsonb FROM ins
          )
-         SELECT * FROM ins`,
+         -- Committed with the row: the intake relays (every API process) wake and start its workflow.
+         SELECT ins.*, pg_notify('${INTAKE_CHANNEL}', '') AS woken FROM ins`,
         [
           req.requestId,
           req.workflowId,
