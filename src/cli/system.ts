@@ -11,40 +11,17 @@
  * the `pause` scope), 5 when the API did not answer.
  */
 import type { Command } from 'commander';
+import type { z } from 'zod';
+import type { pauseAnswerSchema, pauseLogSchema, systemsSchema } from '../api/system-routes';
 import { ApiExit, apiAction, callApi, withApiOptions, type ApiOptions } from './api-client';
 import { processIo, type CliIo } from './io';
 
-interface PauseView {
-  systemId: string;
-  pausedAt: string;
-  pausedBy: string;
-  reason: string;
-}
-
-interface SystemView {
-  id: string;
-  kind: string;
-  mode: 'automated' | 'confirmation';
-  paused?: PauseView;
-}
-
-interface PauseAnswer {
-  system: string;
-  paused: boolean;
-  pause?: PauseView;
-  changed: boolean;
-  notified: number;
-  batchJobId?: string;
-}
-
-interface LogEntry {
-  systemId: string;
-  action: 'paused' | 'resumed';
-  actor: string;
-  reason: string | null;
-  at: string;
-  notified: number | null;
-}
+// The answers' shapes are the API's own schemas (src/api/system-routes.ts), not a second copy of them.
+type SystemsAnswer = z.output<typeof systemsSchema>;
+type SystemView = SystemsAnswer['systems'][number];
+type PauseView = NonNullable<SystemView['paused']>;
+type PauseAnswer = z.output<typeof pauseAnswerSchema>;
+type LogEntry = z.output<typeof pauseLogSchema>['entries'][number];
 
 /** `2026-12-02T04:50:12.345Z` → `2026-12-02 04:50:12 UTC`. */
 const when = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
