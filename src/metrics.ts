@@ -29,7 +29,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}): EngineMetrics 
   return {
     registry,
     httpRequests: new Counter({ name: 'erasure_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
-    intake: new Counter({ name: 'erasure_intake_total', help: 'Erasure submissions by outcome (accepted, queued, duplicate, conflict, invalid)', labelNames: ['outcome'], registers: [registry] }),
+    intake: new Counter({ name: 'erasure_intake_total', help: 'Erasure submissions by outcome (queued: a new request, duplicate, conflict, invalid)', labelNames: ['outcome'], registers: [registry] }),
     openErasures: new Gauge({ name: 'erasure_open', help: 'Open erasure requests by status (from the ledger)', labelNames: ['status'], registers: [registry] }),
     overdueErasures: new Gauge({ name: 'erasure_overdue', help: 'Open erasure requests past their deadline', registers: [registry] }),
     systemErasureSeconds: new Histogram({

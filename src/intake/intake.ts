@@ -30,7 +30,7 @@ export interface IntakeDeps {
   logger: Logger;
   /** Encrypts the workflow input while it waits in the ledger (the engine's payload codec). */
   codec?: PayloadCodec;
-  /** How long the relay waits for Temporal to start one workflow (ms). */
+  /** How long the relay waits for Temporal to start one workflow (ms; default 10 s). */
   startTimeoutMs?: number;
   /** Called once a request is committed as queued: wakes this process's relay without waiting for NOTIFY. */
   onQueued?: () => void;
@@ -119,7 +119,7 @@ export async function startQueued(deps: IntakeDeps, requestId: string, input: Er
   const workflowId = workflowIdFor(requestId);
   const deadline = new Date(deadlineFor(Date.parse(input.receivedAt), input.plan.policy)).toISOString();
   try {
-    await deps.client.connection.withDeadline(Date.now() + (deps.startTimeoutMs ?? 3000), () =>
+    await deps.client.connection.withDeadline(Date.now() + (deps.startTimeoutMs ?? 10_000), () =>
       deps.client.workflow.start(erasureWorkflow, {
         workflowId,
         taskQueue: deps.taskQueue,

@@ -44,8 +44,6 @@ export function startRelay(deps: IntakeDeps, opts: RelayOptions = {}): Relay {
   let stopped = false;
   let running: Promise<number> = Promise.resolve(0);
   let asked = false;
-  // The relay is not answering a caller: it can wait longer for Temporal than a caller would.
-  const relayDeps: IntakeDeps = { ...deps, startTimeoutMs: Math.max(deps.startTimeoutMs ?? 3000, 10_000) };
 
   /** One claim: starts its rows `concurrency` at a time; resolves to [started, claimed, Temporal failed]. */
   const pass = async (): Promise<[number, number, boolean]> => {
@@ -64,7 +62,7 @@ export function startRelay(deps: IntakeDeps, opts: RelayOptions = {}): Relay {
         opts.metrics?.intakeStartsInFlight.inc();
         try {
           const input = await unsealInput(deps, row.pendingInput);
-          if (await startQueued(relayDeps, row.requestId, input)) {
+          if (await startQueued(deps, row.requestId, input)) {
             started++;
             opts.metrics?.intakeStartSeconds.observe(Math.max(0, Date.now() - Date.parse(input.receivedAt)) / 1000);
           } else {

@@ -1,4 +1,4 @@
-/** Submitting an erasure request: the intake records it and starts its workflow (or queues it). */
+/** Submitting an erasure request: the intake records it, queued, and the intake relay starts its workflow. */
 import { submitErasure, type ErasureSubmission } from '../intake/intake';
 import type { RequestRecord } from '../ledger/requests';
 import { UseCaseError } from './errors';
