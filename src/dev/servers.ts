@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
 
 export const projectRoot = path.resolve(__dirname, '..', '..');
 
@@ -280,6 +281,13 @@ export async function startTemporalDevServer(
   if (opts.codecEndpoint) args.push('--ui-codec-endpoint', opts.codecEndpoint);
   for (const sa of searchAttributeFlags) args.push('--search-attribute', sa);
   const { child } = await spawnListening(temporal, args, { name: 'Temporal dev server', port, timeoutMs: 60_000, log: opts.log });
+  // The frontend opens its port before it serves ("Frontend is not healthy yet"): callers get a server that answers.
+  try {
+    await untilFrontendAnswers(`127.0.0.1:${port}`, 30_000);
+  } catch (err) {
+    await stopper(child)();
+    throw err;
+  }
   return {
     process: child,
     port,
@@ -287,4 +295,20 @@ export async function startTemporalDevServer(
     uiUrl: opts.uiPort ? `http://localhost:${opts.uiPort}` : undefined,
     stop: stopper(child),
   };
+}
+
+/** Resolves once the Temporal frontend at `address` answers GetSystemInfo; rejects with its last error after `timeoutMs`. */
+async function untilFrontendAnswers(address: string, timeoutMs: number): Promise<void> {
+  const stop = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      // connect() itself asks the frontend for its system info, which fails until the frontend is healthy.
+      const c = await Connection.connect({ address, connectTimeout: 2_000 });
+      await c.close();
+      return;
+    } catch (err) {
+      if (Date.now() > stop) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
