@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { temporal as proto } from '@temporalio/proto';
 import { certified, clusterFlags, pool, startCluster, submit, until } from './lib/cluster';
+import { cpuPerRequest, cpuSnapshot, historyProfile, resetStatements, statementProfile, statementProfiling, type Participants } from './lib/profile';
 import { args, printTable, run, writeResult } from './lib/report';
 import { BUCKET, INDEX, esCall, fingerprint, remaining, seed, startTargets, subjectOf, wipe, type Targets } from './lib/targets';
 
@@ -23,7 +24,7 @@ run(async () => {
   const n = a.num('requests', a.quick ? 100 : 1000);
   const layout = clusterFlags(a);
   const resultName = layout.temporal === 'dev' && layout.workers === 1 ? 'end-to-end' : `end-to-end-${layout.temporal}-${layout.workers}w`;
-  const targets = await startTargets();
+  const targets = await startTargets({ pgSettings: statementProfiling });
   try {
     const tag = `e2e${randomBytes(2).toString('hex')}`;
     const others = `oth${randomBytes(2).toString('hex')}`;
@@ -33,24 +34,46 @@ run(async () => {
     // Baseline: a plain script, same seeded data, same concurrency as the submissions.
     await seed(targets, tag, n);
     const seeded = await remaining(targets, tag);
+    const targetParticipants = (): Participants => ({ 'target PostgreSQL': targets.pids().postgres, MinIO: targets.pids().minio, Elasticsearch: targets.pids().elasticsearch });
+    await resetStatements(targets.db);
+    const baseCpu0 = cpuSnapshot(targetParticipants());
     const b0 = Date.now();
     await pool(n, CONCURRENCY, (i) => deleteDirectly(targets, subjectOf(tag, i)));
     await esCall(targets.es.url, 'POST', `/${INDEX}/_refresh`);
     const baselineS = (Date.now() - b0) / 1000;
+    const baselineCpu = cpuPerRequest(baseCpu0, cpuSnapshot(targetParticipants()), n);
+    const baselineStatements = await statementProfile(targets.db, n);
     const baselineLeft = await remaining(targets, tag);
 
     // The engine, on the same data seeded again.
     await wipe(targets, tag);
     await seed(targets, tag, n);
-    const cluster = await startCluster({ catalog: targets.catalog(), temporal: layout.temporal, workers: layout.workers });
+    const cluster = await startCluster({ catalog: targets.catalog(), temporal: layout.temporal, workers: layout.workers, pgSettings: statementProfiling });
     let engineS: number;
     let pollers: number;
+    let profile: Record<string, unknown>;
     try {
+      const participants = (): Participants => ({
+        ...Object.fromEntries(cluster.workers.map((w, i) => [i === 0 ? 'worker' : `worker ${i + 1}`, w.pid])),
+        API: cluster.api?.pid,
+        Temporal: cluster.temporal.process.pid,
+        'engine PostgreSQL': cluster.pg.process.pid,
+        ...targetParticipants(),
+      });
+      await resetStatements(cluster.ledger);
+      await resetStatements(targets.db);
+      const cpu0 = cpuSnapshot(participants());
       const e0 = Date.now();
       await pool(n, CONCURRENCY, (i) => submit(cluster, { requestId: `${tag}-${i}`, jurisdiction: 'GDPR', subject: subjectOf(tag, i) }));
       const submittedS = (Date.now() - e0) / 1000;
       await until(async () => (await certified(cluster, tag)) === n, `${n} certificates`, 60 * 60_000, 500);
       engineS = (Date.now() - e0) / 1000;
+      const cpu = cpuPerRequest(cpu0, cpuSnapshot(participants()), n);
+      const statements = await statementProfile(cluster.ledger, n);
+      const targetStatements = await statementProfile(targets.db, n);
+      const history = await historyProfile(await cluster.temporalClient(), Array.from({ length: n }, (_, i) => `erasure-${tag}-${i}`));
+      profile = { cpuMsPerRequest: cpu, history, statements: { engineServer: statements, targetServer: targetStatements } };
+      printProfile(cpu, baselineCpu, history, statements.perRequest, targetStatements.perRequest, baselineStatements.perRequest);
       pollers = await workflowPollers(cluster);
       printTable('engine', [{ requests: n, temporal: layout.temporal, workers: layout.workers, 'workflow pollers': pollers, 'all submitted after s': submittedS, 'last certificate after s': engineS }]);
     } finally {
@@ -77,6 +100,8 @@ run(async () => {
       rows,
       otherSubjectsUntouched: othersBefore.digest === othersAfter.digest,
       otherSubjects: othersAfter,
+      profile: profile!,
+      baselineProfile: { cpuMsPerRequest: baselineCpu, statements: baselineStatements },
     });
   } finally {
     await targets.stop();
@@ -109,3 +134,26 @@ async function workflowPollers(cluster: Awaited<ReturnType<typeof startCluster>>
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
+
+/** The per-request breakdown: CPU by process (and worker thread), Temporal's work, statements by database. */
+function printProfile(
+  cpu: ReturnType<typeof cpuPerRequest>,
+  baseline: ReturnType<typeof cpuPerRequest>,
+  history: Awaited<ReturnType<typeof historyProfile>>,
+  statements: Record<string, number>,
+  targetStatements: Record<string, number>,
+  baselineStatements: Record<string, number>,
+): void {
+  printTable(
+    `CPU per request (ms), engine: ${cpu.totalCpuMsPerRequest} in total over ${cpu.wallMsPerRequest} ms of wall time; baseline: ${baseline.totalCpuMsPerRequest} over ${baseline.wallMsPerRequest}`,
+    Object.keys(cpu.trees).map((k) => ({ process: k, engine: cpu.trees[k], baseline: baseline.trees[k] })),
+  );
+  for (const [w, groups] of Object.entries(cpu.threads)) printTable(`${w}: CPU per request by thread (ms)`, Object.entries(groups).map(([g, v]) => ({ thread: g, ms: v })));
+  printTable(`Temporal per request (${history.workflows} histories)`, [history.perRequest]);
+  printTable('Activities per request', Object.entries(history.activitiesByType).map(([k, v]) => ({ activity: k, scheduled: v })));
+  printTable('Local activities per request', Object.entries(history.localActivitiesByType).map(([k, v]) => ({ activity: k, run: v })));
+  printTable('Statements per request', [
+    ...Object.entries(statements).map(([db, v]) => ({ server: 'engine', database: db, engine: v })),
+    ...Object.entries(targetStatements).map(([db, v]) => ({ server: 'target', database: db, engine: v, baseline: baselineStatements[db] })),
+  ]);
+}

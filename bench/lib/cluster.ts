@@ -132,10 +132,12 @@ export async function startCluster(opts: {
   temporal?: TemporalKind;
   /** Worker processes sharing the task queue (default 1). */
   workers?: number;
+  /** Settings of the engine's PostgreSQL (statement statistics). */
+  pgSettings?: Record<string, string>;
 }): Promise<Cluster> {
   const temporalKind = opts.temporal ?? 'dev';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-bench-'));
-  const pg = await startPostgres({ dataDir: path.join(dir, 'pg') });
+  const pg = await startPostgres({ dataDir: path.join(dir, 'pg'), settings: opts.pgSettings });
   await pg.createDatabase('engine');
   const temporalDbFile = path.join(dir, 'temporal.db');
   let temporal = await startTemporalOf(temporalKind, pg, temporalDbFile);

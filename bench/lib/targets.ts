@@ -22,6 +22,8 @@ export const subjectOf = (tag: string, i: number) => ({ email: `${tag}-${i}@exam
 
 export interface Targets {
   dir: string;
+  /** The servers' process ids now (they change when a fault restarts one). */
+  pids(): { postgres?: number; minio?: number; elasticsearch?: number };
   pg: PostgresServer;
   minio: MinioServer;
   es: ElasticsearchServer;
@@ -38,9 +40,9 @@ export interface Targets {
 }
 
 /** Starts the three target systems and creates the schema, bucket and index (empty). */
-export async function startTargets(opts: { elasticsearch?: boolean } = {}): Promise<Targets> {
+export async function startTargets(opts: { elasticsearch?: boolean; /** PostgreSQL settings (statement statistics). */ pgSettings?: Record<string, string> } = {}): Promise<Targets> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-bench-targets-'));
-  let pg = await startPostgres({ dataDir: path.join(dir, 'pg') });
+  let pg = await startPostgres({ dataDir: path.join(dir, 'pg'), settings: opts.pgSettings });
   await pg.createDatabase('app');
   const minio = await startMinio({ dataDir: path.join(dir, 'minio') });
   let es: ElasticsearchServer | undefined = opts.elasticsearch === false ? undefined : await startElasticsearch({ major: 7, dataDir: path.join(dir, 'es') });
@@ -105,11 +107,12 @@ export async function startTargets(opts: { elasticsearch?: boolean } = {}): Prom
       }
       return `systems:${systems.join('')}\n`;
     },
+    pids: () => ({ postgres: pg.process.pid, minio: minio.process.pid, elasticsearch: es?.process.pid }),
     async stopPostgres() {
       await pg.stop();
     },
     async startPostgres() {
-      pg = await startPostgres({ dataDir: path.join(dir, 'pg'), port: pg.port });
+      pg = await startPostgres({ dataDir: path.join(dir, 'pg'), port: pg.port, settings: opts.pgSettings });
     },
     async stopElasticsearch() {
       await es?.stop();

@@ -7,7 +7,7 @@ import { attestedFields, identifierPairs, type ActionArrival, type ActionAttesta
 import type { CertificateRequest } from '../activities/types';
 import type { RecordedAction } from '../attestation';
 import { commitSubject, derivedPairs } from './commitment';
-import { CERTIFICATE_FORMAT, type CertificateAction, type CertificateConsumer, type CertificateSystem, type UnsignedCertificate } from './schema';
+import { CERTIFICATE_FORMAT, type CertificateAction, type CertificateConsumer, type CertificateSystem, type SubjectCommitment, type UnsignedCertificate } from './schema';
 
 /** The workflow handed over something a certificate cannot be built from; retrying will not help. */
 export class CertificateRequestError extends Error {
@@ -23,6 +23,11 @@ export interface CertificatePlacement {
   engineVersion: string;
   /** 32 bytes; random unless a test pins it. */
   salt?: Buffer;
+  /**
+   * The subject commitment, computed before the chain lock is taken (its scrypt is slow on purpose, and
+   * nothing in it depends on the chain). Computed here, with `salt`, when absent.
+   */
+  commitment?: SubjectCommitment;
   /**
    * How each operator action, confirmation and consumer report arrived (the attestor's check); each gets an
    * `arrival` in the certificate. Without it (certificates built outside the worker) none is written.
@@ -135,7 +140,7 @@ export function buildCertificate(req: CertificateRequest, at: CertificatePlaceme
       deadlineExtended: req.extended,
       completedAt: iso(req.completedAt, 'completedAt'),
     },
-    subject: { commitment: commitSubject(req.subject, at.salt, req.derived) },
+    subject: { commitment: at.commitment ?? commitSubject(req.subject, at.salt, req.derived) },
     systems,
     consumers,
     operatorActions,

@@ -14,7 +14,7 @@
  * same way after the request's own, each marked `derived: true`: the certificate says which were asked for
  * and which the engine worked out, without saying any of them.
  */
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { identifierNamePattern, identifierPairs, identifierValue } from '../domain';
 import type { DerivedIdentifiers, SubjectIdentifiers } from '../domain';
 import type { SubjectCommitment } from './schema';
@@ -25,12 +25,25 @@ export const COMMITMENT_COST = Object.freeze({ N: 2 ** 15, r: 8, p: 1 });
 /** What a digest is computed with: the commitment's algorithm and, for scrypt, its cost. */
 type Derivation = Pick<SubjectCommitment, 'algorithm' | 'cost'>;
 
+/** What is hashed for one identifier: type ‖ 0x00 ‖ value. */
+const digestInput = (type: string, value: string) => Buffer.concat([Buffer.from(type, 'utf8'), Buffer.of(0), Buffer.from(value, 'utf8')]);
+const scryptParams = (how: Derivation) => {
+  const { N, r, p } = how.cost ?? COMMITMENT_COST;
+  return { N, r, p, maxmem: 256 * N * r + 1024 * 1024 };
+};
+
 /** The digest of one identifier under a salt (hex). */
 export function identifierDigest(salt: Buffer, type: string, value: string, how: Derivation = { algorithm: 'scrypt', cost: COMMITMENT_COST }): string {
-  const input = Buffer.concat([Buffer.from(type, 'utf8'), Buffer.of(0), Buffer.from(value, 'utf8')]);
+  const input = digestInput(type, value);
   if (how.algorithm === 'sha-256') return createHash('sha256').update(salt).update(input).digest('hex');
-  const { N, r, p } = how.cost ?? COMMITMENT_COST;
-  return scryptSync(input, salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }).toString('hex');
+  return scryptSync(input, salt, 32, scryptParams(how)).toString('hex');
+}
+
+/** {@link identifierDigest} of scrypt on libuv's thread pool: the calling event loop stays free meanwhile. */
+function scryptDigest(salt: Buffer, type: string, value: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    scrypt(digestInput(type, value), salt, 32, scryptParams({ algorithm: 'scrypt', cost: COMMITMENT_COST }), (err, key) => (err ? reject(err) : resolve(key.toString('hex')))),
+  );
 }
 
 const builtInOrder = ['email', 'userId', 'phone'];
@@ -54,15 +67,31 @@ export function derivedPairs(subject: SubjectIdentifiers, derived: DerivedIdenti
  * @example const commitment = commitSubject({ email: 'ada@example.com' }, undefined, { userId: ['17'] });
  */
 export function commitSubject(subject: SubjectIdentifiers, salt: Buffer = randomBytes(32), derived?: DerivedIdentifiers): SubjectCommitment {
+  const how = { algorithm: 'scrypt' as const, cost: { ...COMMITMENT_COST } };
+  return commitmentOf(subject, salt, derived, (type, value) => identifierDigest(salt, type, value, how));
+}
+
+/**
+ * {@link commitSubject} with every digest computed at once on libuv's thread pool, so a worker issuing
+ * certificates keeps serving its other activities and workflows while the deliberately slow hashes run.
+ */
+export async function commitSubjectAsync(subject: SubjectIdentifiers, salt: Buffer = randomBytes(32), derived?: DerivedIdentifiers): Promise<SubjectCommitment> {
+  const pending = commitmentOf(subject, salt, derived, (type, value) => scryptDigest(salt, type, value));
+  const digests = await Promise.all(pending.identifiers.map((i) => i.digest));
+  return { ...pending, identifiers: pending.identifiers.map((i, k) => ({ ...i, digest: digests[k] })) };
+}
+
+/** The commitment's shape around digests computed by `digest` (strings, or promises of them). */
+function commitmentOf<D>(subject: SubjectIdentifiers, salt: Buffer, derived: DerivedIdentifiers | undefined, digest: (type: string, value: string) => D) {
   const pairs = identifierPairs(subject);
   if (pairs.length === 0) throw new TypeError('a subject needs at least one identifier');
-  const how = { algorithm: 'scrypt' as const, cost: { ...COMMITMENT_COST } };
   return {
-    ...how,
+    algorithm: 'scrypt' as const,
+    cost: { ...COMMITMENT_COST },
     salt: salt.toString('base64url'),
     identifiers: [
-      ...pairs.map(([type, value]) => ({ type, digest: identifierDigest(salt, type, value, how) })),
-      ...derivedPairs(subject, derived).map(([type, value]) => ({ type, digest: identifierDigest(salt, type, value, how), derived: true as const })),
+      ...pairs.map(([type, value]) => ({ type, digest: digest(type, value) })),
+      ...derivedPairs(subject, derived).map(([type, value]) => ({ type, digest: digest(type, value), derived: true as const })),
     ],
   };
 }

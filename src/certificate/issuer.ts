@@ -9,7 +9,7 @@
  * started by hand in Temporal gets no signed proof of an erasure nobody asked for.
  */
 import type { Attestor } from '../attestation';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CertificateIssuer } from '../activities';
 import type { CertificateRequest } from '../activities/types';
@@ -23,6 +23,7 @@ import { enqueue } from '../events/outbox';
 import { createRequestRepository } from '../ledger/requests';
 import pkg from '../../package.json';
 import { buildCertificate, CertificateRequestError } from './build';
+import { commitSubjectAsync } from './commitment';
 import { publicKeysFromJwks, toJwk, type KeyRing, type PublicKeyEntry, type SigningKey } from './keys';
 import { certificateSchema, describeIssues, type ErasureCertificate } from './schema';
 import { certificateHash, signCertificate } from './sign';
@@ -123,6 +124,10 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
         ? await batchesHolding(pool, req.requestId, claimedBatches([...req.receipts, ...req.consumers, ...req.actions].map((x) => x.attestation)))
         : undefined;
 
+      // The commitment's scrypt is slow on purpose and depends on nothing in the chain: computed here, off the
+      // event loop, so the chain lock is held only to read the head, sign and append.
+      const commitment = await commitSubjectAsync(req.subject, randomBytes(32), req.derived).catch(() => undefined);
+
       let registeredNow = false;
       const issued = await inTransaction(pool, async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1, $2)', [...advisoryLocks.certificateChain]);
@@ -144,6 +149,7 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
             issuedAt: now(),
             previousCertificateHash: head?.hash ?? null,
             engineVersion,
+            ...(commitment ? { commitment } : {}),
             ...(attestor ? { arrival: (attestation, action) => attestor.arrival(attestation, action, batches) } : {}),
           });
           certificate = await signCertificate(unsigned, keys.signing);

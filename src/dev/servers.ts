@@ -134,7 +134,9 @@ export interface PostgresServer extends RunningServer {
  * Starts PostgreSQL on loopback with its own data folder (initialised on first use, kept afterwards).
  * @example const pg = await startPostgres({ dataDir: '/tmp/pgdata' }); ...; await pg.stop();
  */
-export async function startPostgres(opts: { dataDir?: string; port?: number; log?: (line: string) => void } = {}): Promise<PostgresServer> {
+export async function startPostgres(
+  opts: { dataDir?: string; port?: number; log?: (line: string) => void; /** Extra server settings (`-c name=value`), e.g. benchmarks' statement statistics. */ settings?: Record<string, string> } = {},
+): Promise<PostgresServer> {
   const { pgBindir } = toolPaths();
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-pg-'));
   const port = opts.port ?? (await freePort());
@@ -159,6 +161,7 @@ export async function startPostgres(opts: { dataDir?: string; port?: number; log
   const [cmd, args] = pgCommand(path.join(pgBindir, 'postgres'), [
     '-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dataDir,
     '-c', 'fsync=off', '-c', 'max_connections=200', '-c', 'log_min_messages=warning',
+    ...Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
   ]);
   const { child } = await spawnListening(cmd, args, { name: 'PostgreSQL', port, timeoutMs: 30_000, log: opts.log });
   // The port opens slightly before the server accepts queries; poll with pg until ready.

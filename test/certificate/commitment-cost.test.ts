@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { buildCertificate, certificateSchema, commitSubject, generateSigningKey, matchSubject, signCertificate, verifyCertificate, type ErasureCertificate } from '../../src/certificate';
-import { COMMITMENT_COST } from '../../src/certificate/commitment';
+import { COMMITMENT_COST, commitSubjectAsync } from '../../src/certificate/commitment';
 import { subjectCommitmentSchema } from '../../src/certificate/schema';
 import { certificateRequest } from './fixtures';
 
@@ -34,6 +34,19 @@ describe('subject commitments resist guessing', function () {
     // What the subject checks: a match for the true value, a mismatch for a neighbour.
     assert.deepEqual(matchSubject(commitment, { userId: '42' }), [{ type: 'userId', result: 'match' }]);
     assert.deepEqual(matchSubject(commitment, { userId: '43' }), [{ type: 'userId', result: 'mismatch' }]);
+  });
+
+  it('the issuer\'s off-the-event-loop commitment is the same digest for digest, derived identifiers included', async () => {
+    const subject = { email: 'ada@example.com', userId: '42' };
+    const derived = { phone: ['+4915112345678'], userId: ['99'] };
+    const sync = commitSubject(subject, salt, derived);
+    const async = await commitSubjectAsync(subject, salt, derived);
+    assert.deepEqual(async, sync);
+    assert.equal(async.identifiers.length, 3, 'email, userId and the derived phone (the derived userId is the subject\'s own type)');
+    // A different salt gives different digests: the async path really uses the salt it is given.
+    const other = await commitSubjectAsync(subject, Buffer.alloc(32, 8), derived);
+    assert.notEqual(other.identifiers[0].digest, sync.identifiers[0].digest);
+    await assert.rejects(commitSubjectAsync({} as never, salt), /at least one identifier/);
   });
 
   it('a certificate issued with SHA-256 before still verifies and still matches its subject', async () => {
