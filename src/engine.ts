@@ -100,10 +100,12 @@ export function engineClient(engine: Engine): Client {
  */
 export function ledgerForActivities(engine: Engine): { audit: AuditLog; certificates: CertificateIssuer } {
   const { pool, logger } = engine;
+  const audit = createActivityAudit({ pool, logger, attestor: engine.attestor, eventsTopic: engine.config.KAFKA_EVENTS_TOPIC });
   return {
-    audit: createActivityAudit({ pool, logger, attestor: engine.attestor, eventsTopic: engine.config.KAFKA_EVENTS_TOPIC }),
-    // The issuer links the certificate to its request (certificate_id, completed_at) in its own transaction.
-    certificates: createCertificateIssuer({ pool, keys: engine.keyRing, logger, attestor: engine.attestor, eventsTopic: engine.config.KAFKA_EVENTS_TOPIC }),
+    audit,
+    // The issuer links the certificate to its request (certificate_id, completed_at), and writes the request's last
+    // phase events, in its own transaction.
+    certificates: createCertificateIssuer({ pool, keys: engine.keyRing, logger, attestor: engine.attestor, eventsTopic: engine.config.KAFKA_EVENTS_TOPIC, audit }),
   };
 }
 

@@ -40,6 +40,8 @@ export interface Notifier {
 /** The ledger's part the activities use. */
 export interface AuditLog {
   recordEvent(e: AuditEvent): Promise<void>;
+  /** Several events in one transaction, in order (a workflow's phase changes, batched); one by one without it. */
+  recordEvents?(events: AuditEvent[]): Promise<void>;
 }
 
 export interface CertificateIssuer {
@@ -189,7 +191,15 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
       // Recorded after the erase (erasure.system_erased for downstream); a failure retries the activity.
       const detail = { system: task.system.id, kind: task.system.kind, found: result.found, erased: result.erased, ...activityExecution() };
       await deps.audit.recordEvent({ requestId: task.requestId, type: auditEventTypes.systemErased, detail });
-      return result;
+      // The verification count, on the connection the erase just used: the workflow then needs no verify
+      // activity of its own. A count that fails is left to that activity, never fails the erase.
+      const verified = await connectorFor(task.system.id)
+        .verify(task)
+        .catch((err: unknown) => {
+          deps.logger.warn({ requestId: task.requestId, system: task.system.id, error: err instanceof Error ? err.name : typeof err }, 'verification after the erase failed; the verify step counts again');
+          return undefined;
+        });
+      return verified ? { ...result, verified: { remaining: verified.remaining } } : result;
     },
     async verifySystem(raw) {
       const task = checked(raw);
@@ -222,6 +232,10 @@ export function createActivities(deps: ActivityDeps): ErasureActivities & { clos
     },
     async recordEvent(e) {
       await deps.audit.recordEvent(e);
+    },
+    async recordEvents(events) {
+      if (deps.audit.recordEvents) await deps.audit.recordEvents(events);
+      else for (const e of events) await deps.audit.recordEvent(e);
     },
     async issueCertificate(req) {
       return deps.certificates.issue(req);

@@ -73,6 +73,12 @@ export interface CertificateRequest {
   receipts: Receipt[];
   consumers: ConsumerState[];
   actions: OperatorAction[];
+  /**
+   * Audit events the workflow has not written yet, written in the certificate's transaction: `before` ahead
+   * of `certificate.issued` (the phases that led here), `after` behind it (`phase.completed`). A certificate
+   * issued before (a retried activity) writes none again.
+   */
+  events?: { before?: AuditEvent[]; after?: AuditEvent[] };
 }
 
 export interface ErasureActivities {
@@ -97,6 +103,8 @@ export interface ErasureActivities {
   escalate(escalation: Escalation): Promise<void>;
   /** Appends to the request's audit trail in the engine's ledger. */
   recordEvent(event: AuditEvent): Promise<void>;
+  /** Appends several events to audit trails in one transaction, in order. */
+  recordEvents(events: AuditEvent[]): Promise<void>;
   /** Builds, signs and stores the certificate; returns its id. Idempotent per request. */
   issueCertificate(request: CertificateRequest): Promise<{ certificateId: string }>;
 }

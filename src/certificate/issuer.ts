@@ -12,7 +12,8 @@ import type { Attestor } from '../attestation';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CertificateIssuer } from '../activities';
-import type { CertificateRequest } from '../activities/types';
+import type { AuditEvent, CertificateRequest } from '../activities/types';
+import type { LedgerAudit } from '../ledger/audit';
 import { auditEventTypes, claimedBatches, failureTypes } from '../domain';
 import type { Logger } from '../logger';
 import { advisoryLocks, inTransaction, type Pool, type PoolClient } from '../ledger/db';
@@ -43,6 +44,11 @@ export interface CertificateIssuerOptions {
   now?: () => Date;
   /** Topic of `erasure.completed` (`KAFKA_EVENTS_TOPIC`; default `erasure.events`). */
   eventsTopic?: string;
+  /**
+   * Writes the events a request hands over with it (its last phases) inside the certificate's transaction,
+   * as the audit activity would (row moved, lifecycle message queued). Without it they are appended only.
+   */
+  audit?: Pick<LedgerAudit, 'recordWithin'>;
 }
 
 /**
@@ -162,6 +168,10 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
           throw err;
         }
         const hash = await certificateHash(certificate);
+        const write = async (e: AuditEvent) => (opts.audit ? opts.audit.recordWithin(c, e) : appendEvent(c, e));
+        // Only events of this request: the workflow's own phases, in the order it reached them.
+        const own = (list: AuditEvent[] | undefined) => (list ?? []).filter((e) => e.requestId === req.requestId);
+        for (const e of own(req.events?.before)) await write(e);
         await c.query(
           `INSERT INTO certificates (sequence, certificate_id, request_id, certificate, hash, previous_hash, key_id, issued_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -176,6 +186,7 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
         // Downstream hears of the completion if and only if the certificate committed.
         const completed = { requestId: req.requestId, certificateId: certificate.certificateId, hash, sequence, completedAt: certificate.request.completedAt, subjectRef: received.subjectRef };
         await enqueue(c, [completedMessage(completed, { topic: opts.eventsTopic ?? DEFAULT_EVENTS_TOPIC, occurredAt: certificate.issuedAt })]);
+        for (const e of own(req.events?.after)) await write(e);
         return { certificateId: certificate.certificateId, sequence, fresh: true };
       });
       if (registeredNow) keyRegistered = true;

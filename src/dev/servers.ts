@@ -263,13 +263,24 @@ const searchAttributeFlags = [
   'ErasureJurisdiction=Keyword',
 ];
 
+/** The dev server's SQLite tuning: write-ahead log, synced at checkpoints (`--sqlite-pragma`). */
+export const DEV_SQLITE_PRAGMAS: Readonly<Record<string, string>> = Object.freeze({ journal_mode: 'wal', synchronous: 'normal' });
+
 /**
  * Starts the go-installed Temporal dev server with the engine's search attributes. With `dbFile` its state
  * survives restarts (SQLite); with `uiPort` the Web UI listens too.
  * @example const t = await startTemporalDevServer({ dbFile: '.data/temporal.db', port: 7233, uiPort: 8233 });
  */
 export async function startTemporalDevServer(
-  opts: { port?: number; dbFile?: string; uiPort?: number; codecEndpoint?: string; log?: (line: string) => void } = {},
+  opts: {
+    port?: number;
+    dbFile?: string;
+    uiPort?: number;
+    codecEndpoint?: string;
+    log?: (line: string) => void;
+    /** SQLite pragmas of a file-backed server (default {@link DEV_SQLITE_PRAGMAS}; `{}` for SQLite's own). */
+    sqlitePragmas?: Record<string, string>;
+  } = {},
 ): Promise<TemporalDevServer> {
   const { temporal } = toolPaths();
   const port = opts.port ?? (await freePort());
@@ -278,6 +289,9 @@ export async function startTemporalDevServer(
   if (opts.dbFile) {
     fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);
+    // A write-ahead log, synced at checkpoints rather than at every commit: a crash of the machine may lose the
+    // last moments of Temporal's state but never corrupts the file (the dev server is not a production store).
+    for (const [pragma, value] of Object.entries(opts.sqlitePragmas ?? DEV_SQLITE_PRAGMAS)) args.push('--sqlite-pragma', `${pragma}=${value}`);
   }
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');

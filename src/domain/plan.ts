@@ -95,6 +95,11 @@ export interface EraseResult {
   erased: number;
   evidenceHash: string;
   details?: Record<string, number>;
+  /**
+   * What was left right after the erase, counted by the same activity on the same connection; the workflow
+   * then verifies without an activity of its own. Absent when that count failed (the verify step counts).
+   */
+  verified?: VerifyResult;
 }
 
 /** Result of a verify activity. */

@@ -34,6 +34,8 @@ export interface SystemState {
   interrupted?: { at: string; step: 'erase' | 'softDelete' | 'restore'; completed: Record<string, number> };
   /** Since when (ISO) this system's lane waits because the system is paused for every request. */
   paused?: { since: string };
+  /** What the last erase counted as left right after it (lean runs); the verify step applies it instead of an activity. */
+  verifiedAfterErase?: number;
 }
 
 export interface ConsumerState {

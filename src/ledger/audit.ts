@@ -35,6 +35,12 @@ async function attributed(e: AuditEvent, attestor: Attestor, db: Queryable): Pro
   return { ...e, detail: { ...e.detail, actions: entries } };
 }
 
+/** The ledger's audit log, which can also write inside another transaction (the certificate's). */
+export interface LedgerAudit extends Required<AuditLog> {
+  /** Appends one event, moves the request row and queues its lifecycle message within `c`'s transaction. */
+  recordWithin(c: PoolClient, e: AuditEvent): Promise<void>;
+}
+
 /** What the workflow records after an accepted extension; only `deadline` moves the row. */
 const deadlineExtendedSchema = z.object({ deadline: z.iso.datetime({ offset: true }) });
 
@@ -45,7 +51,7 @@ const deadlineExtendedSchema = z.object({ deadline: z.iso.datetime({ offset: tru
  * logged and left in the trail, never thrown: failing an audit activity would stall the erasure itself.
  * @example const audit = createActivityAudit({ pool, logger }); await audit.recordEvent({ requestId, type: 'phase.erasing' });
  */
-export function createActivityAudit(deps: { pool: Pool; logger?: Logger; requests?: RequestRepository; attestor: Attestor; eventsTopic?: string }): AuditLog {
+export function createActivityAudit(deps: { pool: Pool; logger?: Logger; requests?: RequestRepository; attestor: Attestor; eventsTopic?: string }): LedgerAudit {
   const requests = deps.requests ?? createRequestRepository(deps.pool);
   const topic = deps.eventsTopic ?? DEFAULT_EVENTS_TOPIC;
 
@@ -68,22 +74,36 @@ export function createActivityAudit(deps: { pool: Pool; logger?: Logger; request
     }
   };
 
+  /** Appends one event, moves the row and queues its lifecycle message, in the caller's transaction. */
+  const recordWithin = async (c: PoolClient, e: AuditEvent) => {
+    // A retried eraseSystem activity names the same execution: its first attempt's record stands.
+    if (e.type === auditEventTypes.systemErased && (await alreadyRecorded(c, e))) return;
+    const scope = repeatScope(e);
+    const occurrence = scope ? (await countEarlier(c, e, scope)) + 1 : undefined;
+    await appendEvent(c, e);
+    await moveRow(c, e);
+    const record = await requests.find(e.requestId, c);
+    const request = record ? { subjectRef: record.subjectRef, jurisdiction: record.jurisdiction, deadline: record.deadline } : undefined;
+    const lifecycle = lifecycleMessageFor(e, { topic, occurredAt: new Date().toISOString(), request, occurrence });
+    if (lifecycle) await enqueue(c, [lifecycle]);
+  };
+  const attributedIfActions = (raw: AuditEvent) => (raw.type === auditEventTypes.operatorActions ? attributed(raw, deps.attestor, deps.pool) : raw);
+
   return {
     async recordEvent(raw) {
-      const e = raw.type === auditEventTypes.operatorActions ? await attributed(raw, deps.attestor, deps.pool) : raw;
+      const e = await attributedIfActions(raw);
+      await inTransaction(deps.pool, (c) => recordWithin(c, e));
+    },
+    async recordEvents(raws) {
+      if (raws.length === 0) return;
+      const events: AuditEvent[] = [];
+      for (const raw of raws) events.push(await attributedIfActions(raw));
+      // All or none, in the order given: a retried batch after a failure writes each event once.
       await inTransaction(deps.pool, async (c) => {
-        // A retried eraseSystem activity names the same execution: its first attempt's record stands.
-        if (e.type === auditEventTypes.systemErased && (await alreadyRecorded(c, e))) return;
-        const scope = repeatScope(e);
-        const occurrence = scope ? (await countEarlier(c, e, scope)) + 1 : undefined;
-        await appendEvent(c, e);
-        await moveRow(c, e);
-        const record = await requests.find(e.requestId, c);
-        const request = record ? { subjectRef: record.subjectRef, jurisdiction: record.jurisdiction, deadline: record.deadline } : undefined;
-        const lifecycle = lifecycleMessageFor(e, { topic, occurredAt: new Date().toISOString(), request, occurrence });
-        if (lifecycle) await enqueue(c, [lifecycle]);
+        for (const e of events) await recordWithin(c, e);
       });
     },
+    recordWithin,
   };
 }
 

@@ -86,6 +86,8 @@ export async function eraseOnce(run: Run, s: SystemState): Promise<void> {
     } else {
       recordErased(s, r.value, startedAt, Date.now());
       s.resume = undefined;
+      // Lean runs take the count the erase made on its own connection instead of a verify activity.
+      if (run.lean && r.value.verified) s.verifiedAfterErase = r.value.verified.remaining;
     }
   } catch (err) {
     if (err instanceof wf.CancelledFailure) throw err;
@@ -102,6 +104,14 @@ export async function eraseOnce(run: Run, s: SystemState): Promise<void> {
 
 /** Verifies one erased system and applies the count; a paused system waits for the resume first. */
 export async function verifyOnce(run: Run, s: SystemState): Promise<void> {
+  if (s.verifiedAfterErase !== undefined) {
+    const remaining = s.verifiedAfterErase;
+    s.verifiedAfterErase = undefined;
+    if (applyVerification(s, remaining, run.policy) === 'needs_attention') {
+      await run.escalate('needs_attention', { systemIds: [s.id] }, s.lastError);
+    }
+    return;
+  }
   for (;;) {
     await run.heldGate();
     if (s.paused) await run.pauseGate(s);

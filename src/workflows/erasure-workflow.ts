@@ -11,6 +11,7 @@
  * `Date.now()` here is the workflow sandbox's deterministic clock.
  */
 import * as wf from '@temporalio/workflow';
+import type { AuditEvent } from '../activities/types';
 import { auditEventTypes, DAY_MS, failureTypes, phaseEventType, type Phase, type Receipt, type SystemState } from '../domain';
 import { actionsWritten, readyForHandOver, recordActions, trimForHandOver } from './action-log';
 import { dependenciesErased, eraseOnce, resetForRetry, verifyOnce } from './automated-lane';
@@ -44,10 +45,12 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   run.rollOver = () => rollOver(run);
   registerHandlers(run);
 
+  // Lean runs keep phase events and write them together before the next step that writes to the ledger.
+  const record = async (e: AuditEvent) => (run.lean ? run.noteEvent(e) : run.recordEvent(e));
   const setPhase = async (phase: Phase) => {
     state.phase = phase;
     run.sync();
-    await run.recordEvent({ requestId: state.requestId, type: phaseEventType(phase) });
+    await record({ requestId: state.requestId, type: phaseEventType(phase) });
   };
 
   run.sync();
@@ -56,13 +59,16 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   void recordActions(run);
 
   if (state.phase === 'accepted') {
-    await run.recordEvent({ requestId: state.requestId, type: auditEventTypes.accepted, detail: { deadline: iso(state.deadlineAt) } });
+    await record({ requestId: state.requestId, type: auditEventTypes.accepted, detail: { deadline: iso(state.deadlineAt) } });
     await setPhase(state.graceEndsAt !== undefined ? 'grace_period' : 'coordinating');
   }
   if (state.phase === 'grace_period') {
+    await run.flushEvents();
     if ((await gracePeriod(run)) === 'cancelled') {
       await setPhase('cancelled');
+      await run.flushEvents();
       await actionsWritten(run);
+      run.syncNow();
       return { status: 'cancelled', receipts: [] };
     }
     await setPhase('coordinating');
@@ -73,6 +79,7 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   }
   while (!systemsOf(state).every(isDone)) {
     if (state.phase !== 'erasing') await setPhase('erasing');
+    await run.flushEvents();
     await identifyAll(run);
     await eraseAll(run);
     await setPhase('verifying');
@@ -84,7 +91,9 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
   const receipts: Receipt[] = systemsOf(state).map((s) => s.receipt!);
   const info = wf.workflowInfo();
   const derived = derivedOf(state);
-  const { certificateId } = await run.quickAs('issue the certificate').issueCertificate({
+  // Lean runs: the phases not yet written go in the certificate's transaction, `completed` right after it.
+  const events = run.lean ? { before: run.takeEvents(), after: [{ requestId: state.requestId, type: phaseEventType('completed') }] } : undefined;
+  const issue = run.quickAs('issue the certificate').issueCertificate({
     requestId: state.requestId,
     workflowId: info.workflowId,
     runId: info.runId,
@@ -99,10 +108,21 @@ export async function erasureWorkflow(input: ErasureInput): Promise<ErasureResul
     receipts,
     consumers: Object.values(state.consumers),
     actions: state.actions,
+    ...(events ? { events } : {}),
+  });
+  // A certificate refused for good fails the run: the phases that led there are written first.
+  const { certificateId } = await issue.catch(async (err: unknown) => {
+    for (const e of events?.before ?? []) run.noteEvent(e);
+    await run.flushEvents();
+    throw err;
   });
   state.certificateId = certificateId;
-  await setPhase('completed');
+  if (events) {
+    state.phase = 'completed';
+    run.sync();
+  } else await setPhase('completed');
   await actionsWritten(run);
+  run.syncNow();
   return { status: 'completed', certificateId, receipts };
 }
 
@@ -195,10 +215,12 @@ function claimOfSignal(raw: unknown): { payload: unknown; claim?: unknown } {
 
 /** Hands the state to a new run once in-flight escalations and handlers are done. */
 async function rollOver(run: Run): Promise<never> {
+  await run.flushEvents();
   await wf.condition(() => run.escalating === 0 && wf.allHandlersFinished());
   // Synchronous unless the recorder lags, so runs that never queue hand over exactly as before.
   if (!readyForHandOver(run)) await wf.condition(() => readyForHandOver(run), '1 minute');
   trimForHandOver(run.state);
+  run.syncNow();
   return wf.continueAsNew<typeof erasureWorkflow>({ ...run.input, carried: run.state });
 }
 
@@ -248,6 +270,7 @@ async function coordinate(run: Run): Promise<void> {
   const consumers = Object.values(state.consumers);
   if (consumers.length === 0) return;
   if (consumers.every((c) => c.timeoutAt === undefined)) {
+    await run.flushEvents();
     // The subject goes along (encrypted, like every task) for consumers whose catalog entry asks for
     // identifiers; guarded, so runs announced before replay with the announcement they sent.
     const subject = wf.patched(ANNOUNCE_WITH_SUBJECT) ? { subject: run.input.subject } : {};

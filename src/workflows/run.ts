@@ -52,6 +52,15 @@ export const UI_SUMMARIES = 'web-ui-summaries';
  * nothing, finishes). Asked only when a pause meets an erase in flight.
  */
 export const PAUSE_STOPS_WORK = 'pause-stops-work-in-flight';
+/**
+ * Patch: the lean orchestration. Asked once, at a run's first search-attribute update (its start):
+ * - search attributes change once per workflow activation however many state changes it makes;
+ * - phase events are kept and written together, one local activity before the next step that writes to the
+ *   ledger itself, and the last ones inside the certificate's transaction;
+ * - a system whose erase came back with its verification count is verified without an activity.
+ * A run recorded before has no marker at its start and keeps its commands exactly as they were.
+ */
+export const LEAN_ORCHESTRATION = 'lean-orchestration';
 /** While paused, a lane looks again this often even if no resume signal reaches it (the ledger decides). */
 export const PAUSE_RECHECK_MS = 60 * 60_000;
 
@@ -93,8 +102,18 @@ export interface Run {
   stoppable<T>(step: (activities: ErasureActivities) => Promise<T>, opts?: StoppableOptions): Promise<Stoppable<T>>;
   /** One system's share of the request, as the activities receive it, with the identifiers derived so far. */
   task(id: string): SystemTask;
-  /** Upserts the search attributes when they changed, and refreshes the Web UI's details. */
+  /** Whether this run uses the lean orchestration ({@link LEAN_ORCHESTRATION}). */
+  readonly lean: boolean;
+  /** Upserts the search attributes when they changed (lean: once, at the end of the activation), and refreshes the Web UI's details. */
   sync(): void;
+  /** Lean runs: the update {@link sync} has pending, now (before the run completes or hands over). */
+  syncNow(): void;
+  /** Lean runs: keeps an audit event for the next {@link flushEvents} (or the certificate's transaction). */
+  noteEvent(e: AuditEvent): void;
+  /** Writes the kept events in one local activity; returns at once when none is kept. */
+  flushEvents(): Promise<void>;
+  /** Takes the kept events out (they travel with the certificate request). */
+  takeEvents(): AuditEvent[];
   /** Refreshes the current details the Web UI shows (./details.ts) when they changed. */
   details(): void;
   recordEvent(e: AuditEvent): Promise<void>;
@@ -164,6 +183,26 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
   const plans = new Map<string, SystemPlan>(plan.systems.map((s) => [s.id, s]));
   let lastAttributes = '';
   let lastDetails = '';
+  let leanAsked: boolean | undefined;
+  const leanOn = () => (leanAsked ??= wf.patched(LEAN_ORCHESTRATION));
+  let dirty = false;
+  let syncLoop: Promise<never> | undefined;
+  const kept: AuditEvent[] = [];
+  let flushing: Promise<void> | undefined;
+  const upsert = () => {
+    run.details();
+    const attrs = searchAttributeValues(state);
+    const key = JSON.stringify(attrs);
+    if (key === lastAttributes) return;
+    lastAttributes = key;
+    wf.upsertSearchAttributes([
+      { key: ErasureStatusKey, value: attrs.status },
+      { key: ErasureDeadlineKey, value: new Date(attrs.deadline) },
+      { key: ErasurePendingSystemsKey, value: attrs.pending },
+      { key: ErasureOverdueKey, value: attrs.overdue },
+      { key: ErasureJurisdictionKey, value: state.jurisdiction },
+    ]);
+  };
   // Asked at the run's first timer or activity (not when the run is built, which the rule tests do outside a
   // workflow), and remembered: a run recorded before the patch has no marker there and keeps its commands.
   let asked: boolean | undefined;
@@ -223,20 +262,52 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
         ...(resume !== undefined ? { resume } : {}),
       };
     },
-    sync() {
-      run.details();
-      const attrs = searchAttributeValues(state);
-      const key = JSON.stringify(attrs);
-      if (key === lastAttributes) return;
-      lastAttributes = key;
-      wf.upsertSearchAttributes([
-        { key: ErasureStatusKey, value: attrs.status },
-        { key: ErasureDeadlineKey, value: new Date(attrs.deadline) },
-        { key: ErasurePendingSystemsKey, value: attrs.pending },
-        { key: ErasureOverdueKey, value: attrs.overdue },
-        { key: ErasureJurisdictionKey, value: state.jurisdiction },
-      ]);
+    get lean() {
+      return leanOn();
     },
+    sync() {
+      if (!leanOn()) return upsert();
+      // The state changes of an activation land in one update: the SDK checks blocked conditions only once the
+      // activation's code has run as far as it can, so the loop sees them together. (Started while nothing is
+      // pending: a condition already true when asked would resolve at once, in the middle of the changes.)
+      syncLoop ??= (async () => {
+        for (;;) {
+          await wf.condition(() => dirty);
+          dirty = false;
+          upsert();
+        }
+      })();
+      dirty = true;
+    },
+    syncNow() {
+      if (!leanOn() || !dirty) return;
+      dirty = false;
+      upsert();
+    },
+    noteEvent: (e) => {
+      kept.push(e);
+    },
+    async flushEvents() {
+      while (flushing || kept.length > 0) {
+        if (flushing) {
+          await flushing;
+          continue;
+        }
+        const batch = kept.splice(0);
+        flushing = local.recordEvents(batch).then(
+          () => {
+            flushing = undefined;
+          },
+          (err: unknown) => {
+            flushing = undefined;
+            kept.unshift(...batch);
+            throw err;
+          },
+        );
+        await flushing;
+      }
+    },
+    takeEvents: () => kept.splice(0),
     details() {
       // Not a command: the Web UI reads it through the workflow's metadata query, so old runs replay the same.
       const details = erasureCurrentDetails(state, plan, Date.now(), wf.workflowInfo().namespace);
@@ -275,6 +346,8 @@ export function createRun(input: ErasureInput, state: ErasureState): Run {
     async escalate(reason, ids, message) {
       run.escalating++;
       try {
+        // The escalation writes its own event: the phases that led to it come first in the trail.
+        await run.flushEvents();
         await run.quickAs(`escalate: ${reason.replace(/_/g, ' ')}`).escalate({ requestId: state.requestId, reason, deadline: iso(state.deadlineAt), ...ids, message });
       } finally {
         run.escalating--;

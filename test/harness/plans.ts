@@ -35,7 +35,7 @@ export type Calls = { [K in keyof ErasureActivities]: Parameters<ErasureActiviti
 export function recordingActivities(overrides: Partial<ErasureActivities> = {}): { activities: ErasureActivities; calls: Calls } {
   const calls = {
     identifySystem: [], softDeleteSystem: [], restoreSystem: [], eraseSystem: [], verifySystem: [], notifySystem: [], announceToConsumers: [],
-    sendReminder: [], escalate: [], recordEvent: [], issueCertificate: [],
+    sendReminder: [], escalate: [], recordEvent: [], recordEvents: [], issueCertificate: [],
   } as unknown as Calls;
   const base: ErasureActivities = {
     async identifySystem() { return {}; },
@@ -48,7 +48,14 @@ export function recordingActivities(overrides: Partial<ErasureActivities> = {}):
     async sendReminder() {},
     async escalate() {},
     async recordEvent() {},
-    async issueCertificate(req) { return { certificateId: `cert-${req.requestId}` }; },
+    // The trail as a batch writes it: each event also appears under recordEvent, in order.
+    async recordEvents(events) { (calls.recordEvent as unknown[]).push(...events); },
+    async issueCertificate(req) {
+      if (!calls.issueCertificate.slice(0, -1).some((r) => r.requestId === req.requestId)) {
+        (calls.recordEvent as unknown[]).push(...(req.events?.before ?? []), ...(req.events?.after ?? []));
+      }
+      return { certificateId: `cert-${req.requestId}` };
+    },
   };
   const activities = {} as Record<string, (arg: unknown) => Promise<unknown>>;
   for (const name of Object.keys(base) as (keyof ErasureActivities)[]) {

@@ -1,5 +1,5 @@
 /** States and fake runs for the workflow's rule tests: no Temporal server, no workflow sandbox. */
-import type { ErasureActivities } from '../../../src/activities/types';
+import type { AuditEvent, ErasureActivities } from '../../../src/activities/types';
 import type { ErasureState, SystemPlan } from '../../../src/domain';
 import type { Run } from '../../../src/workflows/run';
 import { initialState } from '../../../src/workflows/state';
@@ -18,12 +18,22 @@ export function twoSystems(extra: Partial<SystemPlan> = {}): { state: ErasureSta
  * A run whose activities are recording mocks and whose waits return at once (as if the timer fired),
  * enough to drive one lane step outside a workflow.
  */
-export function fakeRun(systems: SystemPlan[], overrides: Partial<ErasureActivities> = {}): { run: Run; calls: Calls; synced: () => number } {
+export function fakeRun(systems: SystemPlan[], overrides: Partial<ErasureActivities> = {}, opts: { lean?: boolean } = {}): { run: Run; calls: Calls; synced: () => number } {
   const req = input(plan(systems), new Date(T0));
   const state = initialState(req);
   const { activities, calls } = recordingActivities(overrides);
   let syncs = 0;
+  const kept: AuditEvent[] = [];
   const run: Run = {
+    lean: opts.lean ?? false,
+    noteEvent: (e) => {
+      kept.push(e);
+    },
+    flushEvents: async () => {
+      if (kept.length > 0) await activities.recordEvents(kept.splice(0));
+    },
+    takeEvents: () => kept.splice(0),
+    syncNow: () => undefined,
     input: req,
     state,
     plan: req.plan,
