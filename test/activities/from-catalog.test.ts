@@ -97,9 +97,12 @@ describe('createActivities: the worker erases only what its catalog declares', (
     // A spec from before the allow-list held more keys; none of them may reach the connector.
     const padded: SystemTask = { ...honest, system: { ...honest.system, spec: { ...honest.system.spec, connection: 'postgres://attacker@evil/db', schema: 'other' } } };
     await activities.eraseSystem(padded);
-    assert.equal(handed.length, 1);
-    assert.deepEqual(handed[0][1].system, systemPlan(entry(catalog, 'customers-db')));
-    assert.deepEqual(handed[0][1].subject, alice);
+    // The erase, then the count it takes on the same connector: both get the catalog's snapshot.
+    assert.deepEqual(handed.map(([op]) => op), ['erase', 'verify']);
+    for (const [, t] of handed) {
+      assert.deepEqual(t.system, systemPlan(entry(catalog, 'customers-db')));
+      assert.deepEqual(t.subject, alice);
+    }
   });
 
   it('accepts a plan made before a field gained its default, comparing it under today’s schema', async () => {
@@ -123,7 +126,7 @@ describe('createActivities: the worker erases only what its catalog declares', (
     const harmless = catalogOf({ ...customersDb, description: 'the shop', connection: 'postgres://worker:rotated@db2.internal/shop' });
     const ok = activitiesOver(harmless);
     await ok.activities.eraseSystem(taskFor(entry(accepted, 'customers-db'), alice));
-    assert.equal(ok.handed.length, 1);
+    assert.deepEqual(ok.handed.map(([op]) => op), ['erase', 'verify'], 'erased, then counted');
   });
 
   it('refuses a plan that changes the kind, the mode or the provided identifiers of a system, and one the catalog has no entry for', async () => {
