@@ -17,6 +17,7 @@ import { writeWorkflowBundle } from '../../src/temporal/workflow-bundle';
 import { freePort, projectRoot, startPostgres, startTemporalDevServer, waitForPort, type PostgresServer, type TemporalDevServer } from '../../src/dev/servers';
 import { startTemporalServer } from '../../src/dev/temporal-server';
 import { registerSearchAttributes } from '../../src/temporal/search-attributes';
+import { readStat } from './proc';
 import { onCleanup, sleep } from './report';
 
 export const manualOnlyCatalog = `
@@ -241,10 +242,7 @@ export async function startCluster(opts: {
 export function processStats(pid: number): { rssBytes: number; cpuSeconds: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { rssBytes: rssKb * 1024, cpuSeconds: ticks / 100 };
+  return { rssBytes: rssKb * 1024, cpuSeconds: readStat(`/proc/${pid}/stat`)?.cpu ?? 0 };
 }
 
 /** Size of the dev server's SQLite database with its WAL. */

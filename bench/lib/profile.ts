@@ -16,37 +16,7 @@ import { temporal as proto } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { pool } from './cluster';
-
-const TICKS = 100;
-
-interface ProcStat {
-  pid: number;
-  ppid: number;
-  comm: string;
-  /** Own CPU seconds (user + system, all threads). */
-  cpu: number;
-  /** CPU seconds of children it has reaped (exited PostgreSQL backends, for instance). */
-  childCpu: number;
-}
-
-function readStat(file: string): ProcStat | undefined {
-  let raw: string;
-  try {
-    raw = fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const open = raw.indexOf('(');
-  const close = raw.lastIndexOf(')');
-  const f = raw.slice(close + 2).split(' ');
-  return {
-    pid: Number(raw.slice(0, open).trim()),
-    comm: raw.slice(open + 1, close),
-    ppid: Number(f[1]),
-    cpu: (Number(f[11]) + Number(f[12])) / TICKS,
-    childCpu: (Number(f[13]) + Number(f[14])) / TICKS,
-  };
-}
+import { readStat, type ProcStat } from './proc';
 
 function allProcesses(): ProcStat[] {
   return fs
@@ -59,7 +29,11 @@ function allProcesses(): ProcStat[] {
 /** CPU seconds of a process and everything below it, including exited children it reaped. */
 export function treeCpu(rootPid: number, procs = allProcesses()): number {
   const children = new Map<number, ProcStat[]>();
-  for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  for (const p of procs) {
+    const siblings = children.get(p.ppid);
+    if (siblings) siblings.push(p);
+    else children.set(p.ppid, [p]);
+  }
   const root = procs.find((p) => p.pid === rootPid);
   if (!root) return 0;
   let total = 0;
@@ -93,11 +67,13 @@ export function threadCpu(pid: number): Record<string, number> {
   return out;
 }
 
+/** Thread names as Node 22+ sets them (`MainThread` is told apart by its id). Older Node names every thread `node`. */
 function threadGroup(comm: string): string {
-  if (/^libuv-worker|^threadpool/i.test(comm)) return 'libuv pool (crypto, fs, dns)';
-  if (/^V8 |^v8:/i.test(comm)) return 'V8 helpers (GC, compiler)';
-  if (/tokio|core|temporal/i.test(comm)) return 'SDK core (Rust)';
-  if (/^node$|worker/i.test(comm)) return 'workflow thread(s)';
+  if (/^libuv-worker/.test(comm)) return 'libuv pool (crypto, fs, dns)';
+  if (/^V8Worker|^V8 /.test(comm)) return 'V8 helpers (GC, compiler)';
+  if (/^WorkerThread$/.test(comm)) return 'workflow thread(s)';
+  if (/^tokio|core/i.test(comm)) return 'SDK core (Rust)';
+  if (/^DelayedTaskSche|^SignalInspector/.test(comm)) return 'Node internals';
   return `other (${comm})`;
 }
 
@@ -120,7 +96,8 @@ export function cpuSnapshot(participants: Participants): CpuSnapshot {
     trees[name] = treeCpu(pid, procs);
     if (name.startsWith('worker')) threads[name] = threadCpu(pid);
   }
-  trees['load generator (this process)'] = process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6;
+  const own = process.cpuUsage();
+  trees['load generator (this process)'] = (own.user + own.system) / 1e6;
   return { at: Date.now(), trees, threads };
 }
 

@@ -131,7 +131,8 @@ export function createCertificateIssuer(opts: CertificateIssuerOptions): Certifi
         : undefined;
 
       // The commitment's scrypt is slow on purpose and depends on nothing in the chain: computed here, off the
-      // event loop, so the chain lock is held only to read the head, sign and append.
+      // event loop, so the chain lock is held only to read the head, sign and append. A request it cannot be
+      // computed for is left to buildCertificate, which refuses it with the reason (CertificateRequestError).
       const commitment = await commitSubjectAsync(req.subject, randomBytes(32), req.derived).catch(() => undefined);
 
       let registeredNow = false;
